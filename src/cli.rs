@@ -1,0 +1,62 @@
+//! Command line definition (clap derive). Validation only, no I/O.
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::output::Format;
+
+/// Why did this WebSocket close? Close-frame forensics for pcap and pcapng captures.
+#[derive(Debug, Parser)]
+#[command(name = "wsclose", version, about, long_about = None)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Report every WebSocket close in the captures, explained.
+    Analyze(AnalyzeArgs),
+}
+
+/// When to colour the human report.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Color {
+    /// When standard output is a terminal (and NO_COLOR is not set).
+    Auto,
+    Always,
+    Never,
+}
+
+#[derive(Debug, Args)]
+pub struct AnalyzeArgs {
+    /// Capture files (pcap or pcapng, optionally .gz); `-` reads standard input.
+    #[arg(required = true, value_name = "FILE")]
+    pub files: Vec<String>,
+
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+
+    /// Colour in the text report.
+    #[arg(long, value_enum, default_value_t = Color::Auto)]
+    pub color: Color,
+
+    /// Treat TCP traffic on this port as WebSocket even when no handshake is in the capture
+    /// (repeatable).
+    #[arg(long = "ws-port", value_name = "PORT")]
+    pub ws_ports: Vec<u16>,
+
+    /// Most TCP connections tracked at once; the least recently active are evicted (and
+    /// reported) beyond it.
+    #[arg(long, default_value_t = crate::DEFAULT_MAX_FLOWS as u64, value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_flows: u64,
+
+    /// Most out-of-order bytes buffered per direction of a connection before a hole is
+    /// given up on.
+    #[arg(long, default_value_t = crate::DEFAULT_MAX_PENDING as u64, value_name = "BYTES")]
+    pub max_buffer: u64,
+
+    /// Print each file's warnings and errors to standard error as well.
+    #[arg(short, long)]
+    pub verbose: bool,
+}

@@ -1,0 +1,5 @@
+//! Close codes: classification, the explanation catalog, and the per-connection close story.
+
+pub mod catalog;
+pub mod code;
+pub mod story;

@@ -1,0 +1,248 @@
+//! Link, IP and TCP decoding: `RawPacket` bytes -> `Segment`.
+//!
+//! Uses etherparse's lax slicing so that packets cut by the snap length still yield their
+//! TCP header and the payload bytes that were captured. Never panics on input; anything
+//! that is not TCP over IPv4/IPv6 on a supported link type is reported as a `Skip` reason.
+
+use std::net::IpAddr;
+
+use etherparse::{EtherType, LaxNetSlice, LaxSlicedPacket, TransportSlice};
+
+/// LINKTYPE_* values this decoder understands (tcpdump.org/linktypes.html).
+pub mod linktype {
+    pub const NULL: u32 = 0;
+    pub const ETHERNET: u32 = 1;
+    pub const RAW_OPENBSD: u32 = 12;
+    pub const RAW_BSDOS: u32 = 14;
+    pub const RAW: u32 = 101;
+    pub const LOOP: u32 = 108;
+    pub const LINUX_SLL: u32 = 113;
+    pub const IPV4: u32 = 228;
+    pub const IPV6: u32 = 229;
+    pub const LINUX_SLL2: u32 = 276;
+}
+
+/// Length of the Linux cooked v1 header (pcap-linktype(7)).
+const SLL_HEADER: usize = 16;
+/// Length of the Linux cooked v2 header.
+const SLL2_HEADER: usize = 20;
+/// Length of the BSD loopback/null header (a 4-byte address family).
+const NULL_HEADER: usize = 4;
+
+/// TCP flags the reassembler uses.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct TcpFlags {
+    pub syn: bool,
+    pub ack: bool,
+    pub fin: bool,
+    pub rst: bool,
+}
+
+/// One TCP segment, borrowed from the packet.
+#[derive(Debug)]
+pub struct Segment<'a> {
+    pub src: IpAddr,
+    pub dst: IpAddr,
+    pub src_port: u16,
+    pub dst_port: u16,
+    pub seq: u32,
+    pub ack: u32,
+    pub flags: TcpFlags,
+    pub payload: &'a [u8],
+    /// Payload bytes that were on the wire but not captured (snap length).
+    pub missing: u32,
+}
+
+/// Why a packet yielded no TCP segment.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Skip {
+    /// Link type not supported (the value is reported once per file).
+    UnsupportedLinktype(u32),
+    /// Not IPv4/IPv6, or not TCP: normal traffic, not counted as a problem.
+    NotTcp,
+    /// IP fragment: fragments are not reassembled.
+    IpFragment,
+    /// Cut before the TCP header was complete.
+    Truncated,
+}
+
+/// Decodes one packet.
+pub fn decode(linktype: u32, data: &[u8], orig_len: u32) -> Result<Segment<'_>, Skip> {
+    let sliced = match linktype {
+        linktype::ETHERNET => LaxSlicedPacket::from_ethernet(data).map_err(|_| Skip::Truncated)?,
+        linktype::RAW
+        | linktype::RAW_OPENBSD
+        | linktype::RAW_BSDOS
+        | linktype::IPV4
+        | linktype::IPV6 => LaxSlicedPacket::from_ip(data).map_err(|_| Skip::Truncated)?,
+        linktype::NULL | linktype::LOOP => {
+            let family = data.get(..NULL_HEADER).ok_or(Skip::Truncated)?;
+            let rest = data.get(NULL_HEADER..).unwrap_or_default();
+            let le = u32::from_le_bytes([family[0], family[1], family[2], family[3]]);
+            let be = u32::from_be_bytes([family[0], family[1], family[2], family[3]]);
+            // AF_INET is 2 everywhere; AF_INET6 is 24 (NetBSD/OpenBSD), 28 (FreeBSD), 30 (macOS), 10 (Linux).
+            let is_ip = |v: u32| matches!(v, 2 | 10 | 24 | 28 | 30);
+            if !is_ip(le) && !is_ip(be) {
+                return Err(Skip::NotTcp);
+            }
+            LaxSlicedPacket::from_ip(rest).map_err(|_| Skip::Truncated)?
+        }
+        linktype::LINUX_SLL => {
+            let proto = data.get(14..16).ok_or(Skip::Truncated)?;
+            let ether_type = u16::from_be_bytes([proto[0], proto[1]]);
+            let rest = data.get(SLL_HEADER..).unwrap_or_default();
+            LaxSlicedPacket::from_ether_type(EtherType(ether_type), rest)
+        }
+        linktype::LINUX_SLL2 => {
+            let proto = data.get(0..2).ok_or(Skip::Truncated)?;
+            let ether_type = u16::from_be_bytes([proto[0], proto[1]]);
+            let rest = data.get(SLL2_HEADER..).ok_or(Skip::Truncated)?;
+            LaxSlicedPacket::from_ether_type(EtherType(ether_type), rest)
+        }
+        other => return Err(Skip::UnsupportedLinktype(other)),
+    };
+    let (src, dst, fragmented) = match &sliced.net {
+        Some(LaxNetSlice::Ipv4(ip)) => {
+            let h = ip.header();
+            (
+                IpAddr::from(h.source_addr()),
+                IpAddr::from(h.destination_addr()),
+                ip.payload().fragmented,
+            )
+        }
+        Some(LaxNetSlice::Ipv6(ip)) => {
+            let h = ip.header();
+            (
+                IpAddr::from(h.source_addr()),
+                IpAddr::from(h.destination_addr()),
+                ip.payload().fragmented,
+            )
+        }
+        _ => return Err(Skip::NotTcp),
+    };
+    let incomplete = sliced.ip_payload().map(|p| p.incomplete).unwrap_or(false);
+    let tcp = match sliced.transport {
+        Some(TransportSlice::Tcp(tcp)) => tcp,
+        Some(_) => return Err(Skip::NotTcp),
+        None => {
+            if fragmented {
+                let is_tcp = sliced
+                    .ip_payload()
+                    .map(|p| p.ip_number == etherparse::IpNumber::TCP);
+                return Err(if is_tcp == Some(true) {
+                    Skip::IpFragment
+                } else {
+                    Skip::NotTcp
+                });
+            }
+            let is_tcp = sliced
+                .ip_payload()
+                .map(|p| p.ip_number == etherparse::IpNumber::TCP);
+            return Err(if is_tcp == Some(true) {
+                Skip::Truncated
+            } else {
+                Skip::NotTcp
+            });
+        }
+    };
+    let missing = if incomplete {
+        orig_len.saturating_sub(u32::try_from(data.len()).unwrap_or(u32::MAX))
+    } else {
+        0
+    };
+    Ok(Segment {
+        src,
+        dst,
+        src_port: tcp.source_port(),
+        dst_port: tcp.destination_port(),
+        seq: tcp.sequence_number(),
+        ack: tcp.acknowledgment_number(),
+        flags: TcpFlags {
+            syn: tcp.syn(),
+            ack: tcp.ack(),
+            fin: tcp.fin(),
+            rst: tcp.rst(),
+        },
+        payload: tcp.payload(),
+        missing,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// IPv4 + TCP, 127.0.0.1:1234 -> 127.0.0.1:80, seq 1000, PSH|ACK, payload "hi".
+    fn ipv4_tcp() -> Vec<u8> {
+        let mut p = vec![
+            0x45, 0x00, 0x00, 0x2a, // version/IHL, DSCP, total length 42
+            0x00, 0x01, 0x40, 0x00, // id, flags DF
+            0x40, 0x06, 0x00, 0x00, // TTL, protocol TCP, checksum (unchecked)
+            127, 0, 0, 1, 127, 0, 0, 1, // src, dst
+            0x04, 0xd2, 0x00, 0x50, // ports 1234 -> 80
+            0x00, 0x00, 0x03, 0xe8, // seq 1000
+            0x00, 0x00, 0x00, 0x01, // ack 1
+            0x50, 0x18, 0xff, 0xff, // data offset 5, PSH|ACK, window
+            0x00, 0x00, 0x00, 0x00, // checksum, urgent
+        ];
+        p.extend_from_slice(b"hi");
+        p
+    }
+
+    #[test]
+    fn raw_ip() {
+        let p = ipv4_tcp();
+        let s = decode(linktype::RAW, &p, p.len() as u32).unwrap();
+        assert_eq!((s.src_port, s.dst_port, s.seq), (1234, 80, 1000));
+        assert!(s.flags.ack && !s.flags.syn);
+        assert_eq!(s.payload, b"hi");
+        assert_eq!(s.missing, 0);
+    }
+
+    #[test]
+    fn null_sll_sll2_and_vlan() {
+        let ip = ipv4_tcp();
+        let mut null = 2u32.to_le_bytes().to_vec();
+        null.extend_from_slice(&ip);
+        assert_eq!(decode(linktype::NULL, &null, 0).unwrap().payload, b"hi");
+        let mut sll = vec![0u8; 14];
+        sll.extend_from_slice(&[0x08, 0x00]);
+        sll.extend_from_slice(&ip);
+        assert_eq!(decode(linktype::LINUX_SLL, &sll, 0).unwrap().payload, b"hi");
+        let mut sll2 = vec![0x08, 0x00];
+        sll2.extend_from_slice(&[0u8; 18]);
+        sll2.extend_from_slice(&ip);
+        assert_eq!(
+            decode(linktype::LINUX_SLL2, &sll2, 0).unwrap().payload,
+            b"hi"
+        );
+        // Ethernet with two VLAN tags (QinQ).
+        let mut eth = vec![0u8; 12];
+        eth.extend_from_slice(&[0x88, 0xa8, 0x00, 0x0a, 0x81, 0x00, 0x00, 0x14, 0x08, 0x00]);
+        eth.extend_from_slice(&ip);
+        assert_eq!(decode(linktype::ETHERNET, &eth, 0).unwrap().payload, b"hi");
+    }
+
+    #[test]
+    fn snaplen_cut_counts_missing_bytes() {
+        let p = ipv4_tcp();
+        let cut = &p[..p.len() - 1];
+        let s = decode(linktype::RAW, cut, p.len() as u32).unwrap();
+        assert_eq!(s.payload, b"h");
+        assert_eq!(s.missing, 1);
+    }
+
+    #[test]
+    fn every_prefix_is_safe() {
+        let p = ipv4_tcp();
+        for n in 0..p.len() {
+            let _ = decode(linktype::RAW, &p[..n], p.len() as u32);
+            let _ = decode(linktype::ETHERNET, &p[..n], p.len() as u32);
+            let _ = decode(linktype::LINUX_SLL2, &p[..n], p.len() as u32);
+        }
+        assert_eq!(
+            decode(999, &p, 0).unwrap_err(),
+            Skip::UnsupportedLinktype(999)
+        );
+    }
+}

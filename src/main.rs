@@ -1,0 +1,86 @@
+//! wsclose command line: parse arguments, run the library, print fatal errors once, choose
+//! the exit code (0 analyzed, 2 an input could not be read in full).
+
+use std::io::{self, IsTerminal, Write};
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use wsclose::cli::{Cli, Color, Command};
+use wsclose::output::Output;
+use wsclose::{analyze_file, Options};
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Analyze(args) => {
+            let color = match args.color {
+                Color::Always => true,
+                Color::Never => false,
+                Color::Auto => io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none(),
+            };
+            let mut opts = Options::default();
+            opts.conn.ws_ports = args.ws_ports.clone();
+            opts.conn.max_pending = usize::try_from(args.max_buffer).unwrap_or(usize::MAX);
+            opts.max_flows = usize::try_from(args.max_flows).unwrap_or(usize::MAX);
+            let stdout = io::stdout();
+            let mut lock = io::BufWriter::with_capacity(1 << 16, stdout.lock());
+            let mut out = Output::new(args.format, color, &mut lock);
+            let mut failed = false;
+            let mut io_error: Option<io::Error> = None;
+            if let Err(e) = out.begin() {
+                return finish_io(e);
+            }
+            for path in &args.files {
+                let (report, err) = analyze_file(path, &opts, &mut |c| {
+                    if io_error.is_none() {
+                        if let Err(e) = out.connection(path, c) {
+                            io_error = Some(e);
+                        }
+                    }
+                });
+                if let Some(e) = io_error.take() {
+                    return finish_io(e);
+                }
+                if let Err(e) = out.end_file(&report) {
+                    return finish_io(e);
+                }
+                if args.verbose {
+                    for w in &report.warnings {
+                        eprintln!("wsclose: {path}: warning: {}", w.message);
+                    }
+                }
+                if let Some(e) = err {
+                    failed = true;
+                    let _ = out_flush(&mut out);
+                    eprintln!("wsclose: {e}");
+                }
+            }
+            if let Err(e) = out.end() {
+                return finish_io(e);
+            }
+            drop(out);
+            if let Err(e) = lock.flush() {
+                return finish_io(e);
+            }
+            if failed {
+                ExitCode::from(2)
+            } else {
+                ExitCode::SUCCESS
+            }
+        }
+    }
+}
+
+fn out_flush(_out: &mut Output<'_>) -> io::Result<()> {
+    io::stdout().flush()
+}
+
+/// A write to standard output failed: a closed pipe ends quietly, anything else is fatal.
+fn finish_io(e: io::Error) -> ExitCode {
+    if e.kind() == io::ErrorKind::BrokenPipe {
+        return ExitCode::SUCCESS;
+    }
+    eprintln!("wsclose: writing the report: {e}");
+    ExitCode::from(2)
+}

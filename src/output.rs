@@ -1,0 +1,186 @@
+//! Writes reports as connections finish, in the chosen format, without keeping them.
+//!
+//! JSONL goes straight to the output. Text and JSON print a file's summary before its
+//! connections, so each connection is rendered as it finishes into a spool (memory up to
+//! `SPOOL_MEMORY`, then a temporary file) and copied out when the file is done: memory stays
+//! bounded however many connections a capture holds. Connections appear in the order they
+//! finished.
+
+use std::fs::{self, File};
+use std::io::{self, BufReader, BufWriter, Read, Seek, SeekFrom, Write};
+use std::path::PathBuf;
+
+use crate::report::{json, text, ConnReport, FileReport};
+
+/// Rendered connections kept in memory before spilling to a temporary file.
+const SPOOL_MEMORY: usize = 8 << 20;
+
+/// Output formats of `analyze`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    /// Human report.
+    Text,
+    /// One JSON document.
+    Json,
+    /// One JSON record per close event.
+    Jsonl,
+}
+
+struct Spool {
+    mem: Vec<u8>,
+    file: Option<(PathBuf, BufWriter<File>)>,
+}
+
+impl Spool {
+    fn new() -> Spool {
+        Spool {
+            mem: Vec::new(),
+            file: None,
+        }
+    }
+
+    fn write(&mut self, bytes: &[u8]) -> io::Result<()> {
+        if let Some((_, f)) = self.file.as_mut() {
+            return f.write_all(bytes);
+        }
+        self.mem.extend_from_slice(bytes);
+        if self.mem.len() > SPOOL_MEMORY {
+            let path = std::env::temp_dir().join(format!(
+                "wsclose-{}-{:p}.spool",
+                std::process::id(),
+                &self.mem
+            ));
+            let file = fs::OpenOptions::new()
+                .create_new(true)
+                .read(true)
+                .write(true)
+                .open(&path)?;
+            let mut w = BufWriter::new(file);
+            w.write_all(&self.mem)?;
+            self.mem = Vec::new();
+            self.file = Some((path, w));
+        }
+        Ok(())
+    }
+
+    fn is_empty(&self) -> bool {
+        self.mem.is_empty() && self.file.is_none()
+    }
+
+    /// Copies everything spooled to `out` and empties the spool.
+    fn drain_to(&mut self, out: &mut dyn Write) -> io::Result<()> {
+        match self.file.take() {
+            Some((path, w)) => {
+                let mut file = w.into_inner().map_err(|e| e.into_error())?;
+                file.seek(SeekFrom::Start(0))?;
+                let result = io::copy(&mut BufReader::new(Read::by_ref(&mut file)), out);
+                let _ = fs::remove_file(&path);
+                result.map(|_| ())
+            }
+            None => {
+                out.write_all(&self.mem)?;
+                self.mem.clear();
+                Ok(())
+            }
+        }
+    }
+}
+
+impl Drop for Spool {
+    fn drop(&mut self) {
+        if let Some((path, _)) = self.file.take() {
+            let _ = fs::remove_file(path);
+        }
+    }
+}
+
+/// Report writer for one run over any number of files.
+pub struct Output<'w> {
+    format: Format,
+    style: text::Style,
+    out: &'w mut dyn Write,
+    spool: Spool,
+    files: usize,
+    scratch: Vec<u8>,
+}
+
+impl<'w> Output<'w> {
+    pub fn new(format: Format, color: bool, out: &'w mut dyn Write) -> Output<'w> {
+        Output {
+            format,
+            style: text::Style { color },
+            out,
+            spool: Spool::new(),
+            files: 0,
+            scratch: Vec::new(),
+        }
+    }
+
+    /// Starts the output.
+    pub fn begin(&mut self) -> io::Result<()> {
+        if self.format == Format::Json {
+            self.out.write_all(json::document_head().as_bytes())?;
+        }
+        Ok(())
+    }
+
+    /// One finished connection of file `path`.
+    pub fn connection(&mut self, path: &str, c: &ConnReport) -> io::Result<()> {
+        match self.format {
+            Format::Jsonl => {
+                self.scratch.clear();
+                json::jsonl_records(path, c, &mut self.scratch)?;
+                self.out.write_all(&self.scratch)
+            }
+            Format::Json => {
+                self.scratch.clear();
+                if !self.spool.is_empty() {
+                    self.scratch.push(b',');
+                }
+                serde_json::to_writer(&mut self.scratch, c)?;
+                self.spool.write(&self.scratch)
+            }
+            Format::Text => {
+                let block = text::connection(c, self.style);
+                self.spool.write(block.as_bytes())
+            }
+        }
+    }
+
+    /// The file is done: write its summary and the connections spooled for it.
+    pub fn end_file(&mut self, f: &FileReport) -> io::Result<()> {
+        match self.format {
+            Format::Jsonl => {}
+            Format::Json => {
+                if self.files > 0 {
+                    self.out.write_all(b",")?;
+                }
+                let head = serde_json::to_string(f)?;
+                // `head` is an object: reopen it to append the connections array.
+                let head = head.strip_suffix('}').unwrap_or(&head);
+                self.out.write_all(head.as_bytes())?;
+                self.out.write_all(b",\"connections\":[")?;
+                self.spool.drain_to(self.out)?;
+                self.out.write_all(b"]}")?;
+            }
+            Format::Text => {
+                if self.files > 0 {
+                    self.out.write_all(b"\n")?;
+                }
+                self.out
+                    .write_all(text::file_header(f, self.style).as_bytes())?;
+                self.spool.drain_to(self.out)?;
+            }
+        }
+        self.files += 1;
+        self.out.flush()
+    }
+
+    /// Ends the output.
+    pub fn end(&mut self) -> io::Result<()> {
+        if self.format == Format::Json {
+            self.out.write_all(b"]}\n")?;
+        }
+        self.out.flush()
+    }
+}

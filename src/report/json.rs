@@ -1,0 +1,86 @@
+//! JSON and JSONL rendering. One JSON document holds every file; JSONL has one record per
+//! close event (a Close frame, or a connection that ended without one).
+
+use serde::Serialize;
+
+use crate::report::{CloseReport, ConnReport, Observed, Outcome, SCHEMA_VERSION};
+
+/// The opening of the JSON document, up to the start of the `files` array.
+pub fn document_head() -> String {
+    format!(
+        "{{\"tool\":\"wsclose\",\"version\":\"{}\",\"schema\":{SCHEMA_VERSION},\"files\":[",
+        env!("CARGO_PKG_VERSION")
+    )
+}
+
+#[derive(Serialize)]
+struct CloseRecord<'a> {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    file: &'a str,
+    connection: u64,
+    client: &'a str,
+    server: &'a str,
+    outcome: Outcome,
+    #[serde(flatten)]
+    close: &'a CloseReport,
+}
+
+#[derive(Serialize)]
+struct NoCloseRecord<'a> {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    file: &'a str,
+    connection: u64,
+    client: &'a str,
+    server: &'a str,
+    outcome: Outcome,
+    frame: u64,
+    ts: &'a str,
+    client_observed: &'a Option<Observed>,
+    server_observed: &'a Option<Observed>,
+    likely_cause: &'a Option<String>,
+}
+
+/// The JSONL records of one connection, each followed by a newline.
+pub fn jsonl_records(file: &str, c: &ConnReport, out: &mut Vec<u8>) -> serde_json::Result<()> {
+    for close in &c.closes {
+        serde_json::to_writer(
+            &mut *out,
+            &CloseRecord {
+                kind: "close_frame",
+                file,
+                connection: c.id,
+                client: &c.client,
+                server: &c.server,
+                outcome: c.story.outcome,
+                close,
+            },
+        )?;
+        out.push(b'\n');
+    }
+    if c.closes.is_empty() {
+        let (frame, ts) = match &c.story.tcp_end {
+            Some(e) => (e.frame, e.ts.as_str()),
+            None => (c.last_frame, c.end.as_str()),
+        };
+        serde_json::to_writer(
+            &mut *out,
+            &NoCloseRecord {
+                kind: "no_close_frame",
+                file,
+                connection: c.id,
+                client: &c.client,
+                server: &c.server,
+                outcome: c.story.outcome,
+                frame,
+                ts,
+                client_observed: &c.story.client_observed,
+                server_observed: &c.story.server_observed,
+                likely_cause: &c.story.likely_cause,
+            },
+        )?;
+        out.push(b'\n');
+    }
+    Ok(())
+}

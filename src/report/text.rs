@@ -1,0 +1,379 @@
+//! The human report: a summary per file, then one block per connection with its handshake,
+//! its Close frames explained, its close story, and its findings.
+
+use std::fmt::Write as _;
+
+use crate::report::{ConnReport, Detection, FileReport, Outcome, Severity, Verdict};
+
+/// ANSI styling, or none.
+#[derive(Clone, Copy, Debug)]
+pub struct Style {
+    pub color: bool,
+}
+
+impl Style {
+    fn paint(self, code: &str, s: &str) -> String {
+        if self.color {
+            format!("\x1b[{code}m{s}\x1b[0m")
+        } else {
+            s.to_string()
+        }
+    }
+    fn bold(self, s: &str) -> String {
+        self.paint("1", s)
+    }
+    fn red(self, s: &str) -> String {
+        self.paint("1;31", s)
+    }
+    fn green(self, s: &str) -> String {
+        self.paint("32", s)
+    }
+    fn yellow(self, s: &str) -> String {
+        self.paint("33", s)
+    }
+    fn dim(self, s: &str) -> String {
+        self.paint("2", s)
+    }
+}
+
+fn outcome_text(o: Outcome) -> &'static str {
+    match o {
+        Outcome::Clean => "clean close",
+        Outcome::NoStatus => "clean close without status code (applications see 1005)",
+        Outcome::OneSided => "one-sided close (Close never answered)",
+        Outcome::Abnormal => "abnormal drop, no Close frame (applications see 1006)",
+        Outcome::Open => "still open when the capture ends",
+        Outcome::Refused => "upgrade refused (no WebSocket connection)",
+    }
+}
+
+/// Wraps `text` to `width` columns, every line after the first indented by `indent`.
+fn wrap(text: &str, width: usize, indent: &str) -> String {
+    let mut out = String::new();
+    let mut col = 0;
+    for word in text.split_whitespace() {
+        let w = word.chars().count();
+        if col > 0 && col + 1 + w > width {
+            out.push('\n');
+            out.push_str(indent);
+            col = 0;
+        } else if col > 0 {
+            out.push(' ');
+            col += 1;
+        }
+        out.push_str(word);
+        col += w;
+    }
+    out
+}
+
+/// The file's header and summary.
+pub fn file_header(f: &FileReport, s: Style) -> String {
+    let mut o = String::new();
+    let fmt = match f.format {
+        Some(crate::capture::Format::Pcap) => "pcap",
+        Some(crate::capture::Format::Pcapng) => "pcapng",
+        None => "unreadable",
+    };
+    let gz = if f.gzip { ", gzip" } else { "" };
+    let _ = writeln!(
+        o,
+        "{} {} ({fmt}{gz}, {} packets)",
+        s.bold("=="),
+        s.bold(&f.path),
+        f.summary.packets
+    );
+    let sm = &f.summary;
+    let legal = sm.closes_by_verdict.get("legal").copied().unwrap_or(0);
+    let illegal = sm.closes_by_verdict.get("illegal").copied().unwrap_or(0);
+    let illegal_s = format!("{illegal} illegal");
+    let _ = writeln!(
+        o,
+        "   {} WebSocket connection(s) of {} TCP; {} Close frame(s): {} legal, {}",
+        sm.websocket_connections,
+        sm.tcp_connections,
+        sm.close_frames,
+        legal,
+        if illegal > 0 {
+            s.red(&illegal_s)
+        } else {
+            illegal_s
+        }
+    );
+    if !sm.outcomes.is_empty() {
+        let parts: Vec<String> = sm
+            .outcomes
+            .iter()
+            .map(|(k, v)| format!("{k} {v}"))
+            .collect();
+        let _ = writeln!(o, "   outcomes: {}", parts.join(", "));
+    }
+    let errors = sm.findings_by_severity.get("error").copied().unwrap_or(0);
+    let warnings = sm.findings_by_severity.get("warning").copied().unwrap_or(0);
+    let e = format!("{errors} protocol error(s)");
+    let w = format!("{warnings} warning(s)");
+    let _ = writeln!(
+        o,
+        "   findings: {}, {}",
+        if errors > 0 { s.red(&e) } else { e },
+        if warnings > 0 { s.yellow(&w) } else { w }
+    );
+    for w in &f.warnings {
+        let _ = writeln!(o, "   {} {}", s.yellow("warning:"), w.message);
+    }
+    if let Some(e) = &f.error {
+        let _ = writeln!(o, "   {} {}", s.red("error:"), e);
+    }
+    o
+}
+
+/// One connection's block.
+pub fn connection(c: &ConnReport, s: Style) -> String {
+    let mut o = String::new();
+    let detection = match c.detection {
+        Detection::Handshake => "handshake seen",
+        Detection::Heuristic => "no handshake: recognised from frames, lower confidence",
+        Detection::Forced => "no handshake: --ws-port",
+    };
+    let _ = writeln!(o);
+    let _ = writeln!(
+        o,
+        "{} {} -> {}  {}",
+        s.bold(&format!("Connection #{}", c.id)),
+        c.client,
+        c.server,
+        s.dim(&format!(
+            "packets {}-{}, {:.3} s, {detection}",
+            c.first_frame,
+            c.last_frame,
+            c.duration_ms / 1000.0
+        ))
+    );
+    if let Some(h) = &c.handshake {
+        let host = h.host.as_deref().unwrap_or("?");
+        let status = match h.status {
+            Some(101) => "101".to_string(),
+            Some(code) => s.red(&code.to_string()),
+            None => "no response".to_string(),
+        };
+        let accept = match h.accept_valid {
+            Some(true) => "accept ok".to_string(),
+            Some(false) => s.red("ACCEPT MISMATCH"),
+            None => "accept not checked".to_string(),
+        };
+        let mut extra = Vec::new();
+        if let Some(p) = &h.subprotocol {
+            extra.push(format!("subprotocol {p}"));
+        }
+        if h.permessage_deflate {
+            extra.push("permessage-deflate".to_string());
+        }
+        let _ = writeln!(
+            o,
+            "  handshake  GET {host}{} (packet {}) -> {status}, {accept}{}{}",
+            h.path,
+            h.request_frame,
+            if extra.is_empty() {
+                String::new()
+            } else {
+                format!(", {}", extra.join(", "))
+            },
+            h.server
+                .as_ref()
+                .map(|sv| format!(", server {sv:?}"))
+                .unwrap_or_default()
+        );
+        if let Some(ua) = &h.user_agent {
+            let _ = writeln!(o, "             user agent {ua:?}");
+        }
+    }
+    let _ = writeln!(
+        o,
+        "  frames     client -> server {} ({} messages), server -> client {} ({} messages)",
+        c.frames.client_to_server,
+        c.messages.client_to_server,
+        c.frames.server_to_client,
+        c.messages.server_to_client
+    );
+    let mut explained: Vec<Option<u16>> = Vec::new();
+    for close in &c.closes {
+        let code = match close.code {
+            Some(code) => {
+                let name = crate::close::catalog::lookup(code).name;
+                format!("{code} {name}")
+            }
+            None if close.payload_len == 0 => {
+                "no status code (empty body; receiver reports 1005)".to_string()
+            }
+            None => "malformed body".to_string(),
+        };
+        let reason = close
+            .reason
+            .as_ref()
+            .map(|r| format!(" {:?}", truncate(r, 80)))
+            .unwrap_or_default();
+        let verdict = match close.verdict {
+            Verdict::Legal => s.green("legal"),
+            Verdict::Illegal => s.red("ILLEGAL"),
+        };
+        let _ = writeln!(
+            o,
+            "  {}      packet {} {}  {}  {}{}  [{verdict}]",
+            s.bold("close"),
+            close.frame,
+            s.dim(&close.ts),
+            close.direction.arrow(),
+            s.bold(&code),
+            reason
+        );
+        for p in &close.problems {
+            let _ = writeln!(
+                o,
+                "             {} {}",
+                s.red("!"),
+                wrap(p, 84, "               ")
+            );
+        }
+        if let Some(r) = &close.peer_reaction {
+            let _ = writeln!(
+                o,
+                "             peer reaction: {}",
+                wrap(r, 70, "               ")
+            );
+        }
+        if let Some(e) = close.explanation {
+            if explained.contains(&close.code) {
+                continue;
+            }
+            explained.push(close.code);
+            let _ = writeln!(
+                o,
+                "             meaning  {}",
+                wrap(e.meaning, 76, "                      ")
+            );
+            let _ = writeln!(
+                o,
+                "             seen     {}",
+                wrap(e.when, 76, "                      ")
+            );
+            let _ = writeln!(
+                o,
+                "             fix      {}",
+                wrap(e.fix, 76, "                      ")
+            );
+            if !e.peers.is_empty() {
+                let _ = writeln!(
+                    o,
+                    "             peers    {}",
+                    wrap(e.peers, 76, "                      ")
+                );
+            }
+        }
+    }
+    if c.closes_not_listed > 0 {
+        let _ = writeln!(
+            o,
+            "             ... and {} more Close frame(s) not listed",
+            c.closes_not_listed
+        );
+    }
+    let st = &c.story;
+    let mut line = outcome_text(st.outcome).to_string();
+    if let Some(first) = st.first_closer {
+        let _ = write!(line, "; the {} closed first", first.sender());
+        match (st.answered, st.close_delay_ms) {
+            (Some(true), Some(ms)) => {
+                let _ = write!(
+                    line,
+                    ", the {} answered after {ms:.1} ms",
+                    first.reverse().sender()
+                );
+            }
+            (Some(false), _) => {
+                let _ = write!(line, ", the {} never answered", first.reverse().sender());
+            }
+            _ => {}
+        }
+    }
+    if let Some(end) = &st.tcp_end {
+        let _ = write!(
+            line,
+            "; TCP {} from the {} (packet {}",
+            end.kind.to_uppercase(),
+            end.by.sender(),
+            end.frame
+        );
+        if let Some(ms) = end.after_close_ms {
+            let _ = write!(line, ", {ms:.1} ms after the first Close");
+        }
+        line.push(')');
+    }
+    if st.data_after_close {
+        line.push_str("; data was sent after Close");
+    }
+    let painted = match st.outcome {
+        Outcome::Clean => s.green(&wrap(&line, 84, "             ")),
+        Outcome::Open => wrap(&line, 84, "             "),
+        _ => s.yellow(&wrap(&line, 84, "             ")),
+    };
+    let _ = writeln!(o, "  {}      {painted}", s.bold("story"));
+    for (who, obs) in [
+        ("client", &st.client_observed),
+        ("server", &st.server_observed),
+    ] {
+        if let Some(ob) = obs {
+            let _ = writeln!(
+                o,
+                "             {who} application sees {} {}: {}",
+                ob.code,
+                ob.name,
+                wrap(&ob.why, 60, "               ")
+            );
+        }
+    }
+    if let Some(cause) = &st.likely_cause {
+        let _ = writeln!(
+            o,
+            "  {}      {}",
+            s.bold("cause"),
+            wrap(cause, 84, "             ")
+        );
+    }
+    if !c.findings.is_empty() {
+        let _ = writeln!(o, "  {}", s.bold("findings"));
+        for f in &c.findings {
+            let sev = match f.severity {
+                Severity::Error => s.red("error  "),
+                Severity::Warning => s.yellow("warning"),
+                Severity::Info => s.dim("info   "),
+            };
+            let count = if f.count > 1 {
+                format!(" (x{})", f.count)
+            } else {
+                String::new()
+            };
+            let at = if f.frame > 0 {
+                format!("packet {}: ", f.frame)
+            } else {
+                String::new()
+            };
+            let _ = writeln!(
+                o,
+                "    {sev} {:?}{count}  {}",
+                f.rule,
+                wrap(&format!("{at}{}", f.message), 70, "               ")
+            );
+        }
+    }
+    o
+}
+
+fn truncate(s: &str, max: usize) -> String {
+    if s.chars().count() <= max {
+        s.to_string()
+    } else {
+        let mut t: String = s.chars().take(max).collect();
+        t.push('…');
+        t
+    }
+}

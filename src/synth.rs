@@ -1,0 +1,1 @@
+//! Synthetic capture generator for benchmarks and memory tests.

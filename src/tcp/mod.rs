@@ -1,0 +1,64 @@
+//! TCP: flow identity, direction, and per-direction stream reassembly.
+
+pub mod reassembly;
+
+use std::net::{IpAddr, SocketAddr};
+
+/// Which way a byte, frame or packet travelled.
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum Direction {
+    ClientToServer,
+    ServerToClient,
+}
+
+impl Direction {
+    pub fn reverse(self) -> Direction {
+        match self {
+            Direction::ClientToServer => Direction::ServerToClient,
+            Direction::ServerToClient => Direction::ClientToServer,
+        }
+    }
+
+    /// Short arrow form for the human report.
+    pub fn arrow(self) -> &'static str {
+        match self {
+            Direction::ClientToServer => "client -> server",
+            Direction::ServerToClient => "server -> client",
+        }
+    }
+
+    /// Who sends in this direction.
+    pub fn sender(self) -> &'static str {
+        match self {
+            Direction::ClientToServer => "client",
+            Direction::ServerToClient => "server",
+        }
+    }
+}
+
+/// A TCP connection's identity, independent of packet direction: the two endpoints in a
+/// fixed (sorted) order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct FlowKey {
+    pub lo: (IpAddr, u16),
+    pub hi: (IpAddr, u16),
+}
+
+impl FlowKey {
+    /// The key of a segment from `src` to `dst`, and whether `src` is the `lo` endpoint.
+    pub fn new(src: (IpAddr, u16), dst: (IpAddr, u16)) -> (FlowKey, bool) {
+        if src <= dst {
+            (FlowKey { lo: src, hi: dst }, true)
+        } else {
+            (FlowKey { lo: dst, hi: src }, false)
+        }
+    }
+}
+
+/// Formats an endpoint as Wireshark does: `1.2.3.4:80`, `[::1]:80`.
+pub fn endpoint(addr: (IpAddr, u16)) -> String {
+    SocketAddr::new(addr.0, addr.1).to_string()
+}

@@ -1,0 +1,558 @@
+//! Per-direction TCP stream reassembly.
+//!
+//! Takes segments in capture order and delivers the stream's bytes in order, each byte once,
+//! through a callback, as `StreamEvent::Data` borrowed from the packet when it arrives in
+//! order (the common case: no copy) or from a bounded out-of-order buffer otherwise. Bytes
+//! that cannot be had (capture started mid-connection, segments missing from the capture,
+//! snap length cuts, buffer limit reached) are delivered as `StreamEvent::Gap` at the right
+//! stream offset, so the consumer can resynchronise.
+//!
+//! Invariants: `offset` is the stream offset of `next_seq`; every key in `pending` is greater
+//! than `offset`; `pending_bytes` is the sum of the lengths buffered in `pending` and never
+//! exceeds the configured cap. Sequence numbers are compared with wrapping arithmetic only.
+//! Never panics on input.
+
+use std::collections::BTreeMap;
+
+use crate::capture::Ts;
+
+/// Why bytes of a stream are missing.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum GapKind {
+    /// The capture starts after the connection did: the bytes before are unknown.
+    MidStream,
+    /// The packet was cut by the capture's snap length.
+    SnapLen,
+    /// Segments are missing from the capture (a hole later data or the peer's ACK proves).
+    Missing,
+    /// The out-of-order buffer cap was reached and the hole was given up on.
+    BufferLimit,
+}
+
+/// What the reassembler hands to the stream's consumer.
+#[derive(Debug)]
+pub enum StreamEvent<'a> {
+    /// In-order bytes starting at stream `offset`, carried by packet `frame_no`.
+    Data {
+        offset: u64,
+        bytes: &'a [u8],
+        frame_no: u64,
+        ts: Ts,
+    },
+    /// `len` bytes at `offset` will never be delivered (`len` is 0 when unknown, as at a
+    /// mid-stream start).
+    Gap {
+        offset: u64,
+        len: u64,
+        kind: GapKind,
+        frame_no: u64,
+        ts: Ts,
+    },
+}
+
+/// Counters of what the reassembler saw, for the report.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct StreamStats {
+    pub segments: u64,
+    pub retransmissions: u64,
+    pub out_of_order: u64,
+    /// Retransmitted or overlapping bytes that differ from the first copy.
+    pub inconsistent_overlaps: u64,
+    pub first_inconsistent_frame: u64,
+}
+
+struct Pending {
+    frame_no: u64,
+    ts: Ts,
+    data: Vec<u8>,
+    /// Bytes after `data` cut by the snap length.
+    missing: u32,
+}
+
+impl Pending {
+    fn span(&self) -> u64 {
+        self.data.len() as u64 + u64::from(self.missing)
+    }
+}
+
+/// One direction of a TCP connection.
+pub struct Stream {
+    next_seq: Option<u32>,
+    offset: u64,
+    pending: BTreeMap<u64, Pending>,
+    pending_bytes: usize,
+    max_pending: usize,
+    /// Sequence number, length and digest of the last in-order segment, to tell a faithful
+    /// retransmission from one carrying different bytes.
+    last_segment: Option<(u32, usize, u64)>,
+    pub stats: StreamStats,
+    pub saw_syn: bool,
+}
+
+impl Stream {
+    /// A stream that buffers at most `max_pending` out-of-order bytes.
+    pub fn new(max_pending: usize) -> Stream {
+        Stream {
+            next_seq: None,
+            offset: 0,
+            pending: BTreeMap::new(),
+            pending_bytes: 0,
+            max_pending,
+            last_segment: None,
+            stats: StreamStats::default(),
+            saw_syn: false,
+        }
+    }
+
+    /// Stream offset of the next byte expected.
+    pub fn offset(&self) -> u64 {
+        self.offset
+    }
+
+    /// Bytes currently buffered out of order.
+    pub fn pending_bytes(&self) -> usize {
+        self.pending_bytes
+    }
+
+    /// A SYN with initial sequence number `isn`.
+    pub fn syn(&mut self, isn: u32) {
+        if self.next_seq.is_none() {
+            self.next_seq = Some(isn.wrapping_add(1));
+            self.saw_syn = true;
+        }
+    }
+
+    /// A segment carrying `payload` at `seq`, with `missing` more bytes cut by the snap length.
+    pub fn segment<F>(
+        &mut self,
+        seq: u32,
+        payload: &[u8],
+        missing: u32,
+        frame_no: u64,
+        ts: Ts,
+        sink: &mut F,
+    ) where
+        F: FnMut(StreamEvent<'_>),
+    {
+        let span = payload.len() as u64 + u64::from(missing);
+        if span == 0 {
+            return;
+        }
+        self.stats.segments += 1;
+        let next = match self.next_seq {
+            Some(n) => n,
+            None => {
+                self.next_seq = Some(seq);
+                sink(StreamEvent::Gap {
+                    offset: 0,
+                    len: 0,
+                    kind: GapKind::MidStream,
+                    frame_no,
+                    ts,
+                });
+                seq
+            }
+        };
+        let rel = i64::from(seq.wrapping_sub(next) as i32);
+        if rel < 0 {
+            let end = rel + span as i64;
+            if end <= 0 {
+                self.stats.retransmissions += 1;
+                self.check_retransmission(seq, payload, frame_no);
+                return;
+            }
+            // Partly old: deliver the new tail only.
+            self.stats.retransmissions += 1;
+            let skip = (-rel) as u64;
+            let (bytes, missing) = split_tail(payload, missing, skip);
+            self.deliver(bytes, missing, frame_no, ts, sink);
+            self.drain(sink);
+            return;
+        }
+        if rel == 0 {
+            self.last_segment = Some((seq, payload.len(), digest(payload)));
+            self.deliver(payload, missing, frame_no, ts, sink);
+            self.drain(sink);
+            return;
+        }
+        // Out of order: buffer within the cap, giving up on the oldest hole when full.
+        self.stats.out_of_order += 1;
+        let key = self.offset + rel as u64;
+        while self.pending_bytes + payload.len() > self.max_pending && !self.pending.is_empty() {
+            self.skip_to_pending(GapKind::BufferLimit, sink);
+        }
+        if self.pending_bytes + payload.len() > self.max_pending {
+            // Larger than the whole buffer: skip the hole before it and deliver it now.
+            let hole = key.saturating_sub(self.offset);
+            sink(StreamEvent::Gap {
+                offset: self.offset,
+                len: hole,
+                kind: GapKind::BufferLimit,
+                frame_no,
+                ts,
+            });
+            self.advance(hole);
+            self.deliver(payload, missing, frame_no, ts, sink);
+            self.drain(sink);
+            return;
+        }
+        if key <= self.offset {
+            // The buffer flush above caught up with this segment.
+            let (bytes, missing) = split_tail(payload, missing, self.offset - key);
+            self.deliver(bytes, missing, frame_no, ts, sink);
+            self.drain(sink);
+            return;
+        }
+        match self.pending.get(&key).map(|old| {
+            (
+                old.data.len(),
+                old.data.get(..old.data.len().min(payload.len()))
+                    == payload.get(..old.data.len().min(payload.len())),
+            )
+        }) {
+            Some((old_len, same)) => {
+                if !same {
+                    self.note_inconsistent(frame_no);
+                } else {
+                    self.stats.retransmissions += 1;
+                }
+                if payload.len() > old_len {
+                    self.pending_bytes -= old_len;
+                    self.pending_bytes += payload.len();
+                    self.pending.insert(
+                        key,
+                        Pending {
+                            frame_no,
+                            ts,
+                            data: payload.to_vec(),
+                            missing,
+                        },
+                    );
+                }
+            }
+            None => {
+                self.pending_bytes += payload.len();
+                self.pending.insert(
+                    key,
+                    Pending {
+                        frame_no,
+                        ts,
+                        data: payload.to_vec(),
+                        missing,
+                    },
+                );
+            }
+        }
+    }
+
+    /// The peer acknowledged up to `ack`: if that is beyond a hole we are waiting on, the
+    /// bytes were sent but are not in the capture, so stop waiting for them.
+    pub fn acked<F>(&mut self, ack: u32, frame_no: u64, ts: Ts, sink: &mut F)
+    where
+        F: FnMut(StreamEvent<'_>),
+    {
+        let Some(next) = self.next_seq else { return };
+        if self.pending.is_empty() {
+            return;
+        }
+        let ahead = ack.wrapping_sub(next) as i32;
+        if ahead <= 0 {
+            return;
+        }
+        let ack_offset = self.offset + ahead as u64;
+        while let Some((&key, _)) = self.pending.iter().next() {
+            if key > ack_offset {
+                break;
+            }
+            self.skip_to_pending_at(GapKind::Missing, frame_no, ts, sink);
+        }
+    }
+
+    /// End of the stream (FIN, RST or end of capture): deliver whatever is buffered, with
+    /// gaps for the holes before it.
+    pub fn flush<F>(&mut self, sink: &mut F)
+    where
+        F: FnMut(StreamEvent<'_>),
+    {
+        while !self.pending.is_empty() {
+            self.skip_to_pending(GapKind::Missing, sink);
+        }
+    }
+
+    fn skip_to_pending<F>(&mut self, kind: GapKind, sink: &mut F)
+    where
+        F: FnMut(StreamEvent<'_>),
+    {
+        let (frame_no, ts) = match self.pending.values().next() {
+            Some(p) => (p.frame_no, p.ts),
+            None => return,
+        };
+        self.skip_to_pending_at(kind, frame_no, ts, sink);
+    }
+
+    fn skip_to_pending_at<F>(&mut self, kind: GapKind, frame_no: u64, ts: Ts, sink: &mut F)
+    where
+        F: FnMut(StreamEvent<'_>),
+    {
+        let Some((&key, _)) = self.pending.iter().next() else {
+            return;
+        };
+        if key > self.offset {
+            let hole = key - self.offset;
+            sink(StreamEvent::Gap {
+                offset: self.offset,
+                len: hole,
+                kind,
+                frame_no,
+                ts,
+            });
+            self.advance(hole);
+        }
+        self.drain(sink);
+    }
+
+    fn advance(&mut self, n: u64) {
+        self.offset += n;
+        if let Some(next) = self.next_seq.as_mut() {
+            *next = next.wrapping_add(n as u32);
+        }
+    }
+
+    fn deliver<F>(&mut self, bytes: &[u8], missing: u32, frame_no: u64, ts: Ts, sink: &mut F)
+    where
+        F: FnMut(StreamEvent<'_>),
+    {
+        if !bytes.is_empty() {
+            sink(StreamEvent::Data {
+                offset: self.offset,
+                bytes,
+                frame_no,
+                ts,
+            });
+            self.advance(bytes.len() as u64);
+        }
+        if missing > 0 {
+            sink(StreamEvent::Gap {
+                offset: self.offset,
+                len: u64::from(missing),
+                kind: GapKind::SnapLen,
+                frame_no,
+                ts,
+            });
+            self.advance(u64::from(missing));
+        }
+    }
+
+    /// Delivers buffered segments that have become in order.
+    fn drain<F>(&mut self, sink: &mut F)
+    where
+        F: FnMut(StreamEvent<'_>),
+    {
+        while let Some(entry) = self.pending.first_entry() {
+            let key = *entry.key();
+            if key > self.offset {
+                break;
+            }
+            let p = entry.remove();
+            self.pending_bytes -= p.data.len();
+            let end = key + p.span();
+            if end <= self.offset {
+                self.stats.retransmissions += 1;
+                continue;
+            }
+            let (bytes, missing) = split_tail(&p.data, p.missing, self.offset - key);
+            self.deliver(bytes, missing, p.frame_no, p.ts, sink);
+        }
+    }
+
+    fn check_retransmission(&mut self, seq: u32, payload: &[u8], frame_no: u64) {
+        if let Some((last_seq, last_len, last_digest)) = self.last_segment {
+            if last_seq == seq && last_len == payload.len() && digest(payload) != last_digest {
+                self.note_inconsistent(frame_no);
+            }
+        }
+    }
+
+    fn note_inconsistent(&mut self, frame_no: u64) {
+        if self.stats.inconsistent_overlaps == 0 {
+            self.stats.first_inconsistent_frame = frame_no;
+        }
+        self.stats.inconsistent_overlaps += 1;
+    }
+}
+
+/// The part of a segment after its first `skip` bytes.
+fn split_tail(payload: &[u8], missing: u32, skip: u64) -> (&[u8], u32) {
+    let skip_bytes = usize::try_from(skip)
+        .unwrap_or(usize::MAX)
+        .min(payload.len());
+    let rest = payload.get(skip_bytes..).unwrap_or_default();
+    let skip_missing = skip.saturating_sub(payload.len() as u64);
+    let missing = u64::from(missing).saturating_sub(skip_missing) as u32;
+    (rest, missing)
+}
+
+/// A cheap 64-bit digest (FNV-1a over 8-byte words) used only to compare retransmissions.
+fn digest(bytes: &[u8]) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    let mut chunks = bytes.chunks_exact(8);
+    for c in &mut chunks {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(c);
+        h = (h ^ u64::from_le_bytes(w)).wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    for &b in chunks.remainder() {
+        h = (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    h
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, PartialEq)]
+    enum Ev {
+        D(u64, Vec<u8>),
+        G(u64, u64, GapKind),
+    }
+
+    fn run(stream: &mut Stream, segs: &[(u32, &[u8])]) -> Vec<Ev> {
+        let mut out = Vec::new();
+        for (i, (seq, data)) in segs.iter().enumerate() {
+            stream.segment(*seq, data, 0, i as u64 + 1, Ts(0), &mut |e| {
+                push(&mut out, e)
+            });
+        }
+        out
+    }
+
+    fn push(out: &mut Vec<Ev>, e: StreamEvent<'_>) {
+        match e {
+            StreamEvent::Data { offset, bytes, .. } => out.push(Ev::D(offset, bytes.to_vec())),
+            StreamEvent::Gap {
+                offset, len, kind, ..
+            } => out.push(Ev::G(offset, len, kind)),
+        }
+    }
+
+    fn bytes_of(evs: &[Ev]) -> Vec<u8> {
+        evs.iter()
+            .flat_map(|e| {
+                if let Ev::D(_, b) = e {
+                    b.clone()
+                } else {
+                    vec![]
+                }
+            })
+            .collect()
+    }
+
+    #[test]
+    fn in_order_reorder_duplicate() {
+        let mut s = Stream::new(1 << 20);
+        s.syn(99);
+        let evs = run(
+            &mut s,
+            &[
+                (100, b"abc"),
+                (106, b"ghi"),
+                (103, b"def"),
+                (103, b"def"),
+                (109, b"j"),
+            ],
+        );
+        assert_eq!(bytes_of(&evs), b"abcdefghij");
+        assert_eq!(s.stats.out_of_order, 1);
+        assert_eq!(s.stats.retransmissions, 1);
+        assert_eq!(s.stats.inconsistent_overlaps, 0);
+    }
+
+    #[test]
+    fn sequence_wraps() {
+        let mut s = Stream::new(1 << 20);
+        s.syn(u32::MAX - 2);
+        let evs = run(&mut s, &[(u32::MAX - 1, b"ab"), (0, b"cd"), (2, b"e")]);
+        assert_eq!(bytes_of(&evs), b"abcde");
+        assert_eq!(s.offset(), 5);
+    }
+
+    #[test]
+    fn mid_stream_start_is_a_gap() {
+        let mut s = Stream::new(1 << 20);
+        let evs = run(&mut s, &[(5000, b"xy")]);
+        assert_eq!(evs[0], Ev::G(0, 0, GapKind::MidStream));
+        assert_eq!(evs[1], Ev::D(0, b"xy".to_vec()));
+    }
+
+    #[test]
+    fn hole_flushed_at_end_and_by_ack() {
+        let mut s = Stream::new(1 << 20);
+        s.syn(0);
+        let mut out = Vec::new();
+        s.segment(1, b"aa", 0, 1, Ts(0), &mut |e| push(&mut out, e));
+        s.segment(5, b"cc", 0, 2, Ts(0), &mut |e| push(&mut out, e));
+        assert_eq!(out.len(), 1);
+        s.acked(7, 3, Ts(0), &mut |e| push(&mut out, e));
+        assert_eq!(out[1], Ev::G(2, 2, GapKind::Missing));
+        assert_eq!(out[2], Ev::D(4, b"cc".to_vec()));
+        let mut s = Stream::new(1 << 20);
+        s.syn(0);
+        let mut out = Vec::new();
+        s.segment(4, b"zz", 0, 1, Ts(0), &mut |e| push(&mut out, e));
+        s.flush(&mut |e| push(&mut out, e));
+        assert_eq!(
+            out,
+            vec![Ev::G(0, 3, GapKind::Missing), Ev::D(3, b"zz".to_vec())]
+        );
+    }
+
+    #[test]
+    fn buffer_cap_gives_up_on_hole() {
+        let mut s = Stream::new(4);
+        s.syn(0);
+        let evs = run(&mut s, &[(3, b"cc"), (5, b"dd"), (7, b"ee")]);
+        assert_eq!(evs[0], Ev::G(0, 2, GapKind::BufferLimit));
+        assert!(s.pending_bytes() <= 4);
+        assert_eq!(bytes_of(&evs), b"ccdd");
+    }
+
+    #[test]
+    fn different_bytes_on_retransmission_are_noted() {
+        let mut s = Stream::new(1 << 20);
+        s.syn(0);
+        run(&mut s, &[(1, b"abc"), (1, b"abX")]);
+        assert_eq!(s.stats.inconsistent_overlaps, 1);
+        assert_eq!(s.stats.first_inconsistent_frame, 2);
+        let mut s = Stream::new(1 << 20);
+        s.syn(0);
+        run(&mut s, &[(5, b"abc"), (5, b"abX")]);
+        assert_eq!(s.stats.inconsistent_overlaps, 1);
+    }
+
+    #[test]
+    fn snaplen_cut_becomes_gap() {
+        let mut s = Stream::new(1 << 20);
+        s.syn(0);
+        let mut out = Vec::new();
+        s.segment(1, b"ab", 3, 1, Ts(0), &mut |e| push(&mut out, e));
+        s.segment(6, b"f", 0, 2, Ts(0), &mut |e| push(&mut out, e));
+        assert_eq!(
+            out,
+            vec![
+                Ev::D(0, b"ab".to_vec()),
+                Ev::G(2, 3, GapKind::SnapLen),
+                Ev::D(5, b"f".to_vec())
+            ]
+        );
+    }
+
+    #[test]
+    fn partial_overlap_delivers_tail_once() {
+        let mut s = Stream::new(1 << 20);
+        s.syn(0);
+        let evs = run(&mut s, &[(1, b"abcd"), (3, b"cdefg")]);
+        assert_eq!(bytes_of(&evs), b"abcdefg");
+    }
+}

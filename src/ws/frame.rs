@@ -1,0 +1,198 @@
+//! WebSocket frame header parser (RFC 6455 §5.2), nom streaming.
+//!
+//! `parse_frame_header` takes the bytes at a frame boundary and returns the header or
+//! `Incomplete` with what is still needed; the payload is not touched. Never panics.
+
+use nom::bytes::streaming::take;
+use nom::number::streaming::{be_u16, be_u64, be_u8};
+use nom::IResult;
+use nom::Parser;
+
+/// Largest payload of a control frame (RFC 6455 §5.5).
+pub const MAX_CONTROL_PAYLOAD: u64 = 125;
+/// Longest frame header: 2 bytes, 8 bytes of extended length, 4 bytes of masking key.
+pub const MAX_HEADER_LEN: usize = 14;
+
+/// Frame opcode (RFC 6455 §5.2, §11.8). Every 4-bit value is accepted.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Opcode {
+    Continuation,
+    Text,
+    Binary,
+    Close,
+    Ping,
+    Pong,
+    /// 0x3-0x7 (non-control) and 0xB-0xF (control) are reserved.
+    Reserved(u8),
+}
+
+impl Opcode {
+    pub fn from_u8(v: u8) -> Opcode {
+        match v & 0x0f {
+            0 => Opcode::Continuation,
+            1 => Opcode::Text,
+            2 => Opcode::Binary,
+            8 => Opcode::Close,
+            9 => Opcode::Ping,
+            10 => Opcode::Pong,
+            other => Opcode::Reserved(other),
+        }
+    }
+
+    /// Control frames have the high bit of the opcode set (§5.5).
+    pub fn is_control(self) -> bool {
+        match self {
+            Opcode::Close | Opcode::Ping | Opcode::Pong => true,
+            Opcode::Reserved(v) => v >= 8,
+            _ => false,
+        }
+    }
+}
+
+/// A parsed frame header.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FrameHeader {
+    pub fin: bool,
+    pub rsv1: bool,
+    pub rsv2: bool,
+    pub rsv3: bool,
+    pub opcode: Opcode,
+    pub masked: bool,
+    pub payload_len: u64,
+    pub masking_key: Option<[u8; 4]>,
+    /// Bytes of the header on the wire (2 to 14).
+    pub header_len: usize,
+    /// False when the length used a longer encoding than needed (§5.2 "minimal number of bytes").
+    pub minimal_length: bool,
+    /// The 64-bit length had its most significant bit set (§5.2 forbids it).
+    pub length_msb_set: bool,
+}
+
+/// Parses one frame header.
+pub fn parse_frame_header(input: &[u8]) -> IResult<&[u8], FrameHeader> {
+    let (rest, (b0, b1)) = (be_u8, be_u8).parse(input)?;
+    let len7 = b1 & 0x7f;
+    let (rest, payload_len, ext_len, minimal, msb) = match len7 {
+        126 => {
+            let (rest, l) = be_u16(rest)?;
+            (rest, u64::from(l), 2, l >= 126, false)
+        }
+        127 => {
+            let (rest, l) = be_u64(rest)?;
+            (rest, l, 8, l > 0xffff, l >> 63 == 1)
+        }
+        l => (rest, u64::from(l), 0, true, false),
+    };
+    let masked = b1 & 0x80 != 0;
+    let (rest, masking_key) = if masked {
+        let (rest, k) = take(4usize)(rest)?;
+        let mut key = [0u8; 4];
+        key.copy_from_slice(k);
+        (rest, Some(key))
+    } else {
+        (rest, None)
+    };
+    Ok((
+        rest,
+        FrameHeader {
+            fin: b0 & 0x80 != 0,
+            rsv1: b0 & 0x40 != 0,
+            rsv2: b0 & 0x20 != 0,
+            rsv3: b0 & 0x10 != 0,
+            opcode: Opcode::from_u8(b0),
+            masked,
+            payload_len,
+            masking_key,
+            header_len: 2 + ext_len + if masked { 4 } else { 0 },
+            minimal_length: minimal,
+            length_msb_set: msb,
+        },
+    ))
+}
+
+/// XORs `data` with the masking key, `pos` being the offset of `data[0]` in the payload.
+pub fn unmask(data: &mut [u8], key: [u8; 4], pos: u64) {
+    for (i, b) in data.iter_mut().enumerate() {
+        let k = key
+            .get(((pos + i as u64) % 4) as usize)
+            .copied()
+            .unwrap_or(0);
+        *b ^= k;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn masked_close_header() {
+        let bytes = [
+            0x88, // FIN, opcode 8 (Close)
+            0x82, // MASK, length 2
+            0x01, 0x02, 0x03, 0x04, // masking key
+            0x02, 0xea, // payload (masked 1000)
+        ];
+        let (rest, h) = parse_frame_header(&bytes).unwrap();
+        assert_eq!(rest.len(), 2);
+        assert!(h.fin && h.masked && h.minimal_length);
+        assert_eq!(h.opcode, Opcode::Close);
+        assert_eq!(h.payload_len, 2);
+        assert_eq!(h.header_len, 6);
+        let mut p = rest.to_vec();
+        unmask(&mut p, h.masking_key.unwrap(), 0);
+        assert_eq!(u16::from_be_bytes([p[0], p[1]]), 1000);
+        for n in 0..6 {
+            assert!(
+                matches!(
+                    parse_frame_header(&bytes[..n]),
+                    Err(nom::Err::Incomplete(_))
+                ),
+                "{n}"
+            );
+        }
+    }
+
+    #[test]
+    fn length_encodings() {
+        // 125 in 7 bits; 126 and 65535 in 16 bits; 65536 in 64 bits.
+        let (_, h) = parse_frame_header(&[0x82, 125]).unwrap();
+        assert_eq!(
+            (h.payload_len, h.header_len, h.minimal_length),
+            (125, 2, true)
+        );
+        let (_, h) = parse_frame_header(&[0x82, 126, 0x00, 126]).unwrap();
+        assert_eq!(
+            (h.payload_len, h.header_len, h.minimal_length),
+            (126, 4, true)
+        );
+        let (_, h) = parse_frame_header(&[0x82, 126, 0x00, 125]).unwrap();
+        assert!(!h.minimal_length);
+        let (_, h) = parse_frame_header(&[0x82, 127, 0, 0, 0, 0, 0, 1, 0, 0]).unwrap();
+        assert_eq!(
+            (h.payload_len, h.header_len, h.minimal_length),
+            (65536, 10, true)
+        );
+        let (_, h) = parse_frame_header(&[0x82, 127, 0, 0, 0, 0, 0, 0, 0xff, 0xff]).unwrap();
+        assert!(!h.minimal_length);
+        let (_, h) = parse_frame_header(&[0x82, 127, 0x80, 0, 0, 0, 0, 0, 0, 0]).unwrap();
+        assert!(h.length_msb_set);
+        for n in 0..10 {
+            assert!(parse_frame_header(&[0x82, 127, 0, 0, 0, 0, 0, 1, 0, 0][..n]).is_err());
+        }
+    }
+
+    #[test]
+    fn opcodes_and_bits() {
+        let (_, h) = parse_frame_header(&[0x73, 0x00]).unwrap();
+        assert!(!h.fin && h.rsv1 && h.rsv2 && h.rsv3);
+        assert_eq!(h.opcode, Opcode::Reserved(3));
+        assert!(!h.opcode.is_control());
+        assert!(Opcode::Reserved(0xb).is_control());
+        for v in 0..16u8 {
+            let op = Opcode::from_u8(v);
+            assert_eq!(op.is_control(), v >= 8, "{v}");
+        }
+    }
+}

@@ -1,0 +1,6 @@
+//! WebSocket framing: header parser, Close payload parser, and the incremental per-direction
+//! frame reader that sits on a reassembled TCP stream.
+
+pub mod close;
+pub mod frame;
+pub mod reader;

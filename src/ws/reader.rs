@@ -1,0 +1,543 @@
+//! Incremental WebSocket frame reader for one direction of a connection.
+//!
+//! Takes the reassembled stream (`StreamEvent`s: in-order data and gaps) and yields one
+//! `FrameEvent` per frame: the header, where it ended, and for Close frames the unmasked
+//! payload (bounded by `MAX_CLOSE_CAPTURE`). Data payloads are skipped by length, never
+//! stored, so a gap inside a data payload costs nothing. A gap that hides a frame boundary
+//! loses sync; the reader then looks for a plausible frame header at the start of each later
+//! segment and resumes there. Never panics on input.
+
+use crate::capture::Ts;
+use crate::tcp::reassembly::StreamEvent;
+use crate::ws::frame::{
+    parse_frame_header, unmask, FrameHeader, Opcode, MAX_CONTROL_PAYLOAD, MAX_HEADER_LEN,
+};
+
+/// Most bytes of a Close payload kept for the report. Legal bodies have at most 125; an
+/// oversized one is kept up to this much so its reason can still be shown.
+pub const MAX_CLOSE_CAPTURE: usize = 8 * 1024;
+/// Largest frame a resynchronising reader believes in: a header claiming more is taken as a
+/// misread rather than a frame.
+const MAX_PLAUSIBLE_LEN: u64 = 1 << 31;
+
+/// A complete frame, or a change of sync.
+#[derive(Debug)]
+pub enum FrameEvent<'a> {
+    Frame {
+        header: FrameHeader,
+        /// Stream offset of the first header byte.
+        offset: u64,
+        /// Packet that carried the first header byte.
+        first_frame_no: u64,
+        /// Packet that carried the last byte (the frame Wireshark reports it in).
+        frame_no: u64,
+        ts: Ts,
+        /// Unmasked payload, for Close frames only.
+        close_payload: Option<&'a [u8]>,
+        /// Part of the payload fell in a capture gap or beyond `MAX_CLOSE_CAPTURE`.
+        payload_incomplete: bool,
+    },
+    /// A gap hid a frame boundary: frames are not known from `offset` on.
+    LostSync { offset: u64, frame_no: u64, ts: Ts },
+    /// A plausible frame header was found again after a loss of sync.
+    Resynced {
+        offset: u64,
+        frame_no: u64,
+        skipped: u64,
+    },
+}
+
+enum State {
+    Header,
+    Payload {
+        header: FrameHeader,
+        remaining: u64,
+        pos: u64,
+        offset: u64,
+        first_frame_no: u64,
+    },
+    Lost {
+        since: u64,
+    },
+}
+
+/// Frame reader for one direction.
+pub struct FrameReader {
+    state: State,
+    hdr: [u8; MAX_HEADER_LEN],
+    hdr_len: usize,
+    hdr_offset: u64,
+    hdr_frame_no: u64,
+    close_buf: Vec<u8>,
+    close_incomplete: bool,
+    /// Whether frames in this direction must be masked (client) or must not (server); `None`
+    /// while unknown. Used only to judge plausibility when resynchronising.
+    pub expect_masked: Option<bool>,
+    /// Whether RSV1 is plausible (permessage-deflate negotiated or unknown).
+    pub rsv1_ok: bool,
+}
+
+impl Default for FrameReader {
+    fn default() -> Self {
+        FrameReader::new()
+    }
+}
+
+impl FrameReader {
+    pub fn new() -> FrameReader {
+        FrameReader {
+            state: State::Header,
+            hdr: [0; MAX_HEADER_LEN],
+            hdr_len: 0,
+            hdr_offset: 0,
+            hdr_frame_no: 0,
+            close_buf: Vec::new(),
+            close_incomplete: false,
+            expect_masked: None,
+            rsv1_ok: true,
+        }
+    }
+
+    /// A reader that starts without sync (capture started mid-stream).
+    pub fn lost() -> FrameReader {
+        let mut r = FrameReader::new();
+        r.state = State::Lost { since: 0 };
+        r
+    }
+
+    /// True while the reader is between frames with nothing buffered.
+    pub fn at_boundary(&self) -> bool {
+        matches!(self.state, State::Header) && self.hdr_len == 0
+    }
+
+    /// True while the reader waits to find a frame header again.
+    pub fn is_lost(&self) -> bool {
+        matches!(self.state, State::Lost { .. })
+    }
+
+    /// Bytes of a frame started but not finished (header bytes or payload still owed).
+    pub fn unfinished(&self) -> Option<u64> {
+        match &self.state {
+            State::Header if self.hdr_len > 0 => Some(self.hdr_len as u64),
+            State::Payload { remaining, .. } => Some(*remaining),
+            _ => None,
+        }
+    }
+
+    /// Feeds one stream event.
+    pub fn feed<F>(&mut self, ev: &StreamEvent<'_>, sink: &mut F)
+    where
+        F: FnMut(FrameEvent<'_>),
+    {
+        match *ev {
+            StreamEvent::Data {
+                offset,
+                bytes,
+                frame_no,
+                ts,
+            } => self.data(offset, bytes, frame_no, ts, sink),
+            StreamEvent::Gap {
+                offset,
+                len,
+                frame_no,
+                ts,
+                ..
+            } => self.gap(offset, len, frame_no, ts, sink),
+        }
+    }
+
+    fn gap<F>(&mut self, offset: u64, len: u64, frame_no: u64, ts: Ts, sink: &mut F)
+    where
+        F: FnMut(FrameEvent<'_>),
+    {
+        match &mut self.state {
+            State::Payload {
+                header,
+                remaining,
+                pos,
+                ..
+            } if len > 0 && len <= *remaining => {
+                *remaining -= len;
+                *pos += len;
+                if header.opcode == Opcode::Close {
+                    self.close_incomplete = true;
+                }
+                if *remaining == 0 {
+                    self.finish(frame_no, ts, sink);
+                }
+            }
+            State::Lost { .. } => {}
+            _ => {
+                self.hdr_len = 0;
+                self.state = State::Lost { since: offset };
+                sink(FrameEvent::LostSync {
+                    offset,
+                    frame_no,
+                    ts,
+                });
+            }
+        }
+    }
+
+    fn data<F>(&mut self, offset: u64, mut bytes: &[u8], frame_no: u64, ts: Ts, sink: &mut F)
+    where
+        F: FnMut(FrameEvent<'_>),
+    {
+        let mut offset = offset;
+        if let State::Lost { since } = self.state {
+            if !self.plausible_at(bytes) {
+                return;
+            }
+            sink(FrameEvent::Resynced {
+                offset,
+                frame_no,
+                skipped: offset.saturating_sub(since),
+            });
+            self.state = State::Header;
+            self.hdr_len = 0;
+        }
+        while !bytes.is_empty() {
+            match &mut self.state {
+                State::Lost { .. } => return,
+                State::Header => {
+                    if self.hdr_len == 0 {
+                        // Fast path: whole header in this chunk.
+                        if let Ok((rest, header)) = parse_frame_header(bytes) {
+                            let used = bytes.len() - rest.len();
+                            self.start_payload(header, offset, frame_no, frame_no, ts, sink);
+                            bytes = rest;
+                            offset += used as u64;
+                            continue;
+                        }
+                        self.hdr_offset = offset;
+                        self.hdr_frame_no = frame_no;
+                    }
+                    let room = MAX_HEADER_LEN - self.hdr_len;
+                    let take = room.min(bytes.len());
+                    if let (Some(dst), Some(src)) = (
+                        self.hdr.get_mut(self.hdr_len..self.hdr_len + take),
+                        bytes.get(..take),
+                    ) {
+                        dst.copy_from_slice(src);
+                    }
+                    let have = self.hdr_len + take;
+                    match parse_frame_header(self.hdr.get(..have).unwrap_or_default()) {
+                        Ok((rest, header)) => {
+                            let used_now = have - rest.len() - self.hdr_len;
+                            let (hoff, hframe) = (self.hdr_offset, self.hdr_frame_no);
+                            self.hdr_len = 0;
+                            self.start_payload(header, hoff, hframe, frame_no, ts, sink);
+                            bytes = bytes.get(used_now..).unwrap_or_default();
+                            offset += used_now as u64;
+                        }
+                        Err(_) => {
+                            self.hdr_len = have;
+                            return;
+                        }
+                    }
+                }
+                State::Payload {
+                    header,
+                    remaining,
+                    pos,
+                    ..
+                } => {
+                    let n = usize::try_from(*remaining)
+                        .unwrap_or(usize::MAX)
+                        .min(bytes.len());
+                    let (chunk, rest) = bytes.split_at(n);
+                    if header.opcode == Opcode::Close {
+                        let room = MAX_CLOSE_CAPTURE.saturating_sub(self.close_buf.len());
+                        let keep = room.min(chunk.len());
+                        let start = self.close_buf.len();
+                        self.close_buf
+                            .extend_from_slice(chunk.get(..keep).unwrap_or_default());
+                        if keep < chunk.len() {
+                            self.close_incomplete = true;
+                        }
+                        if let (Some(key), Some(buf)) =
+                            (header.masking_key, self.close_buf.get_mut(start..))
+                        {
+                            unmask(buf, key, *pos);
+                        }
+                    }
+                    *remaining -= n as u64;
+                    *pos += n as u64;
+                    offset += n as u64;
+                    bytes = rest;
+                    if *remaining == 0 {
+                        self.finish(frame_no, ts, sink);
+                    }
+                }
+            }
+        }
+    }
+
+    fn start_payload<F>(
+        &mut self,
+        header: FrameHeader,
+        offset: u64,
+        first_frame_no: u64,
+        frame_no: u64,
+        ts: Ts,
+        sink: &mut F,
+    ) where
+        F: FnMut(FrameEvent<'_>),
+    {
+        self.close_buf.clear();
+        self.close_incomplete = false;
+        self.state = State::Payload {
+            header,
+            remaining: header.payload_len,
+            pos: 0,
+            offset,
+            first_frame_no,
+        };
+        if header.payload_len == 0 {
+            self.finish(frame_no, ts, sink);
+        }
+    }
+
+    fn finish<F>(&mut self, frame_no: u64, ts: Ts, sink: &mut F)
+    where
+        F: FnMut(FrameEvent<'_>),
+    {
+        let state = std::mem::replace(&mut self.state, State::Header);
+        if let State::Payload {
+            header,
+            offset,
+            first_frame_no,
+            ..
+        } = state
+        {
+            let is_close = header.opcode == Opcode::Close;
+            sink(FrameEvent::Frame {
+                header,
+                offset,
+                first_frame_no,
+                frame_no,
+                ts,
+                close_payload: if is_close {
+                    Some(&self.close_buf)
+                } else {
+                    None
+                },
+                payload_incomplete: is_close && self.close_incomplete,
+            });
+        }
+    }
+
+    /// Could `bytes` start with a frame header? Used to resynchronise and to recognise
+    /// WebSocket traffic whose handshake is not in the capture.
+    pub fn plausible_at(&self, bytes: &[u8]) -> bool {
+        plausible_frames(bytes, self.expect_masked, self.rsv1_ok) > 0
+    }
+}
+
+/// How many consecutive plausible frame headers start `bytes` (0 when the first is not):
+/// known opcode, RSV2/RSV3 clear, RSV1 only when allowed and only on data frames, control
+/// frames final and short, shortest length encoding, masking as expected. A frame that runs
+/// past the end of `bytes` counts when its header is plausible.
+pub fn plausible_frames(bytes: &[u8], expect_masked: Option<bool>, rsv1_ok: bool) -> usize {
+    let mut count = 0;
+    let mut rest = bytes;
+    let mut expect = expect_masked;
+    while !rest.is_empty() && count < 4 {
+        let Ok((after, h)) = parse_frame_header(rest) else {
+            return count;
+        };
+        let ok = !matches!(h.opcode, Opcode::Reserved(_))
+            && !h.rsv2
+            && !h.rsv3
+            && (!h.rsv1 || (rsv1_ok && matches!(h.opcode, Opcode::Text | Opcode::Binary)))
+            && (!h.opcode.is_control() || (h.fin && h.payload_len <= MAX_CONTROL_PAYLOAD))
+            && h.minimal_length
+            && h.payload_len < MAX_PLAUSIBLE_LEN
+            && expect.is_none_or(|m| m == h.masked);
+        if !ok {
+            return count;
+        }
+        expect = Some(h.masked);
+        count += 1;
+        let Ok(len) = usize::try_from(h.payload_len) else {
+            return count;
+        };
+        match after.get(len..) {
+            Some(next) => rest = next,
+            None => return count,
+        }
+    }
+    count
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tcp::reassembly::GapKind;
+
+    #[derive(Debug, PartialEq)]
+    enum Out {
+        F(Opcode, u64, Option<Vec<u8>>, bool),
+        Lost(u64),
+        Resync(u64),
+    }
+
+    fn collect(reader: &mut FrameReader, events: &[StreamEvent<'_>]) -> Vec<Out> {
+        let mut out = Vec::new();
+        for ev in events {
+            reader.feed(ev, &mut |f| {
+                out.push(match f {
+                    FrameEvent::Frame {
+                        header,
+                        frame_no,
+                        close_payload,
+                        payload_incomplete,
+                        ..
+                    } => Out::F(
+                        header.opcode,
+                        frame_no,
+                        close_payload.map(|p| p.to_vec()),
+                        payload_incomplete,
+                    ),
+                    FrameEvent::LostSync { offset, .. } => Out::Lost(offset),
+                    FrameEvent::Resynced { offset, .. } => Out::Resync(offset),
+                })
+            });
+        }
+        out
+    }
+
+    fn data(offset: u64, bytes: &[u8], frame_no: u64) -> StreamEvent<'_> {
+        StreamEvent::Data {
+            offset,
+            bytes,
+            frame_no,
+            ts: Ts(0),
+        }
+    }
+
+    /// Text "hi" (unmasked), then a masked Close 1000 "bye".
+    fn two_frames() -> Vec<u8> {
+        let mut v = vec![0x81, 0x02, b'h', b'i'];
+        let key = [0x11, 0x22, 0x33, 0x44];
+        let mut body = vec![0x03, 0xe8, b'b', b'y', b'e'];
+        unmask(&mut body, key, 0);
+        v.extend_from_slice(&[0x88, 0x85]);
+        v.extend_from_slice(&key);
+        v.extend_from_slice(&body);
+        v
+    }
+
+    #[test]
+    fn frames_split_at_every_byte() {
+        let bytes = two_frames();
+        for cut in 0..=bytes.len() {
+            let mut r = FrameReader::new();
+            let (a, b) = bytes.split_at(cut);
+            let out = collect(&mut r, &[data(0, a, 1), data(cut as u64, b, 2)]);
+            assert_eq!(out.len(), 2, "cut {cut}: {out:?}");
+            let close_body = [0x03, 0xe8, b'b', b'y', b'e'].to_vec();
+            assert_eq!(
+                out[1],
+                Out::F(
+                    Opcode::Close,
+                    if cut == bytes.len() { 1 } else { 2 },
+                    Some(close_body),
+                    false
+                )
+            );
+        }
+    }
+
+    #[test]
+    fn gap_inside_data_payload_keeps_sync() {
+        let mut frame = vec![0x82, 126, 0x01, 0x00];
+        frame.extend_from_slice(&[0u8; 256]);
+        frame.extend_from_slice(&[0x88, 0x02, 0x03, 0xe9]);
+        let mut r = FrameReader::new();
+        let out = collect(
+            &mut r,
+            &[
+                data(0, &frame[..10], 1),
+                StreamEvent::Gap {
+                    offset: 10,
+                    len: 100,
+                    kind: GapKind::Missing,
+                    frame_no: 2,
+                    ts: Ts(0),
+                },
+                data(110, &frame[110..], 3),
+            ],
+        );
+        assert_eq!(
+            out,
+            vec![
+                Out::F(Opcode::Binary, 3, None, false),
+                Out::F(Opcode::Close, 3, Some(vec![0x03, 0xe9]), false)
+            ]
+        );
+    }
+
+    #[test]
+    fn gap_over_boundary_loses_then_resyncs() {
+        let mut r = FrameReader::new();
+        r.expect_masked = Some(false);
+        let out = collect(
+            &mut r,
+            &[
+                data(0, &[0x81, 0x01, b'a'], 1),
+                StreamEvent::Gap {
+                    offset: 3,
+                    len: 7,
+                    kind: GapKind::Missing,
+                    frame_no: 2,
+                    ts: Ts(0),
+                },
+                data(10, &[0x7f, 0x7f], 3), // not a plausible header: skipped
+                data(12, &[0x88, 0x02, 0x03, 0xe8], 4),
+            ],
+        );
+        assert_eq!(
+            out,
+            vec![
+                Out::F(Opcode::Text, 1, None, false),
+                Out::Lost(3),
+                Out::Resync(12),
+                Out::F(Opcode::Close, 4, Some(vec![0x03, 0xe8]), false)
+            ]
+        );
+    }
+
+    #[test]
+    fn oversized_close_is_kept_up_to_cap() {
+        let mut frame = vec![0x88, 126, 0x01, 0x00, 0x03, 0xe8];
+        frame.extend_from_slice(&[b'C'; 254]);
+        let mut r = FrameReader::new();
+        let out = collect(&mut r, &[data(0, &frame, 1)]);
+        match &out[0] {
+            Out::F(Opcode::Close, 1, Some(p), false) => assert_eq!(p.len(), 256),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn plausibility() {
+        assert_eq!(plausible_frames(&two_frames()[..4], Some(false), true), 1);
+        assert_eq!(
+            plausible_frames(&[0x16, 0x03, 0x01, 0x02, 0x00], None, true),
+            0,
+            "TLS handshake record"
+        );
+        assert_eq!(
+            plausible_frames(&[0x17, 0x03, 0x03], None, true),
+            0,
+            "TLS application data"
+        );
+        assert_eq!(plausible_frames(b"GET / HTTP/1.1\r\n", None, true), 0);
+        assert_eq!(
+            plausible_frames(&[0x89, 0xfe, 0, 0], None, true),
+            0,
+            "ping over 125 bytes"
+        );
+    }
+}
