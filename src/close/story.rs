@@ -147,7 +147,10 @@ pub fn tell(f: &Facts<'_>, report: &mut ConnReport, findings: &mut Vec<Finding>)
                 } else {
                     &server_close
                 };
-                if first_close.as_ref().is_some_and(|c| c.1.is_none()) {
+                if first_close
+                    .as_ref()
+                    .is_some_and(|c| c.1.is_none() && c.2 == 0)
+                {
                     Outcome::NoStatus
                 } else {
                     Outcome::Clean
