@@ -66,6 +66,11 @@ pub enum Skip {
     Truncated,
 }
 
+fn be16(data: &[u8], at: usize) -> Option<u16> {
+    let b: [u8; 2] = data.get(at..at + 2)?.try_into().ok()?;
+    Some(u16::from_be_bytes(b))
+}
+
 /// Decodes one packet.
 pub fn decode(linktype: u32, data: &[u8], orig_len: u32) -> Result<Segment<'_>, Skip> {
     let sliced = match linktype {
@@ -76,10 +81,13 @@ pub fn decode(linktype: u32, data: &[u8], orig_len: u32) -> Result<Segment<'_>, 
         | linktype::IPV4
         | linktype::IPV6 => LaxSlicedPacket::from_ip(data).map_err(|_| Skip::Truncated)?,
         linktype::NULL | linktype::LOOP => {
-            let family = data.get(..NULL_HEADER).ok_or(Skip::Truncated)?;
+            let family: [u8; NULL_HEADER] = data
+                .get(..NULL_HEADER)
+                .and_then(|f| f.try_into().ok())
+                .ok_or(Skip::Truncated)?;
             let rest = data.get(NULL_HEADER..).unwrap_or_default();
-            let le = u32::from_le_bytes([family[0], family[1], family[2], family[3]]);
-            let be = u32::from_be_bytes([family[0], family[1], family[2], family[3]]);
+            let le = u32::from_le_bytes(family);
+            let be = u32::from_be_bytes(family);
             // AF_INET is 2 everywhere; AF_INET6 is 24 (NetBSD/OpenBSD), 28 (FreeBSD), 30 (macOS), 10 (Linux).
             let is_ip = |v: u32| matches!(v, 2 | 10 | 24 | 28 | 30);
             if !is_ip(le) && !is_ip(be) {
@@ -88,14 +96,12 @@ pub fn decode(linktype: u32, data: &[u8], orig_len: u32) -> Result<Segment<'_>, 
             LaxSlicedPacket::from_ip(rest).map_err(|_| Skip::Truncated)?
         }
         linktype::LINUX_SLL => {
-            let proto = data.get(14..16).ok_or(Skip::Truncated)?;
-            let ether_type = u16::from_be_bytes([proto[0], proto[1]]);
+            let ether_type = be16(data, 14).ok_or(Skip::Truncated)?;
             let rest = data.get(SLL_HEADER..).unwrap_or_default();
             LaxSlicedPacket::from_ether_type(EtherType(ether_type), rest)
         }
         linktype::LINUX_SLL2 => {
-            let proto = data.get(0..2).ok_or(Skip::Truncated)?;
-            let ether_type = u16::from_be_bytes([proto[0], proto[1]]);
+            let ether_type = be16(data, 0).ok_or(Skip::Truncated)?;
             let rest = data.get(SLL2_HEADER..).ok_or(Skip::Truncated)?;
             LaxSlicedPacket::from_ether_type(EtherType(ether_type), rest)
         }

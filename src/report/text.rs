@@ -187,14 +187,16 @@ pub fn connection(c: &ConnReport, s: Style) -> String {
             let _ = writeln!(o, "             user agent {ua:?}");
         }
     }
-    let _ = writeln!(
-        o,
-        "  frames     client -> server {} ({} messages), server -> client {} ({} messages)",
-        c.frames.client_to_server,
-        c.messages.client_to_server,
-        c.frames.server_to_client,
-        c.messages.server_to_client
-    );
+    if c.story.outcome != Outcome::Refused {
+        let _ = writeln!(
+            o,
+            "  frames     client -> server {} ({} messages), server -> client {} ({} messages)",
+            c.frames.client_to_server,
+            c.messages.client_to_server,
+            c.frames.server_to_client,
+            c.messages.server_to_client
+        );
+    }
     let mut explained: Vec<Option<u16>> = Vec::new();
     for close in &c.closes {
         let code = match close.code {
@@ -322,13 +324,8 @@ pub fn connection(c: &ConnReport, s: Style) -> String {
         ("server", &st.server_observed),
     ] {
         if let Some(ob) = obs {
-            let _ = writeln!(
-                o,
-                "             {who} application sees {} {}: {}",
-                ob.code,
-                ob.name,
-                wrap(&ob.why, 60, "               ")
-            );
+            let line = format!("{who} application sees {} {}: {}", ob.code, ob.name, ob.why);
+            let _ = writeln!(o, "             {}", wrap(&line, 84, "               "));
         }
     }
     if let Some(cause) = &st.likely_cause {
@@ -352,10 +349,11 @@ pub fn connection(c: &ConnReport, s: Style) -> String {
             } else {
                 String::new()
             };
-            let at = if f.frame > 0 {
-                format!("packet {}: ", f.frame)
-            } else {
-                String::new()
+            let at = match (f.frame, f.direction) {
+                (0, None) => String::new(),
+                (0, Some(d)) => format!("{}: ", d.arrow()),
+                (n, None) => format!("packet {n}: "),
+                (n, Some(d)) => format!("packet {n}, {}: ", d.arrow()),
             };
             let _ = writeln!(
                 o,

@@ -515,7 +515,7 @@ mod tests {
         let evs = run(&mut s, &[(3, b"cc"), (5, b"dd"), (7, b"ee")]);
         assert_eq!(evs[0], Ev::G(0, 2, GapKind::BufferLimit));
         assert!(s.pending_bytes() <= 4);
-        assert_eq!(bytes_of(&evs), b"ccdd");
+        assert_eq!(bytes_of(&evs), b"ccddee");
     }
 
     #[test]

@@ -70,6 +70,9 @@ pub struct FrameReader {
     hdr_frame_no: u64,
     close_buf: Vec<u8>,
     close_incomplete: bool,
+    /// Latest packet that carried bytes of the current frame: with reordering, the frame is
+    /// complete only when its last missing piece arrives, not when its last byte does.
+    latest: (u64, Ts),
     /// Whether frames in this direction must be masked (client) or must not (server); `None`
     /// while unknown. Used only to judge plausibility when resynchronising.
     pub expect_masked: Option<bool>,
@@ -93,6 +96,7 @@ impl FrameReader {
             hdr_frame_no: 0,
             close_buf: Vec::new(),
             close_incomplete: false,
+            latest: (0, Ts(0)),
             expect_masked: None,
             rsv1_ok: true,
         }
@@ -197,6 +201,9 @@ impl FrameReader {
             self.hdr_len = 0;
         }
         while !bytes.is_empty() {
+            if frame_no > self.latest.0 {
+                self.latest = (frame_no, ts);
+            }
             match &mut self.state {
                 State::Lost { .. } => return,
                 State::Header => {
@@ -286,6 +293,7 @@ impl FrameReader {
     {
         self.close_buf.clear();
         self.close_incomplete = false;
+        self.latest = (frame_no, ts);
         self.state = State::Payload {
             header,
             remaining: header.payload_len,
@@ -303,6 +311,11 @@ impl FrameReader {
         F: FnMut(FrameEvent<'_>),
     {
         let state = std::mem::replace(&mut self.state, State::Header);
+        let (frame_no, ts) = if self.latest.0 > frame_no {
+            self.latest
+        } else {
+            (frame_no, ts)
+        };
         if let State::Payload {
             header,
             offset,

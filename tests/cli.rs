@@ -1,0 +1,130 @@
+//! Command line behaviour: exit codes, error lines, formats, standard input.
+
+use std::io::Write;
+use std::process::{Command, Stdio};
+
+use clap::CommandFactory;
+
+use crate::{temp_capture, wsclose};
+
+#[test]
+fn cli_definition_is_consistent() {
+    wsclose::cli::Cli::command().debug_assert();
+}
+
+#[test]
+fn missing_file_is_exit_2_with_one_line() {
+    let out = wsclose(&["analyze", "no/such/file.pcap"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.starts_with("wsclose: no/such/file.pcap: "), "{err}");
+}
+
+#[test]
+fn not_a_capture_names_the_file_and_the_problem() {
+    let out = wsclose(&["analyze", "Cargo.toml"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("Cargo.toml: not a pcap or pcapng capture"),
+        "{err}"
+    );
+    let empty = temp_capture("empty.pcap", b"");
+    let out = wsclose(&["analyze", empty.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("empty file"));
+}
+
+#[test]
+fn truncated_capture_reports_what_it_holds_and_exits_2() {
+    let out = wsclose(&["analyze", "--format", "jsonl", "samples/truncated.pcap"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("samples/truncated.pcap") && err.contains("byte offset"),
+        "{err}"
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        stdout.lines().count(),
+        2,
+        "both Close frames before the cut are reported: {stdout}"
+    );
+}
+
+#[test]
+fn several_files_are_each_reported_and_a_bad_one_does_not_stop_the_rest() {
+    let out = wsclose(&[
+        "analyze",
+        "--format",
+        "json",
+        "samples/policy.pcap",
+        "nope.pcap",
+        "samples/normal.pcap",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    let doc: serde_json::Value =
+        serde_json::from_slice(&out.stdout).expect("JSON even with a failed file");
+    let files = doc["files"].as_array().unwrap();
+    assert_eq!(files.len(), 3);
+    assert!(files[1]["error"].as_str().unwrap().contains("nope.pcap"));
+    assert_eq!(files[2]["summary"]["close_frames"], 2);
+    assert_eq!(doc["schema"], 1);
+}
+
+#[test]
+fn reads_standard_input() {
+    let bytes = std::fs::read(crate::root().join("samples/going-away.pcap")).unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_wsclose"))
+        .args(["analyze", "--format", "jsonl", "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    // Small writes, as a pipe from tcpdump would deliver them.
+    for chunk in bytes.chunks(7) {
+        stdin.write_all(chunk).unwrap();
+    }
+    drop(stdin);
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success());
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(text.lines().count(), 2);
+    assert!(text.contains("\"code\":1001") && text.contains("\"file\":\"-\""));
+}
+
+#[test]
+fn colour_only_when_asked() {
+    let plain = wsclose(&["analyze", "--color", "never", "samples/wire-1015.pcap"]);
+    assert!(!plain.stdout.contains(&0x1b));
+    let coloured = wsclose(&["analyze", "--color", "always", "samples/wire-1015.pcap"]);
+    assert!(String::from_utf8_lossy(&coloured.stdout).contains("\x1b[1;31mILLEGAL\x1b[0m"));
+    // Not a terminal: auto means no colour.
+    let auto = wsclose(&["analyze", "samples/wire-1015.pcap"]);
+    assert!(!auto.stdout.contains(&0x1b));
+}
+
+#[test]
+fn jsonl_has_one_record_per_close_event() {
+    let recs = crate::jsonl(&crate::root().join("samples/drop-rst.pcap"));
+    assert_eq!(recs.len(), 1);
+    assert_eq!(recs[0]["type"], "no_close_frame");
+    assert_eq!(recs[0]["client_observed"]["code"], 1006);
+    let recs = crate::jsonl(&crate::root().join("samples/policy.pcap"));
+    assert_eq!(recs.len(), 2);
+    assert!(recs
+        .iter()
+        .all(|r| r["type"] == "close_frame" && r["code"] == 1008 && r["outcome"] == "clean"));
+}
+
+#[test]
+fn bad_arguments_are_usage_errors() {
+    let out = wsclose(&["analyze"]);
+    assert_eq!(out.status.code(), Some(2));
+    let out = wsclose(&["analyze", "--format", "xml", "samples/normal.pcap"]);
+    assert_eq!(out.status.code(), Some(2));
+    let out = wsclose(&["analyze", "--max-flows", "0", "samples/normal.pcap"]);
+    assert_eq!(out.status.code(), Some(2));
+}

@@ -1,0 +1,54 @@
+//! Integration tests: the `wsclose` binary on the samples, on synthetic captures, and on the
+//! public Zeek captures in `../shared/captures/zeek`.
+
+#[path = "support/pcapgen.rs"]
+mod pcapgen;
+
+mod cli;
+mod expectations;
+mod golden;
+mod interop;
+mod regression;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// Runs the binary with `args` from the package root.
+pub fn wsclose(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_wsclose"))
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .env_remove("NO_COLOR")
+        .output()
+        .expect("run wsclose")
+}
+
+pub fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// `wsclose analyze --format json FILE` parsed; panics with stderr when it fails to run.
+pub fn analyze_json(file: &str) -> serde_json::Value {
+    let out = wsclose(&["analyze", "--format", "json", file]);
+    let text = String::from_utf8(out.stdout).expect("utf-8 stdout");
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{file}: bad JSON ({e}): {text}"))
+}
+
+/// Every close-frame record of the JSONL output of `file`.
+pub fn jsonl(file: &Path) -> Vec<serde_json::Value> {
+    let out = wsclose(&["analyze", "--format", "jsonl", file.to_str().expect("path")]);
+    String::from_utf8(out.stdout)
+        .expect("utf-8")
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("bad JSONL line ({e}): {l}")))
+        .collect()
+}
+
+/// Writes `bytes` to a fresh file under the target directory and returns its path.
+pub fn temp_capture(name: &str, bytes: &[u8]) -> PathBuf {
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("captures");
+    std::fs::create_dir_all(&dir).expect("mkdir");
+    let path = dir.join(name);
+    std::fs::write(&path, bytes).expect("write capture");
+    path
+}

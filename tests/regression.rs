@@ -1,0 +1,391 @@
+//! Reassembly and framing edge cases on synthetic captures built in memory.
+
+use serde_json::Value;
+
+use crate::pcapgen::{close_body, frame, pcap, Conv, Pkt, ACK, PSH, SYN};
+use crate::{temp_capture, wsclose};
+
+fn analyze(name: &str, bytes: &[u8], extra: &[&str]) -> Value {
+    let path = temp_capture(name, bytes);
+    let mut args = vec!["analyze", "--format", "json"];
+    args.extend_from_slice(extra);
+    args.push(path.to_str().unwrap());
+    let out = wsclose(&args);
+    assert!(
+        out.status.success(),
+        "{name}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+fn only_conn(doc: &Value) -> &Value {
+    let c = doc["files"][0]["connections"].as_array().unwrap();
+    assert_eq!(c.len(), 1, "{doc}");
+    &c[0]
+}
+
+fn rules(c: &Value) -> Vec<String> {
+    c["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["rule"].as_str().unwrap().to_string())
+        .collect()
+}
+
+fn codes(c: &Value) -> Vec<(u64, Option<u64>)> {
+    c["closes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| (x["frame"].as_u64().unwrap(), x["code"].as_u64()))
+        .collect()
+}
+
+/// Both Close frames, client first.
+fn clean_close(c: &mut Conv, code: u16) {
+    c.send(true, &frame(true, 8, true, &close_body(code, b"bye")));
+    c.send(false, &frame(true, 8, false, &close_body(code, b"bye")));
+    c.fin(false);
+    c.fin(true);
+}
+
+#[test]
+fn close_frame_split_across_segments_and_reordered() {
+    let mut c = Conv::handshake(1000, 5000);
+    let close = frame(
+        true,
+        8,
+        false,
+        &close_body(1011, b"internal error while saving"),
+    );
+    let (a, rest) = close.split_at(3);
+    let (b, d) = rest.split_at(10);
+    // Server sends the Close in three segments; the capture holds them out of order.
+    let s = c.sseq;
+    c.raw(false, PSH | ACK, b"");
+    c.pkts.pop();
+    let mk = |seq: u32, data: &[u8], ts: u64| Pkt {
+        ts_us: ts,
+        from_client: false,
+        seq,
+        ack: c.cseq,
+        flags: PSH | ACK,
+        payload: data.to_vec(),
+    };
+    let t = c.ts_us;
+    c.pkts.push(mk(s, a, t + 1));
+    c.pkts.push(mk(s + (a.len() + b.len()) as u32, d, t + 2));
+    c.pkts.push(mk(s + a.len() as u32, b, t + 3));
+    c.sseq = s + close.len() as u32;
+    c.ts_us = t + 10;
+    c.send(true, &frame(true, 8, true, &close_body(1011, b"")));
+    c.fin(false);
+    let doc = analyze("split-reordered.pcap", &c.pcap(), &[]);
+    let conn = only_conn(&doc);
+    // The frame completes with the segment that fills the hole: the 8th packet.
+    assert_eq!(codes(conn), vec![(8, Some(1011)), (9, Some(1011))]);
+    assert_eq!(conn["closes"][0]["reason"], "internal error while saving");
+    assert_eq!(conn["story"]["first_closer"], "server_to_client");
+}
+
+#[test]
+fn gap_inside_a_message_does_not_lose_the_close() {
+    let mut c = Conv::handshake(7, 9);
+    let big = frame(true, 2, false, &vec![0xab; 3000]);
+    let (head, tail) = big.split_at(1000);
+    let (middle, end) = tail.split_at(1000);
+    c.send(false, head);
+    let before = c.sseq;
+    c.sseq += middle.len() as u32; // this segment is missing from the capture
+    c.send(false, end);
+    c.raw(true, ACK, &[]); // the client acknowledges everything: the hole is real
+    assert!(c.sseq > before);
+    clean_close(&mut c, 1000);
+    let doc = analyze("gap.pcap", &c.pcap(), &[]);
+    let conn = only_conn(&doc);
+    assert_eq!(codes(conn).len(), 2);
+    assert_eq!(conn["story"]["outcome"], "clean");
+    assert!(
+        rules(conn).contains(&"CaptureGap".to_string()),
+        "{:?}",
+        rules(conn)
+    );
+    assert!(
+        !rules(conn).contains(&"LostFrameSync".to_string()),
+        "the gap is inside a payload"
+    );
+}
+
+#[test]
+fn sequence_numbers_wrap() {
+    let mut c = Conv::handshake(u32::MAX - 100, u32::MAX - 150);
+    for i in 0..5 {
+        c.send(
+            true,
+            &frame(
+                true,
+                1,
+                true,
+                format!("message {i} crossing the wrap").as_bytes(),
+            ),
+        );
+        c.send(false, &frame(true, 1, false, b"ack"));
+    }
+    clean_close(&mut c, 1001);
+    let conn = only_conn(&analyze("wrap.pcap", &c.pcap(), &[])).clone();
+    assert_eq!(conn["messages"]["client_to_server"], 5);
+    assert_eq!(codes(&conn).len(), 2);
+    assert!(rules(&conn).is_empty(), "{:?}", rules(&conn));
+}
+
+#[test]
+fn frame_rule_violations() {
+    let mut c = Conv::handshake(1, 1);
+    c.send(true, &frame(true, 0x41, true, b"rsv1 without deflate")); // RSV1 + text
+    c.send(true, &frame(true, 3, true, b"reserved opcode"));
+    c.send(true, &frame(false, 9, true, b"fragmented ping"));
+    c.send(true, &frame(true, 0, true, b"continuation without start"));
+    c.send(false, &frame(true, 1, true, b"masked server frame"));
+    c.send(false, &[0x82, 126, 0, 5, 1, 2, 3, 4, 5]); // 5 in 16 bits: not minimal
+    c.send(false, &frame(false, 1, false, b"start"));
+    c.send(false, &frame(true, 2, false, b"new message inside"));
+    clean_close(&mut c, 1000);
+    c.send(true, &frame(true, 1, true, b"after close"));
+    let conn = only_conn(&analyze("violations.pcap", &c.pcap(), &[])).clone();
+    let r = rules(&conn);
+    for rule in [
+        "ReservedBitsSet",
+        "ReservedOpcode",
+        "FragmentedControlFrame",
+        "ContinuationWithoutStart",
+        "MaskedServerFrame",
+        "NonMinimalLength",
+        "NewMessageInsideFragmented",
+        "DataAfterClose",
+    ] {
+        assert!(r.contains(&rule.to_string()), "{rule} missing from {r:?}");
+    }
+    assert_eq!(conn["story"]["data_after_close"], true);
+}
+
+#[test]
+fn second_close_and_accept_mismatch() {
+    let mut c = Conv {
+        pkts: Vec::new(),
+        cseq: 1,
+        sseq: 1,
+        ts_us: 1_000_000,
+    };
+    c.send(true, crate::pcapgen::REQUEST);
+    c.send(
+        false,
+        &crate::pcapgen::RESPONSE
+            .iter()
+            .map(|b| if *b == b's' { b'S' } else { *b })
+            .collect::<Vec<u8>>(),
+    );
+    c.send(false, &frame(true, 8, false, &close_body(1000, b"")));
+    c.send(false, &frame(true, 8, false, &close_body(1000, b"")));
+    let conn = only_conn(&analyze("second-close.pcap", &c.pcap(), &[])).clone();
+    let r = rules(&conn);
+    assert!(r.contains(&"SecondClose".to_string()), "{r:?}");
+    assert!(r.contains(&"AcceptMismatch".to_string()), "{r:?}");
+    assert_eq!(conn["closes"].as_array().unwrap().len(), 2);
+    assert_eq!(conn["story"]["outcome"], "one_sided");
+}
+
+#[test]
+fn port_reuse_gives_two_connections() {
+    let mut a = Conv::handshake(100, 200);
+    clean_close(&mut a, 1000);
+    let mut b = Conv::handshake(90_000, 80_000);
+    b.ts_us = a.ts_us + 5_000_000;
+    let mut pkts = a.pkts;
+    for (i, mut p) in b.pkts.into_iter().enumerate() {
+        p.ts_us = a.ts_us + 5_000_000 + i as u64;
+        pkts.push(p);
+    }
+    let mut tail = Conv {
+        pkts: Vec::new(),
+        cseq: b.cseq,
+        sseq: b.sseq,
+        ts_us: a.ts_us + 6_000_000,
+    };
+    clean_close(&mut tail, 4000);
+    pkts.extend(tail.pkts);
+    let doc = analyze("reuse.pcap", &pcap(&pkts), &[]);
+    let conns = doc["files"][0]["connections"].as_array().unwrap();
+    assert_eq!(conns.len(), 2);
+    assert_eq!(conns[0]["closes"][0]["code"], 1000);
+    assert_eq!(conns[1]["closes"][0]["code"], 4000);
+}
+
+#[test]
+fn flow_cap_evicts_and_says_so() {
+    // Three connections open at once with room for two.
+    let mut pkts = Vec::new();
+    for i in 0..3u16 {
+        let c = Conv::handshake(u32::from(i) * 1000, 50);
+        for mut p in c.pkts {
+            p.ts_us += u64::from(i) * 100_000;
+            pkts.push((i, p));
+        }
+    }
+    pkts.sort_by_key(|(_, p)| p.ts_us);
+    let mut bytes = pcap(
+        &pkts
+            .iter()
+            .map(|(_, p)| Pkt {
+                payload: p.payload.clone(),
+                ..*p
+            })
+            .collect::<Vec<_>>(),
+    );
+    // Give each connection its own client port by patching the TCP source/destination port.
+    let mut off = 24;
+    for (i, p) in &pkts {
+        let port = (40000 + i).to_be_bytes();
+        let tcp = off + 16 + 14 + 20;
+        let at = if p.from_client { tcp } else { tcp + 2 };
+        bytes[at..at + 2].copy_from_slice(&port);
+        off += 16 + 14 + 40 + p.payload.len();
+    }
+    let doc = analyze("evict.pcap", &bytes, &["--max-flows", "2"]);
+    let file = &doc["files"][0];
+    assert_eq!(file["connections"].as_array().unwrap().len(), 3);
+    assert!(
+        file["warnings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|w| w["kind"] == "flows_evicted"),
+        "{file}"
+    );
+    let evicted = file["connections"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| rules(c).contains(&"FlowEvicted".to_string()))
+        .count();
+    assert!(evicted >= 1);
+}
+
+#[test]
+fn ws_port_forces_detection_of_a_lone_frame() {
+    // Mid-stream: one server frame that the heuristic alone would not trust.
+    let pkts = vec![Pkt {
+        ts_us: 1,
+        from_client: false,
+        seq: 10,
+        ack: 1,
+        flags: PSH | ACK,
+        payload: {
+            let mut v = frame(true, 8, false, &close_body(1013, b"try later"));
+            v.push(0x81); // the first byte of a next frame
+            v
+        },
+    }];
+    let doc = analyze("forced-none.pcap", &pcap(&pkts), &[]);
+    assert_eq!(doc["files"][0]["connections"].as_array().unwrap().len(), 0);
+    let doc = analyze("forced.pcap", &pcap(&pkts), &["--ws-port", "80"]);
+    let conn = only_conn(&doc);
+    assert_eq!(conn["detection"], "forced");
+    assert_eq!(conn["closes"][0]["code"], 1013);
+    assert_eq!(conn["closes"][0]["direction"], "server_to_client");
+}
+
+#[test]
+fn tiny_buffer_gives_up_on_holes_and_reports_it() {
+    let mut c = Conv::handshake(1, 1);
+    let msgs: Vec<Vec<u8>> = (0..4)
+        .map(|i| frame(true, 2, false, &vec![i; 400]))
+        .collect();
+    let start = c.sseq;
+    let mut seq = start;
+    let mut segs = Vec::new();
+    for m in &msgs {
+        segs.push((seq, m.clone()));
+        seq += m.len() as u32;
+    }
+    c.sseq = seq;
+    // The first segment is lost; the other three wait in a buffer too small for them.
+    for (s, m) in segs.iter().skip(1) {
+        c.ts_us += 10;
+        c.pkts.push(Pkt {
+            ts_us: c.ts_us,
+            from_client: false,
+            seq: *s,
+            ack: c.cseq,
+            flags: PSH | ACK,
+            payload: m.clone(),
+        });
+    }
+    clean_close(&mut c, 1000);
+    let conn = only_conn(&analyze(
+        "tiny-buffer.pcap",
+        &c.pcap(),
+        &["--max-buffer", "500"],
+    ))
+    .clone();
+    let gap = conn["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["rule"] == "CaptureGap")
+        .expect("gap finding")
+        .clone();
+    assert!(
+        gap["message"].as_str().unwrap().contains("buffer limit"),
+        "{gap}"
+    );
+    assert_eq!(
+        codes(&conn).len(),
+        2,
+        "the Close frames after the hole are still found"
+    );
+}
+
+#[test]
+fn different_bytes_in_a_retransmission_are_a_finding() {
+    let mut c = Conv::handshake(1, 1);
+    let m = frame(true, 1, false, b"original text");
+    let seq = c.sseq;
+    c.send(false, &m);
+    let mut altered = m.clone();
+    let n = altered.len();
+    altered[n - 1] = b'X';
+    c.pkts.push(Pkt {
+        ts_us: c.ts_us + 5,
+        from_client: false,
+        seq,
+        ack: c.cseq,
+        flags: PSH | ACK,
+        payload: altered,
+    });
+    clean_close(&mut c, 1000);
+    let conn = only_conn(&analyze("retrans.pcap", &c.pcap(), &[])).clone();
+    assert!(
+        rules(&conn).contains(&"InconsistentRetransmission".to_string()),
+        "{:?}",
+        rules(&conn)
+    );
+    assert_eq!(conn["messages"]["server_to_client"], 1, "delivered once");
+}
+
+#[test]
+fn syn_only_and_non_websocket_traffic_are_not_reported() {
+    let mut c = Conv {
+        pkts: Vec::new(),
+        cseq: 1,
+        sseq: 1,
+        ts_us: 1,
+    };
+    c.raw(true, SYN, &[]);
+    c.send(true, b"\x16\x03\x01\x00\x05hello");
+    c.send(false, b"SSH-2.0-OpenSSH_9.6\r\n");
+    let doc = analyze("other.pcap", &c.pcap(), &[]);
+    assert_eq!(doc["files"][0]["connections"].as_array().unwrap().len(), 0);
+    assert_eq!(doc["files"][0]["summary"]["tcp_connections"], 1);
+}
