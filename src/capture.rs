@@ -270,7 +270,9 @@ where
                     PcapBlockOwned::NG(_) => {}
                 }
                 offset += consumed as u64;
-                reader.consume(consumed);
+                // No shift here: `refill` moves the few unread bytes once per buffer, while
+                // `consume` would move half the buffer every time it passes the middle.
+                reader.consume_noshift(consumed);
             }
             Err(PcapError::Eof) => break,
             Err(PcapError::Incomplete(_)) => {

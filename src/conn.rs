@@ -45,8 +45,8 @@ enum Mode {
         pieces: Vec<(u64, u64, Ts, Vec<u8>)>,
         held: usize,
     },
-    /// WebSocket frames.
-    Frames(FrameReader),
+    /// WebSocket frames (the reader is out of its slot only while it runs).
+    Frames(Option<Box<FrameReader>>),
     /// Not WebSocket, or nothing more to learn.
     Ignore,
 }
@@ -367,7 +367,7 @@ impl App {
         };
         reader.expect_masked = Some(masked);
         reader.rsv1_ok = deflate;
-        side.mode = Mode::Frames(reader);
+        side.mode = Mode::Frames(Some(Box::new(reader)));
     }
 
     fn on_request(&mut self, s: usize, req: Request, frame: u64) {
@@ -476,17 +476,21 @@ impl App {
         let Some(side) = self.sides.get_mut(s) else {
             return;
         };
-        let Mode::Frames(reader) = &mut side.mode else {
+        // The reader leaves its slot while it runs, so that its frames can update the rest
+        // of the connection; moving the box costs a pointer.
+        let Mode::Frames(slot) = &mut side.mode else {
             return;
         };
-        let mut reader = std::mem::take(reader);
+        let Some(mut reader) = slot.take() else {
+            return;
+        };
         reader.feed(ev, &mut |fe| self.on_frame(s, fe));
         if let Some(Side {
             mode: Mode::Frames(slot),
             ..
         }) = self.sides.get_mut(s)
         {
-            *slot = reader;
+            *slot = Some(reader);
         }
     }
 
@@ -847,7 +851,7 @@ impl Conn {
         }
         for side in 0..2 {
             let unfinished = match self.app.sides.get(side).map(|s| &s.mode) {
-                Some(Mode::Frames(r)) => r.unfinished(),
+                Some(Mode::Frames(Some(r))) => r.unfinished(),
                 _ => None,
             };
             if let Some(n) = unfinished {

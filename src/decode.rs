@@ -1,12 +1,14 @@
 //! Link, IP and TCP decoding: `RawPacket` bytes -> `Segment`.
 //!
-//! Uses etherparse's lax slicing so that packets cut by the snap length still yield their
-//! TCP header and the payload bytes that were captured. Never panics on input; anything
+//! The link layer (Ethernet with VLAN tags, Linux cooked v1/v2, BSD null, raw IP) is a
+//! few fixed offsets read here; IP (with IPv6 extension headers) and TCP are sliced with
+//! etherparse, laxly, so that packets cut by the snap length still yield their TCP header
+//! and the payload bytes that were captured. Never panics on input; anything
 //! that is not TCP over IPv4/IPv6 on a supported link type is reported as a `Skip` reason.
 
 use std::net::IpAddr;
 
-use etherparse::{EtherType, LaxNetSlice, LaxSlicedPacket, TransportSlice};
+use etherparse::{IpNumber, LaxIpSlice, TcpSlice};
 
 /// LINKTYPE_* values this decoder understands (tcpdump.org/linktypes.html).
 pub mod linktype {
@@ -71,94 +73,87 @@ fn be16(data: &[u8], at: usize) -> Option<u16> {
     Some(u16::from_be_bytes(b))
 }
 
+/// EtherTypes of the tags that may sit between the Ethernet header and the IP header.
+const VLAN_TAGS: [u16; 3] = [0x8100, 0x88a8, 0x9100];
+const ETHERTYPE_IPV4: u16 = 0x0800;
+const ETHERTYPE_IPV6: u16 = 0x86dd;
+/// Ethernet II header: two MAC addresses and the EtherType.
+const ETHERNET_HEADER: usize = 14;
+/// An 802.1Q / 802.1ad tag: TCI and the inner EtherType.
+const VLAN_TAG: usize = 4;
+/// Most stacked VLAN tags followed (QinQ uses two).
+const MAX_VLAN_TAGS: usize = 4;
+
+/// The IP packet inside an Ethernet frame, after any VLAN tags.
+fn ethernet_payload(data: &[u8]) -> Result<&[u8], Skip> {
+    let mut ether_type = be16(data, 12).ok_or(Skip::Truncated)?;
+    let mut at = ETHERNET_HEADER;
+    let mut tags = 0;
+    while VLAN_TAGS.contains(&ether_type) && tags < MAX_VLAN_TAGS {
+        ether_type = be16(data, at + 2).ok_or(Skip::Truncated)?;
+        at += VLAN_TAG;
+        tags += 1;
+    }
+    ip_payload_of(ether_type, data.get(at..).unwrap_or_default())
+}
+
+fn ip_payload_of(ether_type: u16, rest: &[u8]) -> Result<&[u8], Skip> {
+    match ether_type {
+        ETHERTYPE_IPV4 | ETHERTYPE_IPV6 => Ok(rest),
+        _ => Err(Skip::NotTcp),
+    }
+}
+
 /// Decodes one packet.
 pub fn decode(linktype: u32, data: &[u8], orig_len: u32) -> Result<Segment<'_>, Skip> {
-    let sliced = match linktype {
-        linktype::ETHERNET => LaxSlicedPacket::from_ethernet(data).map_err(|_| Skip::Truncated)?,
+    let ip = match linktype {
+        linktype::ETHERNET => ethernet_payload(data)?,
         linktype::RAW
         | linktype::RAW_OPENBSD
         | linktype::RAW_BSDOS
         | linktype::IPV4
-        | linktype::IPV6 => LaxSlicedPacket::from_ip(data).map_err(|_| Skip::Truncated)?,
+        | linktype::IPV6 => data,
         linktype::NULL | linktype::LOOP => {
             let family: [u8; NULL_HEADER] = data
                 .get(..NULL_HEADER)
                 .and_then(|f| f.try_into().ok())
                 .ok_or(Skip::Truncated)?;
-            let rest = data.get(NULL_HEADER..).unwrap_or_default();
-            let le = u32::from_le_bytes(family);
-            let be = u32::from_be_bytes(family);
-            // AF_INET is 2 everywhere; AF_INET6 is 24 (NetBSD/OpenBSD), 28 (FreeBSD), 30 (macOS), 10 (Linux).
+            // AF_INET is 2 everywhere; AF_INET6 is 24 (NetBSD/OpenBSD), 28 (FreeBSD),
+            // 30 (macOS), 10 (Linux). The header is in host byte order (NULL) or network
+            // order (LOOP): accept either.
             let is_ip = |v: u32| matches!(v, 2 | 10 | 24 | 28 | 30);
-            if !is_ip(le) && !is_ip(be) {
+            if !is_ip(u32::from_le_bytes(family)) && !is_ip(u32::from_be_bytes(family)) {
                 return Err(Skip::NotTcp);
             }
-            LaxSlicedPacket::from_ip(rest).map_err(|_| Skip::Truncated)?
+            data.get(NULL_HEADER..).unwrap_or_default()
         }
         linktype::LINUX_SLL => {
             let ether_type = be16(data, 14).ok_or(Skip::Truncated)?;
-            let rest = data.get(SLL_HEADER..).unwrap_or_default();
-            LaxSlicedPacket::from_ether_type(EtherType(ether_type), rest)
+            ip_payload_of(ether_type, data.get(SLL_HEADER..).unwrap_or_default())?
         }
         linktype::LINUX_SLL2 => {
             let ether_type = be16(data, 0).ok_or(Skip::Truncated)?;
-            let rest = data.get(SLL2_HEADER..).ok_or(Skip::Truncated)?;
-            LaxSlicedPacket::from_ether_type(EtherType(ether_type), rest)
+            ip_payload_of(ether_type, data.get(SLL2_HEADER..).ok_or(Skip::Truncated)?)?
         }
         other => return Err(Skip::UnsupportedLinktype(other)),
     };
-    let (src, dst, fragmented) = match &sliced.net {
-        Some(LaxNetSlice::Ipv4(ip)) => {
-            let h = ip.header();
-            (
-                IpAddr::from(h.source_addr()),
-                IpAddr::from(h.destination_addr()),
-                ip.payload().fragmented,
-            )
-        }
-        Some(LaxNetSlice::Ipv6(ip)) => {
-            let h = ip.header();
-            (
-                IpAddr::from(h.source_addr()),
-                IpAddr::from(h.destination_addr()),
-                ip.payload().fragmented,
-            )
-        }
-        _ => return Err(Skip::NotTcp),
-    };
-    let incomplete = sliced.ip_payload().map(|p| p.incomplete).unwrap_or(false);
-    let tcp = match sliced.transport {
-        Some(TransportSlice::Tcp(tcp)) => tcp,
-        Some(_) => return Err(Skip::NotTcp),
-        None => {
-            if fragmented {
-                let is_tcp = sliced
-                    .ip_payload()
-                    .map(|p| p.ip_number == etherparse::IpNumber::TCP);
-                return Err(if is_tcp == Some(true) {
-                    Skip::IpFragment
-                } else {
-                    Skip::NotTcp
-                });
-            }
-            let is_tcp = sliced
-                .ip_payload()
-                .map(|p| p.ip_number == etherparse::IpNumber::TCP);
-            return Err(if is_tcp == Some(true) {
-                Skip::Truncated
-            } else {
-                Skip::NotTcp
-            });
-        }
-    };
-    let missing = if incomplete {
+    let (ip, _ext_err) = LaxIpSlice::from_slice(ip).map_err(|_| Skip::Truncated)?;
+    let payload = ip.payload();
+    if payload.ip_number != IpNumber::TCP {
+        return Err(Skip::NotTcp);
+    }
+    if payload.fragmented {
+        return Err(Skip::IpFragment);
+    }
+    let tcp = TcpSlice::from_slice(payload.payload).map_err(|_| Skip::Truncated)?;
+    let missing = if payload.incomplete {
         orig_len.saturating_sub(u32::try_from(data.len()).unwrap_or(u32::MAX))
     } else {
         0
     };
     Ok(Segment {
-        src,
-        dst,
+        src: ip.source_addr(),
+        dst: ip.destination_addr(),
         src_port: tcp.source_port(),
         dst_port: tcp.destination_port(),
         seq: tcp.sequence_number(),
