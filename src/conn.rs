@@ -840,7 +840,7 @@ impl Conn {
     }
 
     /// Flushes both streams and builds the report, if this was a WebSocket connection (or an
-    /// attempt at one). `truncated` says the capture ended in the middle of it.
+    /// attempt at one). `evicted` says the flow table pushed it out before it ended.
     pub fn finish(mut self, evicted: bool) -> Option<ConnReport> {
         let Conn { streams, app, .. } = &mut self;
         for (side, st) in streams.iter_mut().enumerate() {

@@ -102,6 +102,7 @@ pub struct Output<'w> {
     spool: Spool,
     files: usize,
     scratch: Vec<u8>,
+    explained: text::Explained,
 }
 
 impl<'w> Output<'w> {
@@ -113,6 +114,7 @@ impl<'w> Output<'w> {
             spool: Spool::new(),
             files: 0,
             scratch: Vec::new(),
+            explained: text::Explained::default(),
         }
     }
 
@@ -141,7 +143,7 @@ impl<'w> Output<'w> {
                 self.spool.write(&self.scratch)
             }
             Format::Text => {
-                let block = text::connection(c, self.style);
+                let block = text::connection(c, self.style, &mut self.explained);
                 self.spool.write(block.as_bytes())
             }
         }
@@ -173,6 +175,7 @@ impl<'w> Output<'w> {
             }
         }
         self.files += 1;
+        self.explained = text::Explained::default();
         self.out.flush()
     }
 

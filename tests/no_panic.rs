@@ -27,7 +27,11 @@ fn pipeline(bytes: &[u8]) {
     let mut n = 0;
     let (_report, _err) = wsclose::analyze_file(p, &wsclose::Options::default(), &mut |c| {
         // Rendering must not panic either.
-        let _ = wsclose::report::text::connection(c, wsclose::report::text::Style { color: false });
+        let _ = wsclose::report::text::connection(
+            c,
+            wsclose::report::text::Style { color: false },
+            &mut Default::default(),
+        );
         n += serde_json::to_string(c).map(|s| s.len()).unwrap_or(0);
     });
 }

@@ -127,8 +127,13 @@ pub fn file_header(f: &FileReport, s: Style) -> String {
     o
 }
 
+/// Catalog entries already printed in this file's report, with the connection that printed
+/// them: a capture with thousands of 1000 closes explains 1000 once.
+#[derive(Debug, Default)]
+pub struct Explained(std::collections::BTreeMap<&'static str, u64>);
+
 /// One connection's block.
-pub fn connection(c: &ConnReport, s: Style) -> String {
+pub fn connection(c: &ConnReport, s: Style, explained: &mut Explained) -> String {
     let mut o = String::new();
     let detection = match c.detection {
         Detection::Handshake => "handshake seen",
@@ -197,7 +202,6 @@ pub fn connection(c: &ConnReport, s: Style) -> String {
             c.messages.server_to_client
         );
     }
-    let mut explained: Vec<Option<u16>> = Vec::new();
     for close in &c.closes {
         let code = match close.code {
             Some(code) => {
@@ -244,10 +248,20 @@ pub fn connection(c: &ConnReport, s: Style) -> String {
             );
         }
         if let Some(e) = close.explanation {
-            if explained.contains(&close.code) {
-                continue;
+            match explained.0.get(e.name) {
+                Some(id) if *id == c.id => continue,
+                Some(id) => {
+                    let _ = writeln!(
+                        o,
+                        "             {}",
+                        s.dim(&format!("{} is explained under connection #{id}", e.name))
+                    );
+                    continue;
+                }
+                None => {
+                    explained.0.insert(e.name, c.id);
+                }
             }
-            explained.push(close.code);
             let _ = writeln!(
                 o,
                 "             meaning  {}",

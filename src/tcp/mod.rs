@@ -40,20 +40,30 @@ impl Direction {
 }
 
 /// A TCP connection's identity, independent of packet direction: the two endpoints in a
-/// fixed (sorted) order.
+/// fixed (sorted) order, each as (address bits, port). IPv4 addresses are stored as
+/// IPv4-mapped IPv6 bits, so keys compare and hash as plain integers.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct FlowKey {
-    pub lo: (IpAddr, u16),
-    pub hi: (IpAddr, u16),
+    pub lo: (u128, u16),
+    pub hi: (u128, u16),
+}
+
+fn bits(ip: IpAddr) -> u128 {
+    match ip {
+        IpAddr::V4(v4) => u128::from(v4.to_ipv6_mapped()),
+        IpAddr::V6(v6) => u128::from(v6),
+    }
 }
 
 impl FlowKey {
     /// The key of a segment from `src` to `dst`, and whether `src` is the `lo` endpoint.
     pub fn new(src: (IpAddr, u16), dst: (IpAddr, u16)) -> (FlowKey, bool) {
-        if src <= dst {
-            (FlowKey { lo: src, hi: dst }, true)
+        let a = (bits(src.0), src.1);
+        let b = (bits(dst.0), dst.1);
+        if a <= b {
+            (FlowKey { lo: a, hi: b }, true)
         } else {
-            (FlowKey { lo: dst, hi: src }, false)
+            (FlowKey { lo: b, hi: a }, false)
         }
     }
 }

@@ -382,19 +382,25 @@ fn split_tail(payload: &[u8], missing: u32, skip: u64) -> (&[u8], u32) {
     (rest, missing)
 }
 
-/// A cheap 64-bit digest (FNV-1a over 8-byte words) used only to compare retransmissions.
+/// A cheap digest used only to tell a faithful retransmission from one with different
+/// bytes: the wrapping sum and the xor of the 8-byte words (both change when any single byte
+/// does), plus the tail. Sums and xors vectorise; this runs on every in-order segment.
 fn digest(bytes: &[u8]) -> u64 {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    let mut sum: u64 = 0;
+    let mut xor: u64 = 0;
     let mut chunks = bytes.chunks_exact(8);
     for c in &mut chunks {
         let mut w = [0u8; 8];
         w.copy_from_slice(c);
-        h = (h ^ u64::from_le_bytes(w)).wrapping_mul(0x0000_0100_0000_01b3);
+        let w = u64::from_le_bytes(w);
+        sum = sum.wrapping_add(w);
+        xor ^= w;
     }
-    for &b in chunks.remainder() {
-        h = (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3);
+    let mut tail = [0u8; 8];
+    for (t, b) in tail.iter_mut().zip(chunks.remainder()) {
+        *t = *b;
     }
-    h
+    sum.wrapping_add(u64::from_le_bytes(tail)) ^ xor.rotate_left(29)
 }
 
 #[cfg(test)]

@@ -554,3 +554,95 @@ mod tests {
         );
     }
 }
+
+#[cfg(test)]
+mod split_invariance {
+    //! However a valid frame sequence is cut into stream chunks, the reader reports the same
+    //! frames with the same Close payloads.
+    use super::*;
+    use proptest::prelude::*;
+
+    fn encode(frames: &[(u8, bool, Vec<u8>)]) -> Vec<u8> {
+        let mut out = Vec::new();
+        for (op, masked, payload) in frames {
+            out.push(0x80 | op);
+            let m = if *masked { 0x80 } else { 0 };
+            match payload.len() {
+                n if n < 126 => out.push(m | n as u8),
+                n if n <= 0xffff => {
+                    out.push(m | 126);
+                    out.extend_from_slice(&(n as u16).to_be_bytes());
+                }
+                n => {
+                    out.push(m | 127);
+                    out.extend_from_slice(&(n as u64).to_be_bytes());
+                }
+            }
+            let key = [9, 8, 7, 6];
+            if *masked {
+                out.extend_from_slice(&key);
+                out.extend(payload.iter().enumerate().map(|(i, b)| b ^ key[i % 4]));
+            } else {
+                out.extend_from_slice(payload);
+            }
+        }
+        out
+    }
+
+    fn frames_of(chunks: &[&[u8]]) -> Vec<(Opcode, u64, Option<Vec<u8>>)> {
+        let mut r = FrameReader::new();
+        let mut out = Vec::new();
+        let mut offset = 0u64;
+        for (i, c) in chunks.iter().enumerate() {
+            let ev = StreamEvent::Data {
+                offset,
+                bytes: c,
+                frame_no: i as u64 + 1,
+                ts: Ts(0),
+            };
+            r.feed(&ev, &mut |f| {
+                if let FrameEvent::Frame {
+                    header,
+                    close_payload,
+                    ..
+                } = f
+                {
+                    out.push((
+                        header.opcode,
+                        header.payload_len,
+                        close_payload.map(<[u8]>::to_vec),
+                    ));
+                }
+            });
+            offset += c.len() as u64;
+        }
+        out
+    }
+
+    proptest! {
+        #[test]
+        fn same_frames_whatever_the_cuts(
+            frames in proptest::collection::vec(
+                (prop_oneof![Just(1u8), Just(2), Just(8), Just(9), Just(10)], any::<bool>(), proptest::collection::vec(any::<u8>(), 0..300)),
+                1..8),
+            cuts in proptest::collection::vec(any::<usize>(), 0..12),
+        ) {
+            let bytes = encode(&frames);
+            let whole = frames_of(&[&bytes]);
+            prop_assert_eq!(whole.len(), frames.len());
+            let mut points: Vec<usize> = cuts.iter().map(|c| c % (bytes.len() + 1)).collect();
+            points.push(0);
+            points.push(bytes.len());
+            points.sort_unstable();
+            let chunks: Vec<&[u8]> = points.windows(2).map(|w| &bytes[w[0]..w[1]]).collect();
+            prop_assert_eq!(frames_of(&chunks), whole.clone());
+            for ((op, _, payload), (got_op, len, close)) in frames.iter().zip(&whole) {
+                prop_assert_eq!(Opcode::from_u8(*op), *got_op);
+                prop_assert_eq!(payload.len() as u64, *len);
+                if *op == 8 {
+                    prop_assert_eq!(close.as_deref(), Some(payload.as_slice()));
+                }
+            }
+        }
+    }
+}
