@@ -15,6 +15,8 @@ use crate::http::{self, Head, Request, Response};
 use crate::report::{CloseReport, ConnReport, Detection, Finding, Handshake, Rule, Verdict};
 use crate::tcp::reassembly::{GapKind, Stream, StreamEvent};
 use crate::tcp::{endpoint, Direction};
+use crate::tls::{self, TlsEvent, TlsReader};
+use crate::tlsconn::{EndFacts, TlsState};
 use crate::ws::close::{parse_close_payload, ClosePayload};
 use crate::ws::frame::{Opcode, MAX_CONTROL_PAYLOAD};
 use crate::ws::reader::{plausible_frames, FrameEvent, FrameReader};
@@ -47,6 +49,8 @@ enum Mode {
     },
     /// WebSocket frames (the reader is out of its slot only while it runs).
     Frames(Option<Box<FrameReader>>),
+    /// TLS records (same arrangement).
+    Tls(Option<Box<TlsReader>>),
     /// Not WebSocket, or nothing more to learn.
     Ignore,
 }
@@ -119,11 +123,13 @@ pub(crate) struct App {
     pub findings: Vec<RawFinding>,
     forced_server_port: Option<u16>,
     ports: [u16; 2],
+    pub tls: Option<Box<TlsState>>,
 }
 
 impl App {
-    pub fn is_websocket(&self) -> bool {
-        self.detection.is_some()
+    /// Worth a report: WebSocket, an Upgrade attempt, or TLS (which may carry wss://).
+    pub fn is_reported(&self) -> bool {
+        self.detection.is_some() || self.refused || self.tls.is_some() || self.request.is_some()
     }
 
     fn dir(&self, side: usize) -> Direction {
@@ -183,6 +189,7 @@ impl App {
         match &mut side.mode {
             Mode::Ignore => {}
             Mode::Frames(_) => self.feed_frames(s, &ev),
+            Mode::Tls(_) => self.feed_tls(s, &ev),
             Mode::Hold { pieces, held } => match ev {
                 StreamEvent::Data {
                     offset,
@@ -251,6 +258,43 @@ impl App {
         let start_offset = offset.saturating_sub(buf.len() as u64);
         buf.extend_from_slice(bytes);
         let joined = std::mem::take(buf);
+        if tls::looks_like_tls(&joined) {
+            if joined.len() < 5 {
+                *buf = joined;
+                return;
+            }
+            self.start_tls(s, frame_no);
+            self.on_stream(
+                s,
+                StreamEvent::Data {
+                    offset: start_offset,
+                    bytes: &joined,
+                    frame_no,
+                    ts,
+                },
+            );
+            return;
+        }
+        if http::looks_like_response(&joined)
+            && self
+                .tls
+                .as_ref()
+                .is_some_and(|t| t.client_side() == Some(1 - s))
+        {
+            // A plaintext HTTP answer to a TLS ClientHello: wss:// spoken to a ws:// port.
+            let line_end = joined
+                .iter()
+                .position(|b| *b == b'\r' || *b == b'\n')
+                .unwrap_or(joined.len())
+                .min(80);
+            let status =
+                String::from_utf8_lossy(joined.get(..line_end).unwrap_or_default()).into_owned();
+            if let Some(t) = self.tls.as_mut() {
+                t.http_answer.get_or_insert((frame_no, status));
+            }
+            self.ignore(s);
+            return;
+        }
         if http::looks_like_request(&joined) {
             match http::parse_request(&joined) {
                 Head::Partial => *buf = joined,
@@ -348,6 +392,69 @@ impl App {
     fn ignore(&mut self, s: usize) {
         if let Some(side) = self.sides.get_mut(s) {
             side.mode = Mode::Ignore;
+        }
+    }
+
+    fn start_tls(&mut self, s: usize, frame: u64) {
+        let tls = self.tls.get_or_insert_with(Box::default);
+        if self.request.is_some() && s != self.client {
+            // The client spoke plain HTTP and the server answers in TLS.
+            tls.plain_to_tls.get_or_insert(frame);
+            if let Some(side) = self.sides.get_mut(1 - s) {
+                side.mode = Mode::Ignore;
+            }
+        }
+        if let Some(side) = self.sides.get_mut(s) {
+            if !matches!(side.mode, Mode::Tls(_)) {
+                side.mode = Mode::Tls(Some(Box::new(TlsReader::new())));
+            }
+        }
+    }
+
+    fn feed_tls(&mut self, s: usize, ev: &StreamEvent<'_>) {
+        let Some(side) = self.sides.get_mut(s) else {
+            return;
+        };
+        let Mode::Tls(slot) = &mut side.mode else {
+            return;
+        };
+        let Some(mut reader) = slot.take() else {
+            return;
+        };
+        reader.feed(ev, &mut |e, frame, ts| self.on_tls(s, e, frame, ts));
+        let (retry, tls13) = self
+            .tls
+            .as_ref()
+            .map(|t| (t.hello_retry(), t.tls13))
+            .unwrap_or_default();
+        if let Some(Side {
+            mode: Mode::Tls(Some(other)),
+            ..
+        }) = self.sides.get_mut(1 - s)
+        {
+            // A HelloRetryRequest or ServerHello choosing TLS 1.3 changes how the other
+            // direction's records read: ChangeCipherSpec no longer starts protection, the
+            // ServerHello does.
+            other.tls13 |= retry || tls13;
+            other.encrypted |= tls13;
+        }
+        if let Some(Side {
+            mode: Mode::Tls(slot),
+            ..
+        }) = self.sides.get_mut(s)
+        {
+            *slot = Some(reader);
+        }
+    }
+
+    fn on_tls(&mut self, s: usize, ev: TlsEvent<'_>, frame: u64, ts: Ts) {
+        match &ev {
+            TlsEvent::ClientHello(_) => self.set_client(s),
+            TlsEvent::ServerHello(_) => self.set_client(1 - s),
+            _ => {}
+        }
+        if let Some(t) = self.tls.as_mut() {
+            t.on_event(s, ev, frame, ts);
         }
     }
 
@@ -758,6 +865,7 @@ impl Conn {
                 findings: Vec::new(),
                 forced_server_port: forced,
                 ports: [src.1, dst.1],
+                tls: None,
             },
             first_frame: frame,
             first_ts: ts,
@@ -768,6 +876,21 @@ impl Conn {
             last_payload: None,
             idle_before_end: None,
         }
+    }
+
+    /// The first FIN or RST: (side, frame, ts, "FIN"/"RST").
+    fn first_end(&self) -> Option<(usize, u64, Ts, &'static str)> {
+        let mut end: Option<(usize, u64, Ts, &'static str)> = None;
+        for side in 0..2 {
+            for (kind, slot) in [("FIN", self.fin.get(side)), ("RST", self.rst.get(side))] {
+                if let Some(Some((frame, ts))) = slot {
+                    if end.is_none_or(|(_, f0, _, _)| *frame < f0) {
+                        end = Some((side, *frame, *ts, kind));
+                    }
+                }
+            }
+        }
+        end
     }
 
     /// Nothing more to learn: neither side is being read.
@@ -846,7 +969,7 @@ impl Conn {
         for (side, st) in streams.iter_mut().enumerate() {
             st.flush(&mut |ev| app.on_stream(side, ev));
         }
-        if !self.app.is_websocket() && !self.app.refused {
+        if !self.app.is_reported() {
             return None;
         }
         for side in 0..2 {
@@ -974,15 +1097,27 @@ impl Conn {
             start: crate::report::timefmt::rfc3339(self.first_ts),
             end: crate::report::timefmt::rfc3339(self.last_ts),
             duration_ms: crate::report::timefmt::ms_between(self.last_ts, self.first_ts),
-            detection: app.detection.unwrap_or(Detection::Handshake),
+            detection: app.detection.unwrap_or(if app.tls.is_some() {
+                Detection::Tls
+            } else {
+                Detection::Handshake
+            }),
             handshake,
             frames,
             messages,
             closes,
             closes_not_listed: app.closes_not_listed,
+            tls: None,
             story: crate::report::Story::empty(),
             findings: Vec::new(),
         };
+        let end = self.first_end();
+        report.tls = app.tls.as_ref().map(|t| {
+            t.report(&EndFacts {
+                client: app.client,
+                end,
+            })
+        });
         let facts = story::Facts {
             conn: self,
             client: app.client,

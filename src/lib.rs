@@ -30,6 +30,8 @@ pub mod output;
 pub mod report;
 pub mod synth;
 pub mod tcp;
+pub mod tls;
+pub mod tlsconn;
 pub mod ws;
 
 use std::collections::BTreeMap;

@@ -293,3 +293,125 @@ fn two_interfaces_in_one_pcapng() {
         .collect();
     assert_eq!(codes, vec![1000, 1000, 1008, 1008]);
 }
+
+fn tls(c: &Value) -> &Value {
+    assert!(c["tls"].is_object(), "TLS summary expected: {c}");
+    &c["tls"]
+}
+
+fn alerts(c: &Value) -> Vec<(String, bool, Option<u64>)> {
+    tls(c)["alerts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| {
+            (
+                a["direction"].as_str().unwrap().to_string(),
+                a["encrypted"].as_bool().unwrap(),
+                a["description"].as_u64(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn wss_session_that_worked_is_encrypted_not_missing() {
+    let c = expect("wss-good.pcap", &[], "encrypted");
+    let t = tls(&c);
+    assert_eq!(t["handshake"], "complete");
+    assert_eq!(t["version"], "TLS 1.3");
+    assert_eq!(t["sni"], "localhost");
+    assert!(t["failure"].is_null());
+    assert!(
+        c["story"]["client_observed"].is_null(),
+        "the close code is inside TLS: not known"
+    );
+    assert!(!rules(&c).contains(&"NoCloseHandshake".to_string()));
+}
+
+#[test]
+fn tls_failures_name_the_1015_cause() {
+    // (sample, failure kind, alert seen (direction, encrypted, description), words the cause must contain)
+    type Alert<'a> = Option<(&'a str, bool, Option<u64>)>;
+    let cases: &[(&str, &str, Alert, &str)] = &[
+        (
+            "wss-expired-tls12.pcap",
+            "alert",
+            Some((C2S, false, Some(45))),
+            "expired on 2024-01-01",
+        ),
+        (
+            "wss-untrusted-ca.pcap",
+            "alert",
+            Some((C2S, false, Some(48))),
+            "wsclose rogue CA",
+        ),
+        (
+            "wss-version-mismatch.pcap",
+            "alert",
+            Some((S2C, false, Some(70))),
+            "offers TLS 1.2",
+        ),
+        (
+            "wss-expired-tls13-openssl.pcap",
+            "alert",
+            Some((C2S, false, Some(45))),
+            "certificate_expired",
+        ),
+        (
+            "wss-expired-tls13.pcap",
+            "closed_during_handshake",
+            Some((S2C, true, None)),
+            "rejected the server's certificate",
+        ),
+        (
+            "wss-expired-tls12-noalert.pcap",
+            "closed_during_handshake",
+            None,
+            "expired on 2024-01-01",
+        ),
+        (
+            "wss-to-ws-port.pcap",
+            "closed_after_client_hello",
+            Some((C2S, false, Some(50))),
+            "does not speak TLS",
+        ),
+    ];
+    for (sample, kind, alert, words) in cases {
+        let c = expect(sample, &[], "tls_failed");
+        let f = &tls(&c)["failure"];
+        assert_eq!(f["kind"], *kind, "{sample}: {f}");
+        assert_eq!(f["client_observed_code"], 1015, "{sample}");
+        let cause = f["cause"].as_str().unwrap();
+        assert!(cause.contains(words), "{sample}: {cause}");
+        assert!(!f["fix"].as_str().unwrap().is_empty());
+        assert_eq!(c["story"]["client_observed"]["code"], 1015, "{sample}");
+        assert!(
+            rules(&c).contains(&"TlsHandshakeFailed".to_string()),
+            "{sample}"
+        );
+        if let Some((d, enc, desc)) = alert {
+            assert!(
+                alerts(&c).contains(&(d.to_string(), *enc, *desc)),
+                "{sample}: {:?}",
+                alerts(&c)
+            );
+        }
+        // Nothing TLS is ever reported as a close code on the wire.
+        assert!(c["closes"].as_array().unwrap().is_empty(), "{sample}");
+    }
+    let c = expect("wss-expired-tls12.pcap", &[], "tls_failed");
+    assert_eq!(tls(&c)["certificates"][0]["validity_at_capture"], "expired");
+    assert_eq!(tls(&c)["failure"]["alert"]["name"], "certificate_expired");
+    assert!(rules(&c).contains(&"CertificateProblem".to_string()));
+}
+
+#[test]
+fn plain_ws_against_a_tls_port() {
+    let c = expect("ws-to-wss-port.pcap", &[], "abnormal");
+    assert!(c["handshake"]["response_frame"].is_null());
+    assert!(c["story"]["likely_cause"]
+        .as_str()
+        .unwrap()
+        .contains("without answering the HTTP Upgrade request"));
+}

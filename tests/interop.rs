@@ -151,3 +151,75 @@ fn oversized_close_in_zeek_capture_is_illegal() {
         .collect();
     assert!(rules.contains(&"AcceptMismatch"), "{rules:?}");
 }
+
+/// Every TLS alert record tshark lists is reported, with the same level and description
+/// when it is plaintext, and as encrypted when tshark could not read it.
+#[test]
+fn tls_alerts_match_tshark() {
+    let Some(dir) = zeek_dir() else { return };
+    let mut compared = 0;
+    let mut tsvs: Vec<_> = fs::read_dir(dir.join("tshark"))
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .map(|e| e.path())
+        .collect();
+    tsvs.sort();
+    for tsv in tsvs {
+        let name = tsv
+            .file_name()
+            .unwrap()
+            .to_string_lossy()
+            .trim_end_matches(".tsv")
+            .to_string();
+        let text = fs::read_to_string(&tsv).unwrap();
+        let rows: Vec<Vec<String>> = text
+            .lines()
+            .skip(1)
+            .map(|l| l.split('\t').map(str::to_string).collect::<Vec<_>>())
+            .filter(|f| f.get(6).is_some_and(|o| o.is_empty()))
+            .collect();
+        if rows.is_empty() {
+            continue;
+        }
+        let doc = crate::analyze_json(dir.join(&name).to_str().unwrap());
+        // (frame, sender endpoint) -> (encrypted, level, description)
+        let mut ours = Vec::new();
+        for c in doc["files"][0]["connections"].as_array().unwrap() {
+            for a in c["tls"]["alerts"].as_array().into_iter().flatten() {
+                let src = if a["direction"] == "client_to_server" {
+                    &c["client"]
+                } else {
+                    &c["server"]
+                };
+                ours.push((
+                    a["frame"].as_u64().unwrap(),
+                    src.as_str().unwrap().to_string(),
+                    a["encrypted"].as_bool().unwrap(),
+                    a["level"]
+                        .as_u64()
+                        .map(|v| v.to_string())
+                        .unwrap_or_default(),
+                    a["description"]
+                        .as_u64()
+                        .map(|v| v.to_string())
+                        .unwrap_or_default(),
+                ));
+            }
+        }
+        for f in rows {
+            let frame: u64 = f[0].parse().unwrap();
+            let src = format!("{}:{}", f[2], f[3]);
+            let encrypted = f[9].is_empty() && f[10].is_empty();
+            let want = (frame, src, encrypted, f[9].clone(), f[10].clone());
+            assert!(
+                ours.contains(&want),
+                "{name}: tshark alert {want:?} not in {ours:?}"
+            );
+            compared += 1;
+        }
+    }
+    assert!(
+        compared >= 12,
+        "expected the TLS alert rows of the Zeek captures, compared {compared}"
+    );
+}

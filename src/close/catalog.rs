@@ -247,6 +247,123 @@ static FALLBACK: Entry = Entry {
     peers: "",
 };
 
+/// One TLS alert description (IANA TLS Alerts registry; RFC 5246 §7.2, RFC 8446 §6).
+#[derive(Debug, Serialize)]
+pub struct AlertEntry {
+    pub code: u8,
+    pub name: &'static str,
+    pub source: &'static str,
+    /// What the alert says.
+    pub meaning: &'static str,
+    /// What usually causes it, in a WebSocket-over-TLS setting.
+    pub when: &'static str,
+    /// What to do.
+    pub fix: &'static str,
+}
+
+macro_rules! alert {
+    ($code:expr, $name:expr, $source:expr, $meaning:expr, $when:expr, $fix:expr) => {
+        AlertEntry {
+            code: $code,
+            name: $name,
+            source: $source,
+            meaning: $meaning,
+            when: $when,
+            fix: $fix,
+        }
+    };
+}
+
+/// Every description in the IANA TLS Alerts registry.
+pub static ALERTS: &[AlertEntry] = &[
+    alert!(0, "close_notify", "RFC 8446 §6.1", "The sender will send no more data on this connection: an orderly end, not an error.",
+        "The normal end of every TLS session; encrypted, so it shows as a short encrypted record at the end.",
+        "Nothing to fix."),
+    alert!(10, "unexpected_message", "RFC 8446 §6.2", "A message arrived that is not allowed in the current state.",
+        "Broken implementations, a middlebox injecting data, or plaintext sent after the handshake.",
+        "Capture both sides and compare the message sequence; update the peer that sent the wrong message."),
+    alert!(20, "bad_record_mac", "RFC 8446 §6.2", "A record could not be deprotected.",
+        "Corruption on the path, a middlebox rewriting bytes, or mismatched keys after a bad resumption.",
+        "Look for proxies or TLS offloaders on the path that modify traffic; check for packet corruption."),
+    alert!(21, "decryption_failed_RESERVED", "RFC 5246 §7.2 (reserved)", "Legacy: must not be sent by TLS 1.2 or later.",
+        "Very old implementations.", "Upgrade the peer."),
+    alert!(22, "record_overflow", "RFC 8446 §6.2", "A record was longer than the protocol allows.",
+        "A peer writing records over 2^14 bytes of plaintext, or a broken record-size negotiation.",
+        "Update the sending implementation or disable its record-size extension."),
+    alert!(30, "decompression_failure_RESERVED", "RFC 5246 §7.2 (reserved)", "Legacy: TLS compression, removed.",
+        "Very old implementations.", "Disable TLS compression."),
+    alert!(40, "handshake_failure", "RFC 8446 §6.2", "The sender could not agree on a set of security parameters.",
+        "No cipher suite, key-exchange group or signature algorithm both sides support; a server requiring a client certificate it did not get (older stacks).",
+        "Compare the ClientHello's cipher suites and groups with the server's configuration and enable a common one."),
+    alert!(41, "no_certificate_RESERVED", "SSL 3.0 (reserved)", "Legacy SSL 3.0 alert.", "SSL 3.0 peers.", "Disable SSL 3.0."),
+    alert!(42, "bad_certificate", "RFC 8446 §6.2", "A certificate was corrupt or its signature did not verify.",
+        "Often a client rejecting the server's certificate (some stacks use it for any verification failure), or a server rejecting a client certificate.",
+        "Check the certificate chain the server sends (order, intermediates, signature) with `openssl s_client -showcerts`."),
+    alert!(43, "unsupported_certificate", "RFC 8446 §6.2", "The certificate is of a type the peer does not support.",
+        "An unusual key type or signature algorithm (for example an EdDSA certificate to an old client).",
+        "Serve an RSA or ECDSA certificate the clients support."),
+    alert!(44, "certificate_revoked", "RFC 8446 §6.2", "The certificate was revoked by its issuer.",
+        "CRL or OCSP says the certificate is revoked.", "Get a new certificate and deploy it."),
+    alert!(45, "certificate_expired", "RFC 8446 §6.2", "A certificate has expired or is not yet valid.",
+        "An expired server certificate (renewal failed), or a client or server clock that is wrong.",
+        "Renew and deploy the certificate (check automated renewal); check the clocks of both machines."),
+    alert!(46, "certificate_unknown", "RFC 8446 §6.2", "Some other problem with the certificate made it unacceptable.",
+        "Untrusted issuers in some stacks, name mismatches, key-usage problems.",
+        "Check the certificate's names, key usage and chain against the client's trust store."),
+    alert!(47, "illegal_parameter", "RFC 8446 §6.2", "A handshake field was out of range or inconsistent.",
+        "Buggy implementations or middleboxes altering the handshake.", "Update the peer that sent the bad field; look for middleboxes."),
+    alert!(48, "unknown_ca", "RFC 8446 §6.2", "The certificate chain does not lead to a CA the sender trusts.",
+        "A private or self-signed CA the client does not have, or a server that omits its intermediate certificate.",
+        "Serve the full chain (leaf and intermediates), or install the private CA in the client's trust store."),
+    alert!(49, "access_denied", "RFC 8446 §6.2", "The certificate was valid but access control refused the connection.",
+        "Client-certificate authorisation rules.", "Grant the client's identity access, or use another certificate."),
+    alert!(50, "decode_error", "RFC 8446 §6.2", "A message could not be decoded.", "Malformed messages, truncation by middleboxes.",
+        "Update the sending implementation; check middleboxes."),
+    alert!(51, "decrypt_error", "RFC 8446 §6.2", "A handshake cryptographic operation failed.",
+        "A signature that does not verify, a Finished mismatch, a wrong pre-shared key.",
+        "Check that the server's key matches its certificate and that both ends use the same PSK."),
+    alert!(52, "too_many_cids_requested", "RFC 9147 §11", "DTLS 1.3 only: too many connection IDs requested.", "DTLS peers.", "Not expected over TCP."),
+    alert!(60, "export_restriction_RESERVED", "RFC 5246 (reserved)", "Legacy export-cipher alert.", "Ancient peers.", "Upgrade the peer."),
+    alert!(70, "protocol_version", "RFC 8446 §6.2", "The peer's protocol version is recognised but not supported.",
+        "No TLS version both sides accept, e.g. a client limited to TLS 1.2 or older against a server that requires TLS 1.3, or a TLS 1.0 client against a TLS 1.2+ server.",
+        "Enable a common version: update the client's TLS library or allow the version on the server."),
+    alert!(71, "insufficient_security", "RFC 8446 §6.2", "The parameters offered are too weak for the sender's policy.",
+        "A client offering only weak ciphers to a hardened server.", "Enable stronger cipher suites on the client."),
+    alert!(80, "internal_error", "RFC 8446 §6.2", "The sender failed for a reason unrelated to the peer.",
+        "Memory exhaustion, a broken key store, a backend the TLS terminator depends on.", "Look at the logs of the side that sent it."),
+    alert!(86, "inappropriate_fallback", "RFC 7507", "A downgraded retry was detected (TLS_FALLBACK_SCSV).",
+        "A client that retried with a lower version after a first failure.", "Find why the first, higher-version attempt failed."),
+    alert!(90, "user_canceled", "RFC 8446 §6.1", "The handshake was cancelled for a reason unrelated to the protocol.",
+        "The application gave up; a closure alert in TLS 1.3.", "Look at the application that cancelled."),
+    alert!(100, "no_renegotiation_RESERVED", "RFC 5246 (reserved in TLS 1.3)", "Renegotiation was refused.",
+        "A peer asking to renegotiate a TLS 1.2 session.", "Avoid renegotiation."),
+    alert!(109, "missing_extension", "RFC 8446 §6.2", "A required extension was not sent.",
+        "A TLS 1.3 peer missing supported_versions, key_share or signature_algorithms.", "Update the peer that omitted it."),
+    alert!(110, "unsupported_extension", "RFC 8446 §6.2", "An extension appeared where it is not allowed.",
+        "Buggy implementations.", "Update the peer that sent it."),
+    alert!(111, "certificate_unobtainable_RESERVED", "RFC 6066 (reserved)", "Legacy client-certificate-URL alert.", "Old peers.", "Upgrade the peer."),
+    alert!(112, "unrecognized_name", "RFC 6066 §3, RFC 8446 §6.2", "The server has no configuration for the name in SNI.",
+        "A wrong host name, a missing virtual host, or a client that sends an IP address or no SNI where the server needs one.",
+        "Connect with the host name the server serves, or add the name (virtual host, certificate) on the server."),
+    alert!(113, "bad_certificate_status_response", "RFC 6066, RFC 8446 §6.2", "The stapled OCSP response was invalid or unacceptable.",
+        "A stale or broken OCSP staple.", "Fix OCSP stapling on the server or refresh the staple."),
+    alert!(114, "bad_certificate_hash_value_RESERVED", "RFC 6066 (reserved)", "Legacy alert.", "Old peers.", "Upgrade the peer."),
+    alert!(115, "unknown_psk_identity", "RFC 4279, RFC 8446 §6.2", "The PSK identity is not known.",
+        "A client using a pre-shared key the server does not have.", "Provision the same PSK on both ends."),
+    alert!(116, "certificate_required", "RFC 8446 §6.2", "The server requires a client certificate and none was sent.",
+        "Mutual TLS on the server, a client without its certificate configured.", "Configure the client certificate and key, or turn off mTLS for this endpoint."),
+    alert!(120, "no_application_protocol", "RFC 7301 §3.2, RFC 8446 §6.2", "No ALPN protocol both sides support.",
+        "The client offers only h2 and the server only http/1.1 (or the reverse); WebSocket over TLS needs http/1.1 unless RFC 8441 is supported.",
+        "Offer http/1.1 in the client's ALPN list, or enable it on the server."),
+    alert!(121, "ech_required", "RFC 9849", "The server requires Encrypted Client Hello.",
+        "A client without ECH connecting to a server that demands it.", "Enable ECH in the client or relax the server's requirement."),
+];
+
+/// The catalog entry of a TLS alert description, if registered.
+pub fn lookup_alert(code: u8) -> Option<&'static AlertEntry> {
+    ALERTS.iter().find(|a| a.code == code)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -264,6 +381,31 @@ mod tests {
             let legal = CloseCode(c).is_legal_on_wire();
             assert_eq!(legal, e.wire == Wire::Legal, "{c}: {}", e.name);
         }
+    }
+
+    #[test]
+    fn tls_alerts_from_the_registry() {
+        for (code, name) in [
+            (0, "close_notify"),
+            (40, "handshake_failure"),
+            (45, "certificate_expired"),
+            (48, "unknown_ca"),
+            (70, "protocol_version"),
+            (112, "unrecognized_name"),
+            (116, "certificate_required"),
+            (120, "no_application_protocol"),
+        ] {
+            assert_eq!(lookup_alert(code).map(|a| a.name), Some(name));
+        }
+        assert!(lookup_alert(1).is_none(), "an old draft value, not in IANA");
+        for a in ALERTS {
+            assert!(
+                !a.meaning.is_empty() && !a.when.is_empty() && !a.fix.is_empty(),
+                "{}",
+                a.name
+            );
+        }
+        assert_eq!(ALERTS.len(), 36);
     }
 
     #[test]

@@ -223,6 +223,9 @@ pub fn tell(f: &Facts<'_>, report: &mut ConnReport, findings: &mut Vec<Finding>)
     }
 
     story.likely_cause = likely_cause(f, &story, end, rst, first, report);
+    if let Some(tls) = &report.tls {
+        tls_story(tls, report.detection, &mut story, findings);
+    }
     match story.outcome {
         Outcome::Abnormal => findings.push(Finding {
             rule: Rule::NoCloseHandshake,
@@ -255,6 +258,76 @@ pub fn tell(f: &Facts<'_>, report: &mut ConnReport, findings: &mut Vec<Finding>)
         _ => {}
     }
     report.story = story;
+}
+
+/// The TLS part of the story: a failed handshake is what a client reports as 1015; a
+/// completed one hides the WebSocket frames.
+fn tls_story(
+    tls: &crate::tlsconn::TlsReport,
+    detection: crate::report::Detection,
+    story: &mut Story,
+    findings: &mut Vec<Finding>,
+) {
+    let tls_only = detection == crate::report::Detection::Tls;
+    for problem in &tls.certificate_problems {
+        findings.push(Finding {
+            rule: Rule::CertificateProblem,
+            severity: Rule::CertificateProblem.severity(),
+            direction: Some(Direction::ServerToClient),
+            frame: tls.server_hello_frame.unwrap_or(0),
+            count: 1,
+            message: problem.clone(),
+        });
+    }
+    for a in tls
+        .alerts
+        .iter()
+        .filter(|a| !a.encrypted && a.level == Some(1))
+    {
+        findings.push(Finding {
+            rule: Rule::TlsAlert,
+            severity: Rule::TlsAlert.severity(),
+            direction: Some(a.direction),
+            frame: a.frame,
+            count: 1,
+            message: format!(
+                "{} sent a warning-level TLS alert: {}",
+                a.direction.sender(),
+                a.name.unwrap_or("unknown")
+            ),
+        });
+    }
+    if let Some(fail) = &tls.failure {
+        story.outcome = Outcome::TlsFailed;
+        story.client_observed = Some(observed(fail.client_observed_code, fail.cause.clone()));
+        story.server_observed = None;
+        story.likely_cause = Some(fail.cause.clone());
+        let code = fail.client_observed_code;
+        let what = if code == 1015 {
+            "TLS handshake failed"
+        } else {
+            "abnormal closure"
+        };
+        findings.push(Finding {
+            rule: Rule::TlsHandshakeFailed,
+            severity: Rule::TlsHandshakeFailed.severity(),
+            direction: None,
+            frame: fail.frame,
+            count: 1,
+            message: format!(
+                "a client would report close code {code} ({what}): {}",
+                fail.cause
+            ),
+        });
+    } else if tls_only {
+        if tls.handshake == "complete" {
+            story.outcome = Outcome::Encrypted;
+        }
+        // Close frames, if any, are inside TLS: nothing is known of the codes.
+        story.client_observed = None;
+        story.server_observed = None;
+        story.likely_cause = None;
+    }
 }
 
 fn conn_close_ts(conn: &Conn, client: usize, d: Direction) -> Option<Ts> {
@@ -336,6 +409,16 @@ fn likely_cause(
                 ));
             }
         }
+    }
+    if report
+        .handshake
+        .as_ref()
+        .is_some_and(|h| h.response_frame.is_none())
+    {
+        return Some(format!(
+            "the {by} closed the connection ({}, packet {frame}) without answering the HTTP Upgrade request: a wss:// (TLS) port reached with ws:// (TLS servers drop plaintext), a server that crashed on the request, or a proxy that refused it",
+            kind.to_uppercase()
+        ));
     }
     if report.frames.client_to_server + report.frames.server_to_client == 0 {
         return Some(format!(

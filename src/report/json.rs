@@ -40,6 +40,8 @@ struct NoCloseRecord<'a> {
     client_observed: &'a Option<Observed>,
     server_observed: &'a Option<Observed>,
     likely_cause: &'a Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    tls: Option<&'a crate::tlsconn::TlsReport>,
 }
 
 /// The JSONL records of one connection, each followed by a newline.
@@ -78,6 +80,7 @@ pub fn jsonl_records(file: &str, c: &ConnReport, out: &mut Vec<u8>) -> serde_jso
                 client_observed: &c.story.client_observed,
                 server_observed: &c.story.server_observed,
                 likely_cause: &c.story.likely_cause,
+                tls: c.tls.as_ref(),
             },
         )?;
         out.push(b'\n');

@@ -61,6 +61,9 @@ pub enum Rule {
     CloseIncomplete,
     FlowEvicted,
     TruncatedAtEnd,
+    TlsHandshakeFailed,
+    CertificateProblem,
+    TlsAlert,
 }
 
 impl Rule {
@@ -94,8 +97,10 @@ impl Rule {
             | InconsistentRetransmission
             | CloseIncomplete
             | FlowEvicted
-            | TruncatedAtEnd => Severity::Warning,
-            MidStreamStart | HeuristicDetection => Severity::Info,
+            | TruncatedAtEnd
+            | TlsHandshakeFailed
+            | CertificateProblem => Severity::Warning,
+            MidStreamStart | HeuristicDetection | TlsAlert => Severity::Info,
         }
     }
 }
@@ -165,6 +170,10 @@ pub enum Outcome {
     Open,
     /// The upgrade was refused: no WebSocket connection existed.
     Refused,
+    /// The TLS handshake failed: no WebSocket connection existed; clients report 1015.
+    TlsFailed,
+    /// A TLS session: any WebSocket frames, Close frames included, are encrypted.
+    Encrypted,
 }
 
 impl Outcome {
@@ -176,6 +185,8 @@ impl Outcome {
             Outcome::Abnormal => "abnormal",
             Outcome::Open => "open",
             Outcome::Refused => "refused",
+            Outcome::TlsFailed => "tls_failed",
+            Outcome::Encrypted => "encrypted",
         }
     }
 }
@@ -251,6 +262,8 @@ pub enum Detection {
     Heuristic,
     /// No handshake: `--ws-port` said so.
     Forced,
+    /// A TLS connection: WebSocket (wss://) cannot be told from other TLS without keys.
+    Tls,
 }
 
 /// Per-direction counters.
@@ -289,6 +302,9 @@ pub struct ConnReport {
     /// Close frames beyond the per-connection listing cap.
     #[serde(skip_serializing_if = "is_zero")]
     pub closes_not_listed: u64,
+    /// The TLS side, when the connection speaks TLS.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tls: Option<crate::tlsconn::TlsReport>,
     pub story: Story,
     pub findings: Vec<Finding>,
 }
@@ -310,6 +326,9 @@ pub struct Summary {
     pub packets: u64,
     pub tcp_connections: u64,
     pub websocket_connections: u64,
+    /// TLS connections (possibly wss://), and how many failed their handshake.
+    pub tls_connections: u64,
+    pub tls_failures: u64,
     pub close_frames: u64,
     pub closes_by_verdict: BTreeMap<&'static str, u64>,
     pub outcomes: BTreeMap<&'static str, u64>,
@@ -319,7 +338,15 @@ pub struct Summary {
 impl Summary {
     /// Folds one finished connection into the counts.
     pub fn add(&mut self, c: &ConnReport) {
-        self.websocket_connections += 1;
+        if c.detection != Detection::Tls {
+            self.websocket_connections += 1;
+        }
+        if let Some(tls) = &c.tls {
+            self.tls_connections += 1;
+            if tls.failure.is_some() {
+                self.tls_failures += 1;
+            }
+        }
         self.close_frames += c.closes.len() as u64 + c.closes_not_listed;
         for close in &c.closes {
             let k = match close.verdict {

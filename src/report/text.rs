@@ -44,6 +44,10 @@ fn outcome_text(o: Outcome) -> &'static str {
         Outcome::Abnormal => "abnormal drop, no Close frame (applications see 1006)",
         Outcome::Open => "still open when the capture ends",
         Outcome::Refused => "upgrade refused (no WebSocket connection)",
+        Outcome::TlsFailed => "TLS handshake failed (no WebSocket connection; clients report 1015)",
+        Outcome::Encrypted => {
+            "TLS session: WebSocket frames, Close included, are encrypted (not seen)"
+        }
     }
 }
 
@@ -87,9 +91,23 @@ pub fn file_header(f: &FileReport, s: Style) -> String {
     let legal = sm.closes_by_verdict.get("legal").copied().unwrap_or(0);
     let illegal = sm.closes_by_verdict.get("illegal").copied().unwrap_or(0);
     let illegal_s = format!("{illegal} illegal");
+    let tls = if sm.tls_connections > 0 {
+        let failed = format!("{} failed handshake(s)", sm.tls_failures);
+        format!(
+            ", {} TLS ({})",
+            sm.tls_connections,
+            if sm.tls_failures > 0 {
+                s.red(&failed)
+            } else {
+                failed
+            }
+        )
+    } else {
+        String::new()
+    };
     let _ = writeln!(
         o,
-        "   {} WebSocket connection(s) of {} TCP; {} Close frame(s): {} legal, {}",
+        "   {} WebSocket connection(s){tls} of {} TCP; {} Close frame(s): {} legal, {}",
         sm.websocket_connections,
         sm.tcp_connections,
         sm.close_frames,
@@ -139,6 +157,7 @@ pub fn connection(c: &ConnReport, s: Style, explained: &mut Explained) -> String
         Detection::Handshake => "handshake seen",
         Detection::Heuristic => "no handshake: recognised from frames, lower confidence",
         Detection::Forced => "no handshake: --ws-port",
+        Detection::Tls => "TLS",
     };
     let _ = writeln!(o);
     let _ = writeln!(
@@ -192,7 +211,12 @@ pub fn connection(c: &ConnReport, s: Style, explained: &mut Explained) -> String
             let _ = writeln!(o, "             user agent {ua:?}");
         }
     }
-    if c.story.outcome != Outcome::Refused {
+    if let Some(t) = &c.tls {
+        tls_block(&mut o, t, s);
+    }
+    if c.detection != Detection::Tls
+        && !matches!(c.story.outcome, Outcome::Refused | Outcome::TlsFailed)
+    {
         let _ = writeln!(
             o,
             "  frames     client -> server {} ({} messages), server -> client {} ({} messages)",
@@ -378,6 +402,131 @@ pub fn connection(c: &ConnReport, s: Style, explained: &mut Explained) -> String
         }
     }
     o
+}
+
+fn tls_block(o: &mut String, t: &crate::tlsconn::TlsReport, s: Style) {
+    let mut parts = Vec::new();
+    if let Some(v) = &t.version {
+        parts.push(v.clone());
+    }
+    if let Some(c) = &t.cipher {
+        parts.push(c.clone());
+    }
+    if let Some(sni) = &t.sni {
+        parts.push(format!("SNI {sni}"));
+    }
+    if let Some(a) = &t.alpn {
+        parts.push(format!("ALPN {a}"));
+    } else if !t.offered_alpn.is_empty() {
+        parts.push(format!("ALPN offered {}", t.offered_alpn.join(",")));
+    }
+    if t.hello_retry {
+        parts.push("HelloRetryRequest".to_string());
+    }
+    let frames = match (t.client_hello_frame, t.server_hello_frame) {
+        (Some(c), Some(sv)) => format!("ClientHello packet {c}, ServerHello packet {sv}"),
+        (Some(c), None) => format!("ClientHello packet {c}, no ServerHello"),
+        (None, Some(sv)) => format!("ServerHello packet {sv}"),
+        (None, None) => "no hello seen".to_string(),
+    };
+    let hs = match t.handshake {
+        "complete" => s.green("handshake complete"),
+        "failed" => s.red("handshake FAILED"),
+        other => format!("handshake {other}"),
+    };
+    let line = format!(
+        "{} ({frames}), {hs}",
+        if parts.is_empty() {
+            "TLS".to_string()
+        } else {
+            parts.join(", ")
+        }
+    );
+    let _ = writeln!(
+        o,
+        "  {}        {}",
+        s.bold("tls"),
+        wrap(&line, 84, "             ")
+    );
+    if !t.offered_versions.is_empty() && t.version.is_none() {
+        let _ = writeln!(
+            o,
+            "             client offers {}",
+            t.offered_versions.join(", ")
+        );
+    }
+    for c in &t.certificates {
+        let validity = match c.validity_at_capture {
+            "valid" => "valid at capture time".to_string(),
+            "expired" => s.red("EXPIRED at capture time"),
+            _ => s.red("NOT YET VALID at capture time"),
+        };
+        let line = format!(
+            "certificate {} (issuer {}), {} to {}, {validity}{}",
+            short_name(&c.subject),
+            short_name(&c.issuer),
+            c.not_before,
+            c.not_after,
+            if c.self_signed { ", self-signed" } else { "" }
+        );
+        let _ = writeln!(o, "             {}", wrap(&line, 84, "               "));
+    }
+    for a in &t.alerts {
+        let what = match (a.encrypted, a.level, a.name, a.description) {
+            (false, level, name, desc) => format!(
+                "{} {} ({})",
+                if level == Some(2) { "fatal" } else { "warning" },
+                name.unwrap_or("unknown"),
+                desc.unwrap_or(0)
+            ),
+            (true, ..) => format!(
+                "encrypted alert{}",
+                a.probable
+                    .as_ref()
+                    .map(|p| format!(", probably {p}"))
+                    .unwrap_or_default()
+            ),
+        };
+        let line = format!("alert packet {} {}  {what}", a.frame, a.direction.arrow());
+        let _ = writeln!(o, "             {}", wrap(&line, 84, "               "));
+    }
+    if let Some(f) = &t.failure {
+        let code = f.client_observed_code;
+        let what = if code == 1015 {
+            "TLS handshake failed"
+        } else {
+            "abnormal closure"
+        };
+        let head = format!("a client would report close code {code} ({what})");
+        let _ = writeln!(o, "             {} {}", s.red("!"), s.red(&head));
+        let _ = writeln!(
+            o,
+            "             cause    {}",
+            wrap(&f.cause, 76, "                      ")
+        );
+        let _ = writeln!(
+            o,
+            "             fix      {}",
+            wrap(&f.fix, 76, "                      ")
+        );
+        if let Some(e) = f.alert {
+            let _ = writeln!(
+                o,
+                "             alert    {} ({}): {}",
+                e.name,
+                e.code,
+                wrap(e.meaning, 60, "                      ")
+            );
+        }
+    }
+}
+
+/// The CN of a distinguished name, or the whole name when it has none.
+fn short_name(dn: &str) -> String {
+    dn.split(", ")
+        .find_map(|part| part.strip_prefix("CN="))
+        .map(|cn| format!("CN={cn}"))
+        .unwrap_or_else(|| dn.to_string())
 }
 
 fn truncate(s: &str, max: usize) -> String {

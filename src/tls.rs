@@ -1,0 +1,564 @@
+//! TLS adapter: one direction of a reassembled TCP stream -> TLS records and the handshake
+//! facts the report needs (ClientHello, ServerHello, HelloRetryRequest, Certificate chain,
+//! alerts, encrypted records). tls-parser parses handshake messages and extensions; its
+//! nom 7 types never leave this module. Records are framed here, incrementally, so that a
+//! record split across segments or a gap in the capture costs nothing but that record.
+//!
+//! Bounded: a record body is kept only when it is plaintext handshake or alert data (at most
+//! `MAX_RECORD`), handshake messages are reassembled up to `MAX_HANDSHAKE`. Never panics on
+//! input.
+
+use tls_parser::{
+    parse_tls_extensions, parse_tls_message_handshake, parse_tls_server_hello_extensions, SNIType,
+    TlsExtension, TlsMessage, TlsMessageHandshake,
+};
+
+use crate::capture::Ts;
+use crate::tcp::reassembly::StreamEvent;
+
+/// Longest record body allowed: 2^14 plus the 2048 bytes of expansion TLS 1.2 permits
+/// (RFC 5246 §6.2.3); a header claiming more is not TLS.
+pub const MAX_RECORD: usize = (1 << 14) + 2048;
+/// Longest handshake message reassembled (certificate chains run to 10-20 KiB).
+pub const MAX_HANDSHAKE: usize = 64 * 1024;
+
+pub const CONTENT_CCS: u8 = 20;
+pub const CONTENT_ALERT: u8 = 21;
+pub const CONTENT_HANDSHAKE: u8 = 22;
+pub const CONTENT_APPDATA: u8 = 23;
+
+/// The random of a HelloRetryRequest: SHA-256("HelloRetryRequest") (RFC 8446 §4.1.3).
+const HRR_RANDOM: [u8; 32] = [
+    0xcf, 0x21, 0xad, 0x74, 0xe5, 0x9a, 0x61, 0x11, 0xbe, 0x1d, 0x8c, 0x02, 0x1e, 0x65, 0xb8, 0x91,
+    0xc2, 0xa2, 0x11, 0x16, 0x7a, 0xbb, 0x8c, 0x5e, 0x07, 0x9e, 0x09, 0xe2, 0xc8, 0xa8, 0x33, 0x9c,
+];
+
+/// Could `bytes` start a TLS record? Content type 20-23, major version 3, minor 0-4.
+pub fn looks_like_tls(bytes: &[u8]) -> bool {
+    match bytes {
+        [t, 3, minor, ..] => (CONTENT_CCS..=CONTENT_APPDATA).contains(t) && *minor <= 4,
+        [t, 3] | [t] => (CONTENT_CCS..=CONTENT_APPDATA).contains(t),
+        _ => false,
+    }
+}
+
+/// What the ClientHello offers.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ClientHello {
+    pub sni: Option<String>,
+    /// Versions offered: supported_versions when present, else the legacy version field.
+    pub versions: Vec<u16>,
+    pub alpn: Vec<String>,
+    pub ciphers: Vec<u16>,
+}
+
+/// What the ServerHello chose.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ServerHello {
+    pub version: u16,
+    pub cipher: u16,
+    pub alpn: Option<String>,
+    pub retry: bool,
+}
+
+/// One thing seen in a TLS stream.
+#[derive(Debug)]
+pub enum TlsEvent<'a> {
+    ClientHello(ClientHello),
+    ServerHello(ServerHello),
+    /// DER certificates, leaf first as sent.
+    Certificate(Vec<&'a [u8]>),
+    /// Another plaintext handshake message (type).
+    Handshake(u8),
+    ChangeCipherSpec,
+    /// A plaintext alert.
+    Alert {
+        level: u8,
+        description: u8,
+    },
+    /// An alert record whose body is encrypted (content type 21, body longer than 2).
+    EncryptedAlert {
+        len: usize,
+    },
+    /// An encrypted record of another type (application_data, or TLS 1.3 handshake).
+    Encrypted {
+        content_type: u8,
+        len: usize,
+    },
+    /// The bytes are not TLS (or framing was lost): nothing more is read in this direction.
+    NotTls,
+}
+
+enum State {
+    Header,
+    Body {
+        content_type: u8,
+        remaining: usize,
+        keep: bool,
+    },
+    Lost,
+}
+
+/// Reads TLS records of one direction.
+pub struct TlsReader {
+    state: State,
+    hdr: [u8; 5],
+    hdr_len: usize,
+    body: Vec<u8>,
+    handshake: Vec<u8>,
+    /// Records in this direction are protected (after ChangeCipherSpec, or after a TLS 1.3
+    /// ServerHello).
+    pub encrypted: bool,
+    /// Set by the connection once a TLS 1.3 ServerHello is seen: later handshake records
+    /// are encrypted even though their outer type says handshake (never, in practice).
+    pub tls13: bool,
+    /// Latest packet that carried bytes of the current record.
+    latest: (u64, Ts),
+}
+
+impl Default for TlsReader {
+    fn default() -> Self {
+        TlsReader::new()
+    }
+}
+
+impl TlsReader {
+    pub fn new() -> TlsReader {
+        TlsReader {
+            state: State::Header,
+            hdr: [0; 5],
+            hdr_len: 0,
+            body: Vec::new(),
+            handshake: Vec::new(),
+            encrypted: false,
+            tls13: false,
+            latest: (0, Ts(0)),
+        }
+    }
+
+    /// Feeds one stream event; `sink` gets each event with the packet that completed it.
+    pub fn feed<F>(&mut self, ev: &StreamEvent<'_>, sink: &mut F)
+    where
+        F: FnMut(TlsEvent<'_>, u64, Ts),
+    {
+        match *ev {
+            StreamEvent::Gap { len, .. } => match &mut self.state {
+                State::Body {
+                    remaining, keep, ..
+                } if len > 0 && (len as usize) < *remaining && !*keep => {
+                    *remaining -= len as usize;
+                }
+                State::Lost => {}
+                _ => {
+                    // A record boundary may be hidden: stop rather than misread.
+                    self.state = State::Lost;
+                }
+            },
+            StreamEvent::Data {
+                bytes,
+                frame_no,
+                ts,
+                ..
+            } => self.data(bytes, frame_no, ts, sink),
+        }
+    }
+
+    fn data<F>(&mut self, mut bytes: &[u8], frame_no: u64, ts: Ts, sink: &mut F)
+    where
+        F: FnMut(TlsEvent<'_>, u64, Ts),
+    {
+        while !bytes.is_empty() {
+            if frame_no > self.latest.0 {
+                self.latest = (frame_no, ts);
+            }
+            match &mut self.state {
+                State::Lost => return,
+                State::Header => {
+                    if self.hdr_len == 0 {
+                        self.latest = (frame_no, ts);
+                    }
+                    let take = (5 - self.hdr_len).min(bytes.len());
+                    if let (Some(dst), Some(src)) = (
+                        self.hdr.get_mut(self.hdr_len..self.hdr_len + take),
+                        bytes.get(..take),
+                    ) {
+                        dst.copy_from_slice(src);
+                    }
+                    self.hdr_len += take;
+                    bytes = bytes.get(take..).unwrap_or_default();
+                    if self.hdr_len < 5 {
+                        return;
+                    }
+                    self.hdr_len = 0;
+                    let [content_type, major, minor, l0, l1] = self.hdr;
+                    let len = usize::from(u16::from_be_bytes([l0, l1]));
+                    let is_tls = (CONTENT_CCS..=CONTENT_APPDATA).contains(&content_type)
+                        && major == 3
+                        && minor <= 4
+                        && len <= MAX_RECORD;
+                    if !is_tls {
+                        self.state = State::Lost;
+                        sink(TlsEvent::NotTls, frame_no, ts);
+                        return;
+                    }
+                    // Alert bodies are always kept (they are tiny): some stacks send a
+                    // plaintext alert after the peer has started encrypting.
+                    let keep = content_type == CONTENT_ALERT
+                        || (!self.encrypted
+                            && matches!(content_type, CONTENT_HANDSHAKE | CONTENT_CCS));
+                    self.body.clear();
+                    self.state = State::Body {
+                        content_type,
+                        remaining: len,
+                        keep,
+                    };
+                    if len == 0 {
+                        self.finish_record(sink);
+                    }
+                }
+                State::Body {
+                    remaining, keep, ..
+                } => {
+                    let n = (*remaining).min(bytes.len());
+                    let (chunk, rest) = bytes.split_at(n);
+                    if *keep {
+                        self.body.extend_from_slice(chunk);
+                    }
+                    *remaining -= n;
+                    bytes = rest;
+                    if *remaining == 0 {
+                        self.finish_record(sink);
+                    }
+                }
+            }
+        }
+    }
+
+    fn finish_record<F>(&mut self, sink: &mut F)
+    where
+        F: FnMut(TlsEvent<'_>, u64, Ts),
+    {
+        let State::Body { content_type, .. } = std::mem::replace(&mut self.state, State::Header)
+        else {
+            return;
+        };
+        let (frame_no, ts) = self.latest;
+        let body = std::mem::take(&mut self.body);
+        let len_hint = body.len();
+        if self.encrypted {
+            // Nothing kept: only the length matters, and it is in the header we consumed.
+            let len = usize::from(u16::from_be_bytes([self.hdr[3], self.hdr[4]]));
+            if content_type == CONTENT_ALERT {
+                // A protected record is at least a tag long: two bytes with a valid level
+                // are a plaintext alert (OpenSSL sends one when it rejects a TLS 1.3
+                // certificate before switching its own keys).
+                match body.as_slice() {
+                    [level @ (1 | 2), description] => sink(
+                        TlsEvent::Alert {
+                            level: *level,
+                            description: *description,
+                        },
+                        frame_no,
+                        ts,
+                    ),
+                    _ => sink(TlsEvent::EncryptedAlert { len }, frame_no, ts),
+                }
+            } else if content_type == CONTENT_CCS {
+                sink(TlsEvent::ChangeCipherSpec, frame_no, ts);
+            } else {
+                sink(TlsEvent::Encrypted { content_type, len }, frame_no, ts);
+            }
+            self.body = body;
+            return;
+        }
+        match content_type {
+            CONTENT_CCS => {
+                sink(TlsEvent::ChangeCipherSpec, frame_no, ts);
+                // In TLS 1.3 ChangeCipherSpec is only a compatibility record (RFC 8446
+                // §D.4); protection starts with the ServerHello instead.
+                if !self.tls13 {
+                    self.encrypted = true;
+                }
+            }
+            CONTENT_ALERT => match body.as_slice() {
+                [level, description] => sink(
+                    TlsEvent::Alert {
+                        level: *level,
+                        description: *description,
+                    },
+                    frame_no,
+                    ts,
+                ),
+                _ => sink(TlsEvent::EncryptedAlert { len: len_hint }, frame_no, ts),
+            },
+            CONTENT_HANDSHAKE => {
+                if self.handshake.len() + body.len() > MAX_HANDSHAKE {
+                    self.handshake.clear();
+                    self.state = State::Lost;
+                    return;
+                }
+                self.handshake.extend_from_slice(&body);
+                self.drain_handshake(frame_no, ts, sink);
+            }
+            _ => {
+                let len = usize::from(u16::from_be_bytes([self.hdr[3], self.hdr[4]]));
+                sink(TlsEvent::Encrypted { content_type, len }, frame_no, ts);
+            }
+        }
+        self.body = body;
+    }
+
+    /// Parses every complete handshake message buffered.
+    fn drain_handshake<F>(&mut self, frame_no: u64, ts: Ts, sink: &mut F)
+    where
+        F: FnMut(TlsEvent<'_>, u64, Ts),
+    {
+        loop {
+            let total = match self.handshake.get(..4) {
+                Some([_, a, b, c]) => {
+                    4 + ((usize::from(*a) << 16) | (usize::from(*b) << 8) | usize::from(*c))
+                }
+                _ => return,
+            };
+            if self.handshake.len() < total {
+                return;
+            }
+            let msg: Vec<u8> = self.handshake.drain(..total).collect();
+            let htype = msg.first().copied().unwrap_or(0);
+            match parse_tls_message_handshake(&msg) {
+                Ok((_, TlsMessage::Handshake(hs))) => {
+                    if let Some((is13, retry)) = emit_handshake(hs, htype, frame_no, ts, sink) {
+                        if is13 || retry {
+                            self.tls13 = true;
+                        }
+                        if is13 && !retry {
+                            // Everything after a TLS 1.3 ServerHello is protected.
+                            self.encrypted = true;
+                            self.handshake.clear();
+                            return;
+                        }
+                    }
+                }
+                _ => sink(TlsEvent::Handshake(htype), frame_no, ts),
+            }
+        }
+    }
+}
+
+/// Emits the event for one handshake message; for a ServerHello (or HelloRetryRequest)
+/// returns (TLS 1.3 chosen, is a retry).
+fn emit_handshake<F>(
+    hs: TlsMessageHandshake<'_>,
+    htype: u8,
+    frame_no: u64,
+    ts: Ts,
+    sink: &mut F,
+) -> Option<(bool, bool)>
+where
+    F: FnMut(TlsEvent<'_>, u64, Ts),
+{
+    match hs {
+        TlsMessageHandshake::ClientHello(ch) => {
+            let mut hello = ClientHello {
+                ciphers: ch.ciphers.iter().map(|c| c.0).collect(),
+                versions: vec![ch.version.0],
+                ..ClientHello::default()
+            };
+            if let Some(Ok((_, exts))) = ch.ext.map(parse_tls_extensions) {
+                for ext in exts {
+                    match ext {
+                        TlsExtension::SNI(names) => {
+                            hello.sni = names
+                                .iter()
+                                .find(|(t, _)| *t == SNIType::HostName)
+                                .map(|(_, n)| String::from_utf8_lossy(n).into_owned());
+                        }
+                        TlsExtension::SupportedVersions(v) => {
+                            hello.versions =
+                                v.iter().map(|v| v.0).filter(|v| !is_grease(*v)).collect();
+                        }
+                        TlsExtension::ALPN(protos) => {
+                            hello.alpn = protos
+                                .iter()
+                                .map(|p| String::from_utf8_lossy(p).into_owned())
+                                .collect();
+                        }
+                        _ => {}
+                    }
+                }
+            }
+            hello.ciphers.retain(|c| !is_grease(*c));
+            sink(TlsEvent::ClientHello(hello), frame_no, ts);
+        }
+        TlsMessageHandshake::ServerHello(sh) => {
+            let mut hello = ServerHello {
+                version: sh.version.0,
+                cipher: sh.cipher.0,
+                alpn: None,
+                retry: sh.random == HRR_RANDOM,
+            };
+            if let Some(Ok((_, exts))) = sh.ext.map(parse_tls_server_hello_extensions) {
+                for ext in exts {
+                    match ext {
+                        TlsExtension::SupportedVersions(v) => {
+                            if let Some(v) = v.first() {
+                                hello.version = v.0;
+                            }
+                        }
+                        TlsExtension::ALPN(protos) => {
+                            hello.alpn = protos
+                                .first()
+                                .map(|p| String::from_utf8_lossy(p).into_owned());
+                        }
+                        _ => {}
+                    }
+                }
+            }
+            let result = (
+                hello.version == 0x0304 || hello.version >> 8 == 0x7f,
+                hello.retry,
+            );
+            sink(TlsEvent::ServerHello(hello), frame_no, ts);
+            return Some(result);
+        }
+        TlsMessageHandshake::HelloRetryRequest(hrr) => {
+            sink(
+                TlsEvent::ServerHello(ServerHello {
+                    version: hrr.version.0,
+                    cipher: hrr.cipher.0,
+                    alpn: None,
+                    retry: true,
+                }),
+                frame_no,
+                ts,
+            );
+            return Some((true, true));
+        }
+        TlsMessageHandshake::Certificate(c) => sink(
+            TlsEvent::Certificate(c.cert_chain.iter().map(|c| c.data).collect()),
+            frame_no,
+            ts,
+        ),
+        _ => sink(TlsEvent::Handshake(htype), frame_no, ts),
+    }
+    None
+}
+
+/// GREASE values (RFC 8701): 0x?A?A.
+fn is_grease(v: u16) -> bool {
+    v & 0x0f0f == 0x0a0a && (v >> 8) == (v & 0xff)
+}
+
+/// "TLS 1.2" for 0x0303 and so on.
+pub fn version_name(v: u16) -> String {
+    match v {
+        0x0300 => "SSL 3.0".to_string(),
+        0x0301 => "TLS 1.0".to_string(),
+        0x0302 => "TLS 1.1".to_string(),
+        0x0303 => "TLS 1.2".to_string(),
+        0x0304 => "TLS 1.3".to_string(),
+        v if v >> 8 == 0x7f => format!("TLS 1.3 draft {}", v & 0xff),
+        v => format!("0x{v:04x}"),
+    }
+}
+
+/// IANA name of a cipher suite, or its number.
+pub fn cipher_name(id: u16) -> String {
+    tls_parser::TlsCipherSuite::from_id(id)
+        .map(|c| c.name.to_string())
+        .unwrap_or_else(|| format!("0x{id:04x}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A minimal ClientHello record: TLS 1.2 legacy version, one cipher, SNI "a.test",
+    /// supported_versions [1.3, 1.2], ALPN ["http/1.1"].
+    fn client_hello() -> Vec<u8> {
+        let mut ext = Vec::new();
+        // server_name
+        let name = b"a.test";
+        let sni_list_len = 3 + name.len();
+        ext.extend_from_slice(&[0x00, 0x00]);
+        ext.extend_from_slice(&((sni_list_len + 2) as u16).to_be_bytes());
+        ext.extend_from_slice(&(sni_list_len as u16).to_be_bytes());
+        ext.push(0);
+        ext.extend_from_slice(&(name.len() as u16).to_be_bytes());
+        ext.extend_from_slice(name);
+        // supported_versions
+        ext.extend_from_slice(&[0x00, 0x2b, 0x00, 0x05, 0x04, 0x03, 0x04, 0x03, 0x03]);
+        // ALPN
+        ext.extend_from_slice(&[0x00, 0x10, 0x00, 0x0b, 0x00, 0x09, 0x08]);
+        ext.extend_from_slice(b"http/1.1");
+        let mut body = vec![0x03, 0x03];
+        body.extend_from_slice(&[7u8; 32]); // random
+        body.push(0); // session id
+        body.extend_from_slice(&[0x00, 0x02, 0x13, 0x01]); // ciphers
+        body.extend_from_slice(&[0x01, 0x00]); // compression
+        body.extend_from_slice(&(ext.len() as u16).to_be_bytes());
+        body.extend_from_slice(&ext);
+        let mut hs = vec![1];
+        hs.extend_from_slice(&(body.len() as u32).to_be_bytes()[1..]);
+        hs.extend_from_slice(&body);
+        let mut rec = vec![22, 3, 1];
+        rec.extend_from_slice(&(hs.len() as u16).to_be_bytes());
+        rec.extend_from_slice(&hs);
+        rec
+    }
+
+    fn events(chunks: &[&[u8]]) -> Vec<String> {
+        let mut r = TlsReader::new();
+        let mut out = Vec::new();
+        let mut offset = 0;
+        for (i, c) in chunks.iter().enumerate() {
+            let ev = StreamEvent::Data {
+                offset,
+                bytes: c,
+                frame_no: i as u64 + 1,
+                ts: Ts(0),
+            };
+            r.feed(&ev, &mut |e, f, _| out.push(format!("{f}:{e:?}")));
+            offset += c.len() as u64;
+        }
+        out
+    }
+
+    #[test]
+    fn client_hello_facts_whatever_the_split() {
+        let rec = client_hello();
+        for cut in 0..rec.len() {
+            let out = events(&[&rec[..cut], &rec[cut..]]);
+            assert_eq!(out.len(), 1, "cut {cut}: {out:?}");
+            assert!(out[0].contains("sni: Some(\"a.test\")"), "{}", out[0]);
+            assert!(out[0].contains("versions: [772, 771]"), "{}", out[0]);
+            assert!(out[0].contains("alpn: [\"http/1.1\"]"), "{}", out[0]);
+        }
+    }
+
+    #[test]
+    fn alerts_plain_and_encrypted() {
+        let out = events(&[&[21, 3, 3, 0, 2, 2, 40]]);
+        assert_eq!(out, vec!["1:Alert { level: 2, description: 40 }"]);
+        let out = events(&[&[20, 3, 3, 0, 1, 1], &[21, 3, 3, 0, 26], &[0u8; 26]]);
+        assert_eq!(
+            out,
+            vec!["1:ChangeCipherSpec", "3:EncryptedAlert { len: 26 }"]
+        );
+    }
+
+    #[test]
+    fn not_tls_stops_the_reader() {
+        assert_eq!(events(&[b"HTTP/1.1 400 Bad Request\r\n"]), vec!["1:NotTls"]);
+        assert!(looks_like_tls(&[22, 3, 1, 0, 200]));
+        assert!(!looks_like_tls(b"GET / HTTP/1.1"));
+        assert!(!looks_like_tls(&[0x81, 0x05]));
+    }
+
+    #[test]
+    fn names() {
+        assert_eq!(version_name(0x0303), "TLS 1.2");
+        assert_eq!(cipher_name(0x1301), "TLS_AES_128_GCM_SHA256");
+        assert!(is_grease(0x0a0a) && is_grease(0xfafa) && !is_grease(0x0304));
+    }
+}
