@@ -299,7 +299,12 @@ fn tls_story(
     }
     if let Some(fail) = &tls.failure {
         story.outcome = Outcome::TlsFailed;
-        story.client_observed = Some(observed(fail.client_observed_code, fail.cause.clone()));
+        let why = if fail.client_observed_code == 1015 {
+            "the TLS handshake failed, so no WebSocket connection was made (cause under tls)"
+        } else {
+            "the connection ended before any WebSocket handshake (cause under tls)"
+        };
+        story.client_observed = Some(observed(fail.client_observed_code, why.to_string()));
         story.server_observed = None;
         story.likely_cause = Some(fail.cause.clone());
         let code = fail.client_observed_code;

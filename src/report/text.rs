@@ -366,7 +366,8 @@ pub fn connection(c: &ConnReport, s: Style, explained: &mut Explained) -> String
             let _ = writeln!(o, "             {}", wrap(&line, 84, "               "));
         }
     }
-    if let Some(cause) = &st.likely_cause {
+    let cause_shown = c.tls.as_ref().is_some_and(|t| t.failure.is_some());
+    if let Some(cause) = st.likely_cause.as_ref().filter(|_| !cause_shown) {
         let _ = writeln!(
             o,
             "  {}      {}",
