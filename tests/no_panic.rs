@@ -53,6 +53,29 @@ proptest! {
         let _ = wsclose::ws::reader::plausible_frames(&bytes, None, true);
     }
 
+    /// TLS records with arbitrary bodies (handshake messages, certificates, alerts), split
+    /// anywhere, through the TLS adapter and the per-connection TLS analysis.
+    #[test]
+    fn tls_adapter_takes_any_records(
+        records in proptest::collection::vec((20u8..=23, proptest::collection::vec(any::<u8>(), 0..400)), 1..6),
+        split in any::<usize>(),
+    ) {
+        let mut bytes = Vec::new();
+        for (ty, body) in &records {
+            bytes.extend_from_slice(&[*ty, 3, 3]);
+            bytes.extend_from_slice(&(body.len() as u16).to_be_bytes());
+            bytes.extend_from_slice(body);
+        }
+        let cut = split % (bytes.len() + 1);
+        let mut reader = wsclose::tls::TlsReader::new();
+        let mut state = wsclose::tlsconn::TlsState::default();
+        for (i, (offset, chunk)) in [(0, &bytes[..cut]), (cut, &bytes[cut..])].into_iter().enumerate() {
+            let ev = StreamEvent::Data { offset: offset as u64, bytes: chunk, frame_no: i as u64 + 1, ts: wsclose::capture::Ts(0) };
+            reader.feed(&ev, &mut |e, f, ts| state.on_event(i % 2, e, f, ts));
+        }
+        let _ = state.report(&wsclose::tlsconn::EndFacts { client: 0, end: None });
+    }
+
     #[test]
     fn capture_reader_takes_any_bytes(mut bytes in proptest::collection::vec(any::<u8>(), 0..400), magic in 0usize..3) {
         let heads: [&[u8]; 3] = [&[0xd4, 0xc3, 0xb2, 0xa1], &[0x0a, 0x0d, 0x0d, 0x0a], &[]];
