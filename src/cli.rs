@@ -16,6 +16,38 @@ pub struct Cli {
 pub enum Command {
     /// Report every WebSocket close in the captures, explained.
     Analyze(AnalyzeArgs),
+    /// Explain close codes and TLS alerts: one, or several side by side.
+    Explain(ExplainArgs),
+}
+
+/// Output of `explain`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum ExplainFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Args)]
+pub struct ExplainArgs {
+    /// Close codes (1008), TLS alerts (tls:45) or their names (certificate_expired).
+    #[arg(value_name = "CODE", required_unless_present = "list")]
+    pub queries: Vec<String>,
+
+    /// Print the whole catalog.
+    #[arg(long, conflicts_with = "queries")]
+    pub list: bool,
+
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = ExplainFormat::Text)]
+    pub format: ExplainFormat,
+
+    /// Language of the explanations.
+    #[arg(long, value_enum, default_value_t = crate::explain::Lang::En)]
+    pub lang: crate::explain::Lang,
+
+    /// Width of the text output in columns.
+    #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u16).range(40..))]
+    pub width: u16,
 }
 
 /// When to colour the human report.

@@ -25,6 +25,7 @@ pub mod close;
 pub mod conn;
 pub mod decode;
 pub mod error;
+pub mod explain;
 pub mod http;
 pub mod output;
 pub mod report;

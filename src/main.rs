@@ -6,13 +6,14 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-use wsclose::cli::{Cli, Color, Command};
+use wsclose::cli::{Cli, Color, Command, ExplainArgs, ExplainFormat};
 use wsclose::output::Output;
 use wsclose::{analyze_file, Options};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
+        Command::Explain(args) => explain(&args),
         Command::Analyze(args) => {
             let color = match args.color {
                 Color::Always => true,
@@ -69,6 +70,59 @@ fn main() -> ExitCode {
                 ExitCode::SUCCESS
             }
         }
+    }
+}
+
+fn explain(args: &ExplainArgs) -> ExitCode {
+    use wsclose::explain::{
+        all_cards, card, differences, parse_query, render_list, render_text, ExplainDoc,
+    };
+    let cards = if args.list {
+        all_cards(args.lang)
+    } else {
+        let mut cards = Vec::new();
+        for q in &args.queries {
+            match parse_query(q) {
+                Ok(query) => cards.push(card(query, args.lang)),
+                Err(e) => {
+                    eprintln!("wsclose: explain: {e}");
+                    return ExitCode::from(2);
+                }
+            }
+        }
+        cards
+    };
+    let text = match args.format {
+        ExplainFormat::Json => {
+            let doc = ExplainDoc {
+                tool: "wsclose",
+                version: env!("CARGO_PKG_VERSION"),
+                lang: args.lang,
+                differences: if args.list {
+                    Vec::new()
+                } else {
+                    differences(&cards, args.lang)
+                },
+                entries: &cards,
+            };
+            match serde_json::to_string_pretty(&doc) {
+                Ok(s) => s + "\n",
+                Err(e) => {
+                    eprintln!("wsclose: explain: {e}");
+                    return ExitCode::from(2);
+                }
+            }
+        }
+        ExplainFormat::Text if args.list => render_list(&cards, args.lang),
+        ExplainFormat::Text => render_text(&cards, args.lang, usize::from(args.width)),
+    };
+    let mut stdout = io::stdout().lock();
+    match stdout
+        .write_all(text.as_bytes())
+        .and_then(|_| stdout.flush())
+    {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => finish_io(e),
     }
 }
 
