@@ -254,7 +254,7 @@ pub fn differences(cards: &[Card], lang: Lang) -> Vec<String> {
     let label = |c: &Card| format!("{} ({})", c.query, c.title);
     // On the wire.
     let wires: Vec<&str> = cards.iter().map(|c| c.wire).collect();
-    if wires.iter().any(|w| *w != wires[0]) {
+    if wires.iter().any(|w| Some(w) != wires.first()) {
         for c in cards {
             out.push(format!("{}: {}", label(c), c.on_the_wire));
         }
