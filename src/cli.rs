@@ -18,6 +18,51 @@ pub enum Command {
     Analyze(AnalyzeArgs),
     /// Explain close codes and TLS alerts: one, or several side by side.
     Explain(ExplainArgs),
+    /// Check captures against a policy, for CI: exit 0 when it holds, 1 when it is broken,
+    /// 2 when an input cannot be read.
+    Check(CheckArgs),
+}
+
+/// Output of `check`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum CheckFormat {
+    /// One line per violation, with the fix.
+    Human,
+    Json,
+    /// JUnit XML, one test case per capture and rule.
+    Junit,
+    /// GitHub Actions workflow annotations.
+    Github,
+}
+
+/// Which violations fail the check.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum FailOn {
+    Error,
+    Warning,
+}
+
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// Capture files, directories (searched recursively) or glob patterns.
+    #[arg(required = true, value_name = "INPUT")]
+    pub inputs: Vec<String>,
+
+    /// Policy file (TOML). Default: ./wsclose.toml when it exists, else the built-in policy.
+    #[arg(long, value_name = "FILE")]
+    pub policy: Option<std::path::PathBuf>,
+
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = CheckFormat::Human)]
+    pub format: CheckFormat,
+
+    /// Fail (exit 1) on errors only, or on warnings too.
+    #[arg(long, value_enum, default_value_t = FailOn::Error)]
+    pub fail_on: FailOn,
+
+    /// As for `analyze`.
+    #[arg(long = "ws-port", value_name = "PORT")]
+    pub ws_ports: Vec<u16>,
 }
 
 /// Output of `explain`.

@@ -21,6 +21,7 @@
 )]
 
 pub mod capture;
+pub mod check;
 pub mod close;
 pub mod conn;
 pub mod decode;

@@ -6,7 +6,9 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-use wsclose::cli::{Cli, Color, Command, ExplainArgs, ExplainFormat};
+use wsclose::cli::{
+    CheckArgs, CheckFormat, Cli, Color, Command, ExplainArgs, ExplainFormat, FailOn,
+};
 use wsclose::output::Output;
 use wsclose::{analyze_file, Options};
 
@@ -14,6 +16,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Explain(args) => explain(&args),
+        Command::Check(args) => check(&args),
         Command::Analyze(args) => {
             let color = match args.color {
                 Color::Always => true,
@@ -123,6 +126,101 @@ fn explain(args: &ExplainArgs) -> ExitCode {
     {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => finish_io(e),
+    }
+}
+
+fn check(args: &CheckArgs) -> ExitCode {
+    use wsclose::check::{
+        check_connection, check_file, collect_inputs, render_github, render_human, render_junit,
+        totals, CheckDoc, FileResult, Policy,
+    };
+    let policy_path = args.policy.clone().or_else(|| {
+        let default = std::path::PathBuf::from("wsclose.toml");
+        default.is_file().then_some(default)
+    });
+    let mut policy = Policy::default();
+    if let Some(path) = &policy_path {
+        let shown = path.display().to_string();
+        let text = match std::fs::read_to_string(path) {
+            Ok(t) => t,
+            Err(e) => {
+                eprintln!("wsclose: {shown}: {e}");
+                return ExitCode::from(2);
+            }
+        };
+        policy = match Policy::parse(&text) {
+            Ok(p) => p,
+            Err(e) => {
+                eprintln!("wsclose: {shown}:{}: {}", e.line, e.message);
+                return ExitCode::from(2);
+            }
+        };
+        policy.source = Some(shown);
+    }
+    let files = match collect_inputs(&args.inputs) {
+        Ok(f) => f,
+        Err(e) => {
+            eprintln!("wsclose: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let mut opts = Options::default();
+    opts.conn.ws_ports = args.ws_ports.clone();
+    let mut results = Vec::new();
+    for path in &files {
+        let mut result = FileResult {
+            path: path.clone(),
+            ..FileResult::default()
+        };
+        let (_report, err) = analyze_file(path, &opts, &mut |c| {
+            check_connection(&policy, path, c, &mut result)
+        });
+        check_file(&policy, &mut result);
+        if let Some(e) = err {
+            eprintln!("wsclose: {e}");
+            result.error = Some(e.to_string());
+        }
+        results.push(result);
+    }
+    let t = totals(&results);
+    let fail_on_warning = args.fail_on == FailOn::Warning;
+    let failed = t.errors > 0 || (fail_on_warning && t.warnings > 0);
+    let text = match args.format {
+        CheckFormat::Human => render_human(&results, &t, fail_on_warning),
+        CheckFormat::Junit => render_junit(&results, &policy),
+        CheckFormat::Github => render_github(&results, &t),
+        CheckFormat::Json => {
+            let doc = CheckDoc {
+                tool: "wsclose",
+                version: env!("CARGO_PKG_VERSION"),
+                schema: wsclose::report::SCHEMA_VERSION,
+                passed: !failed && t.unreadable == 0,
+                policy: policy.source.as_deref(),
+                totals: &t,
+                files: &results,
+            };
+            match serde_json::to_string_pretty(&doc) {
+                Ok(s) => s + "\n",
+                Err(e) => {
+                    eprintln!("wsclose: check: {e}");
+                    return ExitCode::from(2);
+                }
+            }
+        }
+    };
+    let mut stdout = io::stdout().lock();
+    if let Err(e) = stdout
+        .write_all(text.as_bytes())
+        .and_then(|_| stdout.flush())
+    {
+        return finish_io(e);
+    }
+    if t.unreadable > 0 {
+        ExitCode::from(2)
+    } else if failed {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
     }
 }
 

@@ -4,8 +4,10 @@
 #[path = "support/pcapgen.rs"]
 mod pcapgen;
 
+mod check;
 mod cli;
 mod expectations;
+mod explain;
 mod golden;
 mod interop;
 mod regression;

@@ -1,0 +1,337 @@
+//! `wsclose check`: policy, exit codes and output formats.
+
+use std::path::PathBuf;
+use std::process::Command;
+
+use quick_xml::events::Event;
+
+use crate::{root, wsclose};
+
+fn run(args: &[&str]) -> (i32, String, String) {
+    let out = wsclose(args);
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8(out.stdout).expect("utf-8"),
+        String::from_utf8(out.stderr).expect("utf-8"),
+    )
+}
+
+fn policy(name: &str, text: &str) -> PathBuf {
+    crate::temp_capture(name, text.as_bytes())
+}
+
+#[test]
+fn exit_codes_with_the_default_policy() {
+    assert_eq!(
+        run(&["check", "samples/normal.pcap", "samples/policy.pcap"]).0,
+        0
+    );
+    let (code, out, _) = run(&["check", "samples/wire-1015.pcap"]);
+    assert_eq!(code, 1);
+    assert!(out.contains("error   IllegalCloseCode  packet 9"), "{out}");
+    assert!(out.contains("fix: Look at the TLS handshake"), "{out}");
+    // Abnormal drops and TLS failures are warnings: they do not fail the build by default.
+    assert_eq!(
+        run(&[
+            "check",
+            "samples/drop-rst.pcap",
+            "samples/wss-expired-tls12.pcap"
+        ])
+        .0,
+        0
+    );
+    assert_eq!(
+        run(&["check", "--fail-on", "warning", "samples/drop-rst.pcap"]).0,
+        1
+    );
+    // Unreadable input wins.
+    let (code, _, err) = run(&["check", "samples/wire-1015.pcap", "samples/truncated.pcap"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("samples/truncated.pcap"), "{err}");
+}
+
+#[test]
+fn directories_and_globs() {
+    let (code, out, _) = run(&["check", "--format", "json", "samples"]);
+    assert_eq!(code, 2, "samples/ holds the truncated capture");
+    let doc: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert!(doc["totals"]["files"].as_u64().unwrap() >= 40);
+    let (code, out, _) = run(&["check", "--format", "json", "samples/wss-*.pcap"]);
+    assert_eq!(code, 0);
+    let doc: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(doc["totals"]["files"], 8);
+    assert_eq!(doc["passed"], true);
+    let (code, _, err) = run(&["check", "samples/nothing-*.pcap"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("no file matches"), "{err}");
+}
+
+#[test]
+fn policy_denies_and_allows_codes() {
+    let p = policy("deny.toml", "[codes]\ndeny = [1008, \"4500-4599\"]\n");
+    let (code, out, _) = run(&[
+        "check",
+        "--policy",
+        p.to_str().unwrap(),
+        "samples/policy.pcap",
+        "samples/normal.pcap",
+    ]);
+    assert_eq!(code, 1);
+    assert_eq!(
+        out.matches("DeniedCode").count(),
+        2,
+        "both Close frames carry 1008: {out}"
+    );
+    let p = policy(
+        "allow.toml",
+        "[codes]\nallow = [\"1000-1003\", \"4000-4099\"]\n",
+    );
+    let (code, out, _) = run(&[
+        "check",
+        "--policy",
+        p.to_str().unwrap(),
+        "samples/policy.pcap",
+        "samples/ipv6.pcap",
+        "samples/normal.pcap",
+    ]);
+    assert_eq!(code, 1);
+    assert!(
+        out.contains("CodeNotAllowed") && out.contains("1008"),
+        "{out}"
+    );
+    assert!(
+        !out.contains("closed with 4001"),
+        "4001 is in 4000-4099: {out}"
+    );
+    assert!(!out.contains("closed with 1000"), "{out}");
+}
+
+#[test]
+fn severities_limits_and_scopes() {
+    let p = policy(
+        "sev.toml",
+        "[rules]\nNoCloseHandshake = \"error\"\nIllegalCloseCode = \"off\"\n",
+    );
+    let ps = p.to_str().unwrap();
+    assert_eq!(
+        run(&["check", "--policy", ps, "samples/drop-rst.pcap"]).0,
+        1
+    );
+    assert_eq!(
+        run(&["check", "--policy", ps, "samples/wire-1015.pcap"]).0,
+        0
+    );
+    let p = policy("share.toml", "[limits]\nmax_abnormal_share = 0.0\n");
+    let (code, out, _) = run(&[
+        "check",
+        "--policy",
+        p.to_str().unwrap(),
+        "samples/drop-rst.pcap",
+    ]);
+    assert_eq!(code, 1);
+    assert!(
+        out.contains("AbnormalShare") && out.contains("1 of 1 WebSocket connections"),
+        "{out}"
+    );
+    // A scope on the server's address and port applies; one on another port does not.
+    let doc = crate::analyze_json("samples/drop-rst.pcap");
+    let server = doc["files"][0]["connections"][0]["server"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let (ip, port) = server.rsplit_once(':').unwrap();
+    let scoped = format!("[[scope]]\nhosts = [\"{ip}\"]\nports = [{port}]\nrules = {{ NoCloseHandshake = \"error\" }}\n");
+    let p = policy("scope.toml", &scoped);
+    assert_eq!(
+        run(&[
+            "check",
+            "--policy",
+            p.to_str().unwrap(),
+            "samples/drop-rst.pcap"
+        ])
+        .0,
+        1
+    );
+    let other = format!(
+        "[[scope]]\nports = [{}]\nrules = {{ NoCloseHandshake = \"error\" }}\n",
+        port.parse::<u16>().unwrap() + 1
+    );
+    let p = policy("scope-other.toml", &other);
+    assert_eq!(
+        run(&[
+            "check",
+            "--policy",
+            p.to_str().unwrap(),
+            "samples/drop-rst.pcap"
+        ])
+        .0,
+        0
+    );
+}
+
+#[test]
+fn invalid_policy_names_line_and_key() {
+    let p = policy(
+        "bad.toml",
+        "[rules]\nIllegalCloseCode = \"error\"\nNoSuchRule = \"warning\"\n",
+    );
+    let (code, _, err) = run(&[
+        "check",
+        "--policy",
+        p.to_str().unwrap(),
+        "samples/normal.pcap",
+    ]);
+    assert_eq!(code, 2);
+    assert!(
+        err.contains("bad.toml:3:") && err.contains("NoSuchRule"),
+        "{err}"
+    );
+    let p = policy("bad2.toml", "[codes]\ndeny = [1008]\nallwo = [1000]\n");
+    let (code, _, err) = run(&[
+        "check",
+        "--policy",
+        p.to_str().unwrap(),
+        "samples/normal.pcap",
+    ]);
+    assert_eq!(code, 2);
+    assert!(
+        err.contains("bad2.toml:3:") && err.contains("allwo"),
+        "{err}"
+    );
+}
+
+#[test]
+fn policy_is_found_in_the_working_directory() {
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("policy-cwd");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("wsclose.toml"), "[codes]\ndeny = [1001]\n").unwrap();
+    let sample = root().join("samples/going-away.pcap");
+    let out = Command::new(env!("CARGO_BIN_EXE_wsclose"))
+        .args(["check", sample.to_str().unwrap()])
+        .current_dir(&dir)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("DeniedCode"));
+}
+
+#[test]
+fn json_output_parses_back() {
+    let (code, out, _) = run(&[
+        "check",
+        "--format",
+        "json",
+        "samples/wire-1015.pcap",
+        "samples/drop-rst.pcap",
+    ]);
+    assert_eq!(code, 1);
+    let doc: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(doc["passed"], false);
+    assert_eq!(doc["totals"]["errors"], 1);
+    assert_eq!(doc["totals"]["warnings"], 1);
+    let v = &doc["files"][1]["violations"][0];
+    assert_eq!(v["rule"], "IllegalCloseCode");
+    assert_eq!(v["frame"], 9);
+    assert_eq!(v["severity"], "error");
+}
+
+/// JUnit: the shape CI test reporters read (testsuites > testsuite > testcase, with
+/// failure and error children), and counts that match the elements.
+#[test]
+fn junit_has_the_expected_shape() {
+    let (code, out, _) = run(&[
+        "check",
+        "--format",
+        "junit",
+        "samples/wire-1015.pcap",
+        "samples/normal.pcap",
+        "samples/truncated.pcap",
+    ]);
+    assert_eq!(code, 2);
+    let mut reader = quick_xml::Reader::from_str(&out);
+    let mut stack: Vec<String> = Vec::new();
+    let (mut suites, mut cases, mut failures, mut errors) = (0, 0, 0, 0);
+    let mut declared_tests = 0;
+    loop {
+        let (e, empty) = match reader.read_event().expect("well-formed XML") {
+            Event::Start(e) => (e, false),
+            Event::Empty(e) => (e, true),
+            Event::End(_) => {
+                stack.pop();
+                continue;
+            }
+            Event::Eof => break,
+            _ => continue,
+        };
+        let name = String::from_utf8(e.name().as_ref().to_vec()).unwrap();
+        let parent = stack.last().cloned().unwrap_or_default();
+        let attr = |key: &str| {
+            e.try_get_attribute(key)
+                .unwrap()
+                .map(|a| String::from_utf8(a.value.to_vec()).unwrap())
+        };
+        match name.as_str() {
+            "testsuites" => assert!(parent.is_empty()),
+            "testsuite" => {
+                assert_eq!(parent, "testsuites");
+                suites += 1;
+                declared_tests += attr("tests").unwrap().parse::<usize>().unwrap();
+            }
+            "testcase" => {
+                assert_eq!(parent, "testsuite");
+                assert!(attr("classname").is_some() && attr("name").is_some());
+                cases += 1;
+            }
+            "failure" => {
+                assert_eq!(parent, "testcase");
+                assert!(attr("message").is_some());
+                failures += 1;
+            }
+            "error" => {
+                assert_eq!(parent, "testcase");
+                errors += 1;
+            }
+            "system-out" => assert_eq!(parent, "testcase"),
+            other => panic!("unexpected element {other}"),
+        }
+        if !empty {
+            stack.push(name);
+        }
+    }
+    assert!(stack.is_empty());
+    assert_eq!(suites, 3);
+    assert_eq!(cases, declared_tests);
+    assert_eq!(
+        failures, 1,
+        "one failing rule: IllegalCloseCode in wire-1015"
+    );
+    assert_eq!(errors, 1, "the truncated file");
+}
+
+#[test]
+fn github_annotations() {
+    let (code, out, _) = run(&[
+        "check",
+        "--format",
+        "github",
+        "samples/wire-1015.pcap",
+        "samples/drop-rst.pcap",
+    ]);
+    assert_eq!(code, 1);
+    let lines: Vec<&str> = out.lines().collect();
+    assert!(
+        lines.iter().any(|l| l.starts_with(
+            "::error file=samples/wire-1015.pcap,title=wsclose IllegalCloseCode::packet 9"
+        )),
+        "{out}"
+    );
+    assert!(
+        lines.iter().any(|l| l
+            .starts_with("::warning file=samples/drop-rst.pcap,title=wsclose NoCloseHandshake::")),
+        "{out}"
+    );
+    assert!(lines
+        .iter()
+        .filter(|l| l.starts_with("::"))
+        .all(|l| !l.contains('\n')));
+}
