@@ -223,3 +223,77 @@ fn tls_alerts_match_tshark() {
         "expected the TLS alert rows of the Zeek captures, compared {compared}"
     );
 }
+
+/// `check` over the public captures: the oversized Close frame and the wrong
+/// Sec-WebSocket-Accept break the default policy; the TLS failures are warnings.
+#[test]
+fn check_over_the_zeek_captures() {
+    let Some(dir) = zeek_dir() else { return };
+    let out = crate::wsclose(&["check", "--format", "json", dir.to_str().unwrap()]);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(doc["totals"]["files"], 22);
+    assert_eq!(doc["totals"]["unreadable"], 0);
+    let violations: Vec<(String, String, String)> = doc["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|f| f["violations"].as_array().unwrap().iter())
+        .map(|v| {
+            let file = v["file"]
+                .as_str()
+                .unwrap()
+                .rsplit('/')
+                .next()
+                .unwrap()
+                .to_string();
+            (
+                file,
+                v["rule"].as_str().unwrap().to_string(),
+                v["severity"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    let has = |f: &str, r: &str, s: &str| {
+        violations.contains(&(f.to_string(), r.to_string(), s.to_string()))
+    };
+    assert!(
+        has(
+            "oversized-close-frame.pcapng",
+            "ControlFrameTooLong",
+            "error"
+        ),
+        "{violations:?}"
+    );
+    assert!(
+        has("wrong-accept-header.pcap", "AcceptMismatch", "error"),
+        "{violations:?}"
+    );
+    assert!(
+        has(
+            "tls-1.2-handshake-failure.pcap",
+            "TlsHandshakeFailed",
+            "warning"
+        ),
+        "{violations:?}"
+    );
+    assert!(
+        has(
+            "tls13draft16-ff52.a01-aborted.pcap",
+            "TlsHandshakeFailed",
+            "warning"
+        ),
+        "{violations:?}"
+    );
+    assert!(
+        !violations
+            .iter()
+            .any(|(f, _, s)| f == "message-too-big-status.pcap" && s == "error"),
+        "1009 is legal: {violations:?}"
+    );
+}
