@@ -194,12 +194,7 @@ where
     let mut legacy_nanos = false;
     let mut frame_no = 0u64;
     let mut offset = 0u64;
-    let truncated = |what: &str, offset: u64, frame_no: u64| Error::Truncated {
-        path: path.to_string(),
-        offset,
-        frame_no,
-        what: what.to_string(),
-    };
+    let mut damage: Option<&str> = None;
 
     loop {
         match reader.next() {
@@ -278,66 +273,57 @@ where
             Err(PcapError::Incomplete(_)) => {
                 let before = reader.data().len();
                 if reader.refill().is_err() {
-                    info.packets = frame_no;
-                    info.bytes_read = offset;
-                    return Err(truncated("read error", offset, frame_no));
+                    damage = Some(READ_ERROR);
+                    break;
                 }
                 if reader.reader_exhausted() && reader.data().len() == before {
-                    if before == 0 {
-                        break;
+                    if before > 0 {
+                        damage = Some(CUT_RECORD);
                     }
-                    info.packets = frame_no;
-                    info.bytes_read = offset;
-                    return Err(truncated(
-                        "capture ends in the middle of a packet record",
-                        offset,
-                        frame_no,
-                    ));
+                    break;
                 }
             }
             Err(PcapError::BufferTooSmall) => {
                 let cap = reader.data().len().max(INITIAL_BUFFER);
                 let new_size = cap.saturating_mul(2);
                 if new_size > MAX_BLOCK || !reader.grow(new_size) {
-                    info.packets = frame_no;
-                    info.bytes_read = offset;
-                    return Err(truncated(
-                        "packet record larger than 16 MiB (corrupt length?)",
-                        offset,
-                        frame_no,
-                    ));
+                    damage = Some("packet record larger than 16 MiB (corrupt length?)");
+                    break;
                 }
                 if reader.refill().is_err() {
-                    info.packets = frame_no;
-                    info.bytes_read = offset;
-                    return Err(truncated("read error", offset, frame_no));
+                    damage = Some(READ_ERROR);
+                    break;
                 }
             }
             Err(PcapError::UnexpectedEof) => {
-                info.packets = frame_no;
-                info.bytes_read = offset;
-                return Err(truncated(
-                    "capture ends in the middle of a packet record",
-                    offset,
-                    frame_no,
-                ));
+                damage = Some(CUT_RECORD);
+                break;
             }
             Err(PcapError::ReadError) => {
-                info.packets = frame_no;
-                info.bytes_read = offset;
-                return Err(truncated("read error", offset, frame_no));
+                damage = Some(READ_ERROR);
+                break;
             }
             Err(_) => {
-                info.packets = frame_no;
-                info.bytes_read = offset;
-                return Err(truncated("corrupt packet record", offset, frame_no));
+                damage = Some("corrupt packet record");
+                break;
             }
         }
     }
     info.packets = frame_no;
     info.bytes_read = offset;
-    Ok(())
+    match damage {
+        Some(what) => Err(Error::Truncated {
+            path: path.to_string(),
+            offset,
+            frame_no,
+            what: what.to_string(),
+        }),
+        None => Ok(()),
+    }
 }
+
+const READ_ERROR: &str = "read error";
+const CUT_RECORD: &str = "capture ends in the middle of a packet record";
 
 /// pcapng `if_tsresol`: high bit clear means 10^-n seconds, set means 2^-n. Invalid values
 /// fall back to the default of microseconds.

@@ -55,6 +55,12 @@ enum Mode {
     Ignore,
 }
 
+/// An HTTP head found at the start of a stream.
+enum Message {
+    Request(Request),
+    Response(Response),
+}
+
 /// What one side did at the WebSocket level.
 struct Side {
     mode: Mode,
@@ -295,17 +301,29 @@ impl App {
             self.ignore(s);
             return;
         }
-        if http::looks_like_request(&joined) {
-            match http::parse_request(&joined) {
+        let head = if http::looks_like_request(&joined) {
+            Some(http::parse_request(&joined).map(Message::Request))
+        } else if http::looks_like_response(&joined) {
+            Some(http::parse_response(&joined).map(Message::Response))
+        } else {
+            None
+        };
+        if let Some(head) = head {
+            match head {
                 Head::Partial => *buf = joined,
-                Head::Complete(req, n) => {
+                Head::Invalid => self.ignore(s),
+                Head::Complete(message, n) => {
+                    match message {
+                        Message::Request(req) => self.on_request(s, req, frame_no),
+                        Message::Response(resp) => self.on_response(s, resp, frame_no),
+                    }
                     let rest = joined.get(n..).unwrap_or_default();
-                    self.on_request(s, req, frame_no);
                     if !rest.is_empty() {
+                        let offset = start_offset + n as u64;
                         self.on_stream(
                             s,
                             StreamEvent::Data {
-                                offset: start_offset + n as u64,
+                                offset,
                                 bytes: rest,
                                 frame_no,
                                 ts,
@@ -313,29 +331,6 @@ impl App {
                         );
                     }
                 }
-                Head::Invalid => self.ignore(s),
-            }
-            return;
-        }
-        if http::looks_like_response(&joined) {
-            match http::parse_response(&joined) {
-                Head::Partial => *buf = joined,
-                Head::Complete(resp, n) => {
-                    let rest = joined.get(n..).unwrap_or_default();
-                    self.on_response(s, resp, frame_no);
-                    if !rest.is_empty() {
-                        self.on_stream(
-                            s,
-                            StreamEvent::Data {
-                                offset: start_offset + n as u64,
-                                bytes: rest,
-                                frame_no,
-                                ts,
-                            },
-                        );
-                    }
-                }
-                Head::Invalid => self.ignore(s),
             }
             return;
         }

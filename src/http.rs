@@ -66,6 +66,17 @@ pub enum Head<T> {
     Invalid,
 }
 
+impl<T> Head<T> {
+    /// The same outcome with the parsed value converted.
+    pub fn map<U>(self, f: impl FnOnce(T) -> U) -> Head<U> {
+        match self {
+            Head::Complete(t, n) => Head::Complete(f(t), n),
+            Head::Partial => Head::Partial,
+            Head::Invalid => Head::Invalid,
+        }
+    }
+}
+
 /// Does `bytes` look like the start of an HTTP request line?
 pub fn looks_like_request(bytes: &[u8]) -> bool {
     const METHODS: [&[u8]; 8] = [

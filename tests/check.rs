@@ -5,16 +5,7 @@ use std::process::Command;
 
 use quick_xml::events::Event;
 
-use crate::{root, wsclose};
-
-fn run(args: &[&str]) -> (i32, String, String) {
-    let out = wsclose(args);
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8(out.stdout).expect("utf-8"),
-        String::from_utf8(out.stderr).expect("utf-8"),
-    )
-}
+use crate::{root, run};
 
 fn policy(name: &str, text: &str) -> PathBuf {
     crate::temp_capture(name, text.as_bytes())

@@ -1,15 +1,6 @@
 //! `wsclose explain`: the catalog on the command line.
 
-use crate::wsclose;
-
-fn run(args: &[&str]) -> (i32, String, String) {
-    let out = wsclose(args);
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8(out.stdout).expect("utf-8"),
-        String::from_utf8(out.stderr).expect("utf-8"),
-    )
-}
+use crate::run;
 
 fn has_arabic(s: &str) -> bool {
     s.chars().any(|c| ('\u{0600}'..='\u{06ff}').contains(&c))

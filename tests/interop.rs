@@ -21,6 +21,27 @@ fn zeek_dir() -> Option<PathBuf> {
     None
 }
 
+/// (capture name, tshark's TSV) for every capture, sorted by name.
+fn tshark_views(dir: &std::path::Path) -> Vec<(String, String)> {
+    let mut tsvs: Vec<_> = fs::read_dir(dir.join("tshark"))
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .map(|e| e.path())
+        .collect();
+    tsvs.sort();
+    tsvs.into_iter()
+        .map(|tsv| {
+            let name = tsv
+                .file_name()
+                .unwrap()
+                .to_string_lossy()
+                .trim_end_matches(".tsv")
+                .to_string();
+            (name, fs::read_to_string(&tsv).unwrap())
+        })
+        .collect()
+}
+
 /// (frame, "src:port", code, reason) of every Close frame wsclose reports.
 fn ours(capture: &std::path::Path) -> Vec<(u64, String, String, String)> {
     crate::jsonl(capture)
@@ -42,20 +63,7 @@ fn ours(capture: &std::path::Path) -> Vec<(u64, String, String, String)> {
 fn close_frames_match_tshark() {
     let Some(dir) = zeek_dir() else { return };
     let mut compared = 0;
-    let mut tsvs: Vec<_> = fs::read_dir(dir.join("tshark"))
-        .unwrap()
-        .filter_map(|e| e.ok())
-        .map(|e| e.path())
-        .collect();
-    tsvs.sort();
-    for tsv in tsvs {
-        let name = tsv
-            .file_name()
-            .unwrap()
-            .to_string_lossy()
-            .trim_end_matches(".tsv")
-            .to_string();
-        let text = fs::read_to_string(&tsv).unwrap();
+    for (name, text) in tshark_views(&dir) {
         let mut expected = Vec::new();
         for line in text.lines().skip(1) {
             let f: Vec<&str> = line.split('\t').collect();
@@ -158,20 +166,7 @@ fn oversized_close_in_zeek_capture_is_illegal() {
 fn tls_alerts_match_tshark() {
     let Some(dir) = zeek_dir() else { return };
     let mut compared = 0;
-    let mut tsvs: Vec<_> = fs::read_dir(dir.join("tshark"))
-        .unwrap()
-        .filter_map(|e| e.ok())
-        .map(|e| e.path())
-        .collect();
-    tsvs.sort();
-    for tsv in tsvs {
-        let name = tsv
-            .file_name()
-            .unwrap()
-            .to_string_lossy()
-            .trim_end_matches(".tsv")
-            .to_string();
-        let text = fs::read_to_string(&tsv).unwrap();
+    for (name, text) in tshark_views(&dir) {
         let rows: Vec<Vec<String>> = text
             .lines()
             .skip(1)
