@@ -389,3 +389,29 @@ fn syn_only_and_non_websocket_traffic_are_not_reported() {
     assert_eq!(doc["files"][0]["connections"].as_array().unwrap().len(), 0);
     assert_eq!(doc["files"][0]["summary"]["tcp_connections"], 1);
 }
+
+#[test]
+fn tls_session_joined_mid_stream_is_encrypted_not_abnormal() {
+    let record = |len: usize| {
+        let mut r = vec![23, 3, 3];
+        r.extend_from_slice(&(len as u16).to_be_bytes());
+        r.extend(std::iter::repeat_n(0x5a, len));
+        r
+    };
+    let mut c = Conv {
+        pkts: Vec::new(),
+        cseq: 1000,
+        sseq: 9000,
+        ts_us: 1,
+    };
+    c.send(true, &record(120));
+    c.send(false, &record(300));
+    c.send(true, &record(80));
+    c.fin(false);
+    c.fin(true);
+    let conn = only_conn(&analyze("tls-mid-stream.pcap", &c.pcap(), &[])).clone();
+    assert_eq!(conn["detection"], "tls");
+    assert_eq!(conn["story"]["outcome"], "encrypted");
+    assert!(conn["tls"]["failure"].is_null());
+    assert!(!rules(&conn).contains(&"NoCloseHandshake".to_string()));
+}

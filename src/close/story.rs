@@ -325,9 +325,9 @@ fn tls_story(
             ),
         });
     } else if tls_only {
-        if tls.handshake == "complete" {
-            story.outcome = Outcome::Encrypted;
-        }
+        // A completed handshake, or a session the capture joined after its handshake:
+        // either way the WebSocket frames are inside TLS.
+        story.outcome = Outcome::Encrypted;
         // Close frames, if any, are inside TLS: nothing is known of the codes.
         story.client_observed = None;
         story.server_observed = None;
