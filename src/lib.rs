@@ -266,18 +266,33 @@ pub fn analyze_file(
     opts: &Options,
     on_conn: &mut dyn FnMut(&ConnReport),
 ) -> (FileReport, Option<Error>) {
+    match capture::open(path) {
+        Ok((input, gzip)) => analyze_reader(path, input, gzip, opts, on_conn),
+        Err(e) => {
+            let report = FileReport {
+                path: path.to_string(),
+                error: Some(e.to_string()),
+                ..FileReport::default()
+            };
+            (report, Some(e))
+        }
+    }
+}
+
+/// As `analyze_file`, from an already opened (and decompressed) capture stream; `path`
+/// names it in messages.
+pub fn analyze_reader(
+    path: &str,
+    input: Box<dyn std::io::Read + Send>,
+    gzip: bool,
+    opts: &Options,
+    on_conn: &mut dyn FnMut(&ConnReport),
+) -> (FileReport, Option<Error>) {
     let mut report = FileReport {
         path: path.to_string(),
+        gzip,
         ..FileReport::default()
     };
-    let (input, gzip) = match capture::open(path) {
-        Ok(x) => x,
-        Err(e) => {
-            report.error = Some(e.to_string());
-            return (report, Some(e));
-        }
-    };
-    report.gzip = gzip;
     let mut info = CaptureInfo {
         gzip,
         ..CaptureInfo::default()
