@@ -896,6 +896,22 @@ impl Conn {
             .all(|s| matches!(s.mode, Mode::Ignore))
     }
 
+    /// Is a SYN from `src` with sequence number `isn` the start of another connection on
+    /// this four-tuple? True when this one has ended, or when its initiator's SYN carried a
+    /// different sequence number (the end of the old one is not in the capture); a
+    /// retransmitted SYN is the same connection.
+    pub fn is_new_connection(&self, src: (IpAddr, u16), isn: u32) -> bool {
+        if self.ended() {
+            return true;
+        }
+        let side = if src == self.ends[0] { 0 } else { 1 };
+        match self.streams.get(side).and_then(Stream::isn) {
+            Some(known) => known != isn,
+            // No SYN seen from that side before: a SYN now, after data, starts over.
+            None => self.streams.get(side).is_some_and(|s| s.offset() > 0),
+        }
+    }
+
     /// Both directions finished (FIN each way, or a RST).
     pub fn ended(&self) -> bool {
         self.rst.iter().any(Option::is_some) || self.fin.iter().all(Option::is_some)

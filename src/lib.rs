@@ -120,7 +120,7 @@ impl Analyzer<'_> {
         let (key, _) = FlowKey::new((seg.src, seg.src_port), (seg.dst, seg.dst_port));
         let new_syn = seg.flags.syn && !seg.flags.ack;
         if let Some(conn) = self.flows.get_mut(&key) {
-            if !(new_syn && conn.ended()) {
+            if !(new_syn && conn.is_new_connection((seg.src, seg.src_port), seg.seq)) {
                 conn.segment(&seg, pkt.frame_no, pkt.ts);
                 return;
             }

@@ -415,3 +415,30 @@ fn tls_session_joined_mid_stream_is_encrypted_not_abnormal() {
     assert!(conn["tls"]["failure"].is_null());
     assert!(!rules(&conn).contains(&"NoCloseHandshake".to_string()));
 }
+
+#[test]
+fn port_reuse_without_the_old_teardown_in_the_capture() {
+    // The first connection's FIN/RST are missing; a new SYN with another ISN starts over.
+    let mut a = Conv::handshake(100, 200);
+    a.send(true, &frame(true, 1, true, b"first"));
+    let mut b = Conv::handshake(70_000, 80_000);
+    let mut pkts = a.pkts;
+    let base = a.ts_us + 1_000_000;
+    for (i, mut p) in b.pkts.drain(..).enumerate() {
+        p.ts_us = base + i as u64;
+        pkts.push(p);
+    }
+    let mut tail = Conv {
+        pkts: Vec::new(),
+        cseq: b.cseq,
+        sseq: b.sseq,
+        ts_us: base + 100,
+    };
+    clean_close(&mut tail, 1001);
+    pkts.extend(tail.pkts);
+    let doc = analyze("reuse-no-fin.pcap", &pcap(&pkts), &[]);
+    let conns = doc["files"][0]["connections"].as_array().unwrap();
+    assert_eq!(conns.len(), 2, "{doc}");
+    assert_eq!(conns[1]["closes"][0]["code"], 1001);
+    assert_eq!(conns[1]["story"]["outcome"], "clean");
+}

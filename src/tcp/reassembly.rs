@@ -88,6 +88,7 @@ pub struct Stream {
     last_segment: Option<(u32, usize, u64)>,
     pub stats: StreamStats,
     pub saw_syn: bool,
+    isn: Option<u32>,
 }
 
 impl Stream {
@@ -102,6 +103,7 @@ impl Stream {
             last_segment: None,
             stats: StreamStats::default(),
             saw_syn: false,
+            isn: None,
         }
     }
 
@@ -120,7 +122,13 @@ impl Stream {
         if self.next_seq.is_none() {
             self.next_seq = Some(isn.wrapping_add(1));
             self.saw_syn = true;
+            self.isn = Some(isn);
         }
+    }
+
+    /// The initial sequence number, when the SYN was seen.
+    pub fn isn(&self) -> Option<u32> {
+        self.isn
     }
 
     /// A segment carrying `payload` at `seq`, with `missing` more bytes cut by the snap length.
