@@ -133,6 +133,11 @@ pub struct AnalyzeArgs {
     #[arg(long, default_value_t = crate::DEFAULT_MAX_PENDING as u64, value_name = "BYTES")]
     pub max_buffer: u64,
 
+    /// List only connections worth a look: not closed cleanly, or with a warning or error
+    /// finding (the summary still counts every connection).
+    #[arg(long)]
+    pub only_problems: bool,
+
     /// Print each file's warnings and errors to standard error as well.
     #[arg(short, long)]
     pub verbose: bool,

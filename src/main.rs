@@ -36,7 +36,11 @@ fn main() -> ExitCode {
                 return finish_io(e);
             }
             for path in &args.files {
+                let only_problems = args.only_problems;
                 let (report, err) = analyze_file(path, &opts, &mut |c| {
+                    if only_problems && !c.has_problem() {
+                        return;
+                    }
                     if io_error.is_none() {
                         if let Err(e) = out.connection(path, c) {
                             io_error = Some(e);

@@ -128,3 +128,31 @@ fn bad_arguments_are_usage_errors() {
     let out = wsclose(&["analyze", "--max-flows", "0", "samples/normal.pcap"]);
     assert_eq!(out.status.code(), Some(2));
 }
+
+#[test]
+fn only_problems_filters_connections_not_the_summary() {
+    let out = wsclose(&[
+        "analyze",
+        "--format",
+        "json",
+        "--only-problems",
+        "samples/multi-interface.pcapng",
+        "samples/drop-rst.pcap",
+    ]);
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        doc["files"][0]["connections"].as_array().unwrap().len(),
+        0,
+        "both closes there are clean"
+    );
+    assert_eq!(doc["files"][0]["summary"]["websocket_connections"], 2);
+    assert_eq!(doc["files"][1]["connections"].as_array().unwrap().len(), 1);
+    let all = wsclose(&[
+        "analyze",
+        "--format",
+        "json",
+        "samples/multi-interface.pcapng",
+    ]);
+    let doc: serde_json::Value = serde_json::from_slice(&all.stdout).unwrap();
+    assert_eq!(doc["files"][0]["connections"].as_array().unwrap().len(), 2);
+}

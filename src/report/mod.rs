@@ -309,6 +309,17 @@ pub struct ConnReport {
     pub findings: Vec<Finding>,
 }
 
+impl ConnReport {
+    /// Not closed cleanly, or a finding at warning level or above.
+    pub fn has_problem(&self) -> bool {
+        !matches!(self.story.outcome, Outcome::Clean | Outcome::Encrypted)
+            || self
+                .findings
+                .iter()
+                .any(|f| f.severity >= Severity::Warning)
+    }
+}
+
 fn is_zero(n: &u64) -> bool {
     *n == 0
 }
