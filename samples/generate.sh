@@ -47,7 +47,7 @@ gen/pki.sh "$PKI" >/dev/null
 keytool -importcert -noprompt -alias wsclose-ca -file "$PKI/ca.crt" -keystore "$PKI/trust.p12" \
   -storetype PKCS12 -storepass changeit >/dev/null 2>&1
 for s in wss-good wss-expired-tls12 wss-expired-tls12-noalert wss-untrusted-ca wss-version-mismatch \
-         wss-expired-tls13 wss-expired-tls13-openssl wss-to-ws-port ws-to-wss-port; do
+         wss-expired-tls13 wss-expired-tls13-openssl wss-to-ws-port ws-to-wss-port wss-no-answer; do
   record_tls "$s"
 done
 [[ ${ONLY:-} == tls ]] && exit 0

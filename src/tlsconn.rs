@@ -567,7 +567,22 @@ impl TlsState {
             });
         }
         // No ServerHello at all.
+        let no_answer_fix = "Check that the server listens with TLS on this port, is not overloaded, and that nothing on the path drops the ClientHello.";
         match f.end {
+            Some((side, frame, ts, kind)) if side == client => {
+                // The client gave up waiting: the server never answered.
+                let waited = crate::report::timefmt::ms_between(ts, self.client_hello_ts) / 1000.0;
+                Some(TlsFailure {
+                    kind: "no_answer",
+                    frame,
+                    client_observed_code: 1015,
+                    cause: format!(
+                        "the server never answered the ClientHello (packet {ch_frame}); the client gave up after {waited:.1} s ({kind}, packet {frame})"
+                    ),
+                    fix: no_answer_fix.to_string(),
+                    alert: None,
+                })
+            }
             Some((side, frame, ts, kind)) => {
                 let by = dir_of(side, client).sender();
                 let waited = crate::report::timefmt::ms_between(ts, self.client_hello_ts);
@@ -589,7 +604,7 @@ impl TlsState {
                 cause: format!(
                     "the server never answered the ClientHello (packet {ch_frame}) before the capture ended: the client times out and reports a failed TLS handshake"
                 ),
-                fix: "Check that the server listens with TLS on this port and that nothing on the path drops the ClientHello.".to_string(),
+                fix: no_answer_fix.to_string(),
                 alert: None,
             }),
         }
@@ -715,6 +730,19 @@ mod tests {
         assert!(f.cause.contains("TLS 1.1"), "{}", f.cause);
         assert_eq!(r.alerts[0].name, Some("protocol_version"));
         assert_eq!(r.handshake, "failed");
+    }
+
+    #[test]
+    fn client_giving_up_means_no_answer() {
+        let mut t = TlsState::default();
+        t.on_event(0, TlsEvent::ClientHello(ClientHello::default()), 3, Ts(0));
+        let r = t.report(&EndFacts {
+            client: 0,
+            end: Some((0, 9, Ts(2_000_000_000), "FIN")),
+        });
+        let f = r.failure.expect("failure");
+        assert_eq!(f.kind, "no_answer");
+        assert!(f.cause.contains("gave up after 2.0 s"), "{}", f.cause);
     }
 
     #[test]

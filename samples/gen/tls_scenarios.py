@@ -128,6 +128,17 @@ def main(name, port, pki, keylog):
         session(port, server_ctx(pki, "expired", min_v=V13), client_ctx(pki, keylog))
     elif name == "wss-to-ws-port":
         session(port, None, client_ctx(pki, keylog))
+    elif name == "wss-no-answer":
+        # A server that accepts TCP and never says a word: the client gives up after 2 s.
+        import socket
+        listener = socket.create_server(("127.0.0.1", port))
+        try:
+            with connect(f"wss://localhost:{port}/live", ssl=client_ctx(pki, keylog), open_timeout=2):
+                pass
+        except Exception as e:
+            print(f"client: {type(e).__name__}: {e}", file=sys.stderr)
+        time.sleep(0.3)
+        listener.close()
     elif name == "ws-to-wss-port":
         session(port, server_ctx(pki, "server"), None, scheme="ws")
     else:
