@@ -50,7 +50,7 @@ fn directories_and_globs() {
     let (code, out, _) = run(&["check", "--format", "json", "samples/wss-*.pcap"]);
     assert_eq!(code, 0);
     let doc: serde_json::Value = serde_json::from_str(&out).unwrap();
-    assert_eq!(doc["totals"]["files"], 8);
+    assert_eq!(doc["totals"]["files"], 9);
     assert_eq!(doc["passed"], true);
     let (code, _, err) = run(&["check", "samples/nothing-*.pcap"]);
     assert_eq!(code, 2);

@@ -376,6 +376,12 @@ fn tls_failures_name_the_1015_cause() {
             Some((C2S, false, Some(50))),
             "does not speak TLS",
         ),
+        (
+            "wss-no-answer.pcap",
+            "no_answer",
+            None,
+            "the client gave up after 2.0 s",
+        ),
     ];
     for (sample, kind, alert, words) in cases {
         let c = expect(sample, &[], "tls_failed");
