@@ -133,6 +133,11 @@ pub struct AnalyzeArgs {
     #[arg(long, default_value_t = crate::DEFAULT_MAX_PENDING as u64, value_name = "BYTES")]
     pub max_buffer: u64,
 
+    /// Most out-of-order bytes buffered across all connections together; past it, the
+    /// connection that wants more gives up on its holes.
+    #[arg(long, default_value_t = crate::MAX_TOTAL_PENDING as u64, value_name = "BYTES")]
+    pub max_buffer_total: u64,
+
     /// List only connections worth a look: not closed cleanly, or with a warning or error
     /// finding (the summary still counts every connection).
     #[arg(long)]

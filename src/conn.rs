@@ -888,6 +888,20 @@ impl Conn {
         end
     }
 
+    /// Out-of-order bytes buffered in both directions.
+    pub fn pending_bytes(&self) -> usize {
+        self.streams.iter().map(Stream::pending_bytes).sum()
+    }
+
+    /// Gives up on the holes both directions wait on (the capture-wide buffer budget is
+    /// spent): buffered data is delivered after gaps.
+    pub fn give_up_holes(&mut self) {
+        let Conn { streams, app, .. } = self;
+        for (side, st) in streams.iter_mut().enumerate() {
+            st.give_up(&mut |ev| app.on_stream(side, ev));
+        }
+    }
+
     /// Nothing more to learn: neither side is being read.
     pub fn passive(&self) -> bool {
         self.app

@@ -53,6 +53,10 @@ pub const DEFAULT_MAX_FLOWS: usize = 100_000;
 /// Default cap on out-of-order bytes buffered per direction of a connection: four full
 /// 64 KiB receive windows.
 pub const DEFAULT_MAX_PENDING: usize = 256 * 1024;
+/// Out-of-order bytes buffered across all connections at once. Per-connection caps alone
+/// would allow `max_flows` times `max_pending`; past this budget the connection that wants
+/// to buffer more gives up on its holes instead (reported as buffer-limit gaps).
+pub const MAX_TOTAL_PENDING: usize = 32 << 20;
 /// A finished connection stays in the table this long (capture time) so that its last
 /// packets (a late Close, the final ACKs) still reach it.
 const LINGER_NS: i64 = 2_000_000_000;
@@ -64,6 +68,8 @@ const SWEEP_EVERY: u64 = 4096;
 pub struct Options {
     pub conn: ConnOptions,
     pub max_flows: usize,
+    /// Out-of-order bytes buffered across all connections (`MAX_TOTAL_PENDING`).
+    pub max_total_pending: usize,
 }
 
 impl Default for Options {
@@ -74,6 +80,7 @@ impl Default for Options {
                 max_pending: DEFAULT_MAX_PENDING,
             },
             max_flows: DEFAULT_MAX_FLOWS,
+            max_total_pending: MAX_TOTAL_PENDING,
         }
     }
 }
@@ -88,6 +95,8 @@ struct Analyzer<'a> {
     fragments: u64,
     cut: u64,
     evicted: u64,
+    /// Out-of-order bytes buffered across the flow table.
+    pending_total: usize,
     now: Ts,
     on_conn: &'a mut dyn FnMut(&ConnReport),
 }
@@ -121,7 +130,16 @@ impl Analyzer<'_> {
         let new_syn = seg.flags.syn && !seg.flags.ack;
         if let Some(conn) = self.flows.get_mut(&key) {
             if !(new_syn && conn.is_new_connection((seg.src, seg.src_port), seg.seq)) {
+                let before = conn.pending_bytes();
                 conn.segment(&seg, pkt.frame_no, pkt.ts);
+                let mut after = conn.pending_bytes();
+                if after > before
+                    && self.pending_total + after - before > self.opts.max_total_pending
+                {
+                    conn.give_up_holes();
+                    after = conn.pending_bytes();
+                }
+                self.pending_total = (self.pending_total + after).saturating_sub(before);
                 return;
             }
             // Port reuse: a new connection on the same four-tuple.
@@ -149,10 +167,12 @@ impl Analyzer<'_> {
             &self.opts.conn,
         );
         conn.segment(&seg, pkt.frame_no, pkt.ts);
+        self.pending_total += conn.pending_bytes();
         self.flows.insert(key, conn);
     }
 
     fn emit(&mut self, conn: Conn, evicted: bool) {
+        self.pending_total = self.pending_total.saturating_sub(conn.pending_bytes());
         if let Some(report) = conn.finish(evicted) {
             self.summary.add(&report);
             (self.on_conn)(&report);
@@ -307,6 +327,7 @@ pub fn analyze_reader(
         fragments: 0,
         cut: 0,
         evicted: 0,
+        pending_total: 0,
         now: Ts(0),
         on_conn,
     };

@@ -442,3 +442,64 @@ fn port_reuse_without_the_old_teardown_in_the_capture() {
     assert_eq!(conns[1]["closes"][0]["code"], 1001);
     assert_eq!(conns[1]["story"]["outcome"], "clean");
 }
+
+#[test]
+fn capture_wide_buffer_budget_is_enforced() {
+    // Two connections, each waiting on a hole with 800 bytes buffered behind it; the budget
+    // holds 1000 bytes, so the second gives up on its hole rather than buffer.
+    let mut pkts = Vec::new();
+    for (i, port) in [40000u16, 40001].into_iter().enumerate() {
+        let mut c = Conv::handshake(1 + i as u32 * 10_000, 500);
+        let msgs: Vec<Vec<u8>> = (0..3)
+            .map(|k| frame(true, 2, false, &vec![k; 398]))
+            .collect();
+        let mut seq = c.sseq;
+        for (k, m) in msgs.iter().enumerate() {
+            if k > 0 {
+                c.ts_us += 10;
+                c.pkts.push(Pkt {
+                    ts_us: c.ts_us,
+                    from_client: false,
+                    seq,
+                    ack: c.cseq,
+                    flags: PSH | ACK,
+                    payload: m.clone(),
+                });
+            }
+            seq += m.len() as u32;
+        }
+        for mut p in c.pkts {
+            p.ts_us += i as u64 * 1000;
+            pkts.push((port, p));
+        }
+    }
+    pkts.sort_by_key(|(_, p)| p.ts_us);
+    let mut bytes = pcap(
+        &pkts
+            .iter()
+            .map(|(_, p)| Pkt {
+                payload: p.payload.clone(),
+                ..*p
+            })
+            .collect::<Vec<_>>(),
+    );
+    let mut off = 24;
+    for (port, p) in &pkts {
+        let tcp = off + 16 + 14 + 20;
+        let at = if p.from_client { tcp } else { tcp + 2 };
+        bytes[at..at + 2].copy_from_slice(&port.to_be_bytes());
+        off += 16 + 14 + 40 + p.payload.len();
+    }
+    let doc = analyze("budget.pcap", &bytes, &["--max-buffer-total", "1000"]);
+    let conns = doc["files"][0]["connections"].as_array().unwrap();
+    assert_eq!(conns.len(), 2);
+    let gave_up = conns
+        .iter()
+        .filter(|c| {
+            c["findings"].as_array().unwrap().iter().any(|f| {
+                f["rule"] == "CaptureGap" && f["message"].as_str().unwrap().contains("buffer limit")
+            })
+        })
+        .count();
+    assert_eq!(gave_up, 1, "{doc}");
+}

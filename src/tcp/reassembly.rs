@@ -277,6 +277,17 @@ impl Stream {
         }
     }
 
+    /// Gives up on every hole now, delivering what is buffered after gaps marked as a
+    /// buffer limit (the capture-wide budget for out-of-order data is spent).
+    pub fn give_up<F>(&mut self, sink: &mut F)
+    where
+        F: FnMut(StreamEvent<'_>),
+    {
+        while !self.pending.is_empty() {
+            self.skip_to_pending(GapKind::BufferLimit, sink);
+        }
+    }
+
     fn skip_to_pending<F>(&mut self, kind: GapKind, sink: &mut F)
     where
         F: FnMut(StreamEvent<'_>),
