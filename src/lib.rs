@@ -281,6 +281,16 @@ impl Analyzer<'_> {
 /// Analyzes one capture (`-` for standard input). Every finished WebSocket connection is
 /// passed to `on_conn` as soon as it is known. Returns the file's report (summary and
 /// warnings); a fatal problem is returned too, after everything before it was analyzed.
+///
+/// ```
+/// let mut codes = Vec::new();
+/// let (report, err) = wsclose::analyze_file("samples/policy.pcap", &wsclose::Options::default(), &mut |c| {
+///     codes.extend(c.closes.iter().filter_map(|close| close.code));
+/// });
+/// assert!(err.is_none());
+/// assert_eq!(codes, [1008, 1008]); // the server's rate-limit close and the client's echo
+/// assert_eq!(report.summary.websocket_connections, 1);
+/// ```
 pub fn analyze_file(
     path: &str,
     opts: &Options,
