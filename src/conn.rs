@@ -130,6 +130,8 @@ pub(crate) struct App {
     forced_server_port: Option<u16>,
     ports: [u16; 2],
     pub tls: Option<Box<TlsState>>,
+    /// Sec-WebSocket-Accept matched the key (checked once, when the 101 arrives).
+    accept_valid: Option<bool>,
 }
 
 impl App {
@@ -523,12 +525,16 @@ impl App {
             return;
         }
         match (&req.key, &resp.accept) {
-            (Some(key), Some(accept)) if http::expected_accept(key) != *accept => {
+            (Some(key), Some(accept)) => {
                 let expected = http::expected_accept(key);
-                let got = accept.clone();
-                self.note(Rule::AcceptMismatch, Some(s), frame, || {
-                    format!("Sec-WebSocket-Accept is {got:?} but the key requires {expected:?} (RFC 6455 §4.2.2): a compliant client fails the connection")
-                });
+                let valid = expected == *accept;
+                self.accept_valid = Some(valid);
+                if !valid {
+                    let got = accept.clone();
+                    self.note(Rule::AcceptMismatch, Some(s), frame, || {
+                        format!("Sec-WebSocket-Accept is {got:?} but the key requires {expected:?} (RFC 6455 §4.2.2): a compliant client fails the connection")
+                    });
+                }
             }
             (Some(_), None) => self.note(Rule::MissingAccept, Some(s), frame, || {
                 "101 response without Sec-WebSocket-Accept (RFC 6455 §4.2.2)".to_string()
@@ -861,6 +867,7 @@ impl Conn {
                 forced_server_port: forced,
                 ports: [src.1, dst.1],
                 tls: None,
+                accept_valid: None,
             },
             first_frame: frame,
             first_ts: ts,
@@ -1090,10 +1097,7 @@ impl Conn {
                 server: resp.and_then(|(r, _)| r.server.clone()),
                 status: resp.map(|(r, _)| r.status),
                 key: req.key.clone(),
-                accept_valid: match (&req.key, &accept) {
-                    (Some(k), Some(a)) => Some(http::expected_accept(k) == *a),
-                    _ => None,
-                },
+                accept_valid: app.accept_valid,
                 accept,
                 subprotocol: resp.and_then(|(r, _)| r.protocol.clone()),
                 offered_extensions: req.extensions.clone(),
