@@ -49,6 +49,7 @@ pub const FINDING_RULES: &[Rule] = &[
     Rule::AcceptMismatch,
     Rule::MissingAccept,
     Rule::UpgradeRefused,
+    Rule::ServerSentMandatoryExtension,
     Rule::NoCloseHandshake,
     Rule::CloseNotAnswered,
     Rule::MidStreamStart,
@@ -69,8 +70,12 @@ pub const FINDING_RULES: &[Rule] = &[
 pub fn default_level(rule: Rule) -> Level {
     use Rule::*;
     match rule {
-        NoCloseHandshake | TlsHandshakeFailed | CloseNotAnswered | UpgradeRefused
-        | CertificateProblem => Level::Warning,
+        NoCloseHandshake
+        | TlsHandshakeFailed
+        | CloseNotAnswered
+        | UpgradeRefused
+        | CertificateProblem
+        | ServerSentMandatoryExtension => Level::Warning,
         MidStreamStart
         | HeuristicDetection
         | CaptureGap

@@ -755,6 +755,11 @@ impl App {
                         format!("{sender} sent close code {cc}: {why}")
                     });
                 }
+                if code == 1010 && self.dir(s) == Direction::ServerToClient {
+                    self.note(Rule::ServerSentMandatoryExtension, sd, frame, || {
+                        "server sent 1010 (Mandatory Extension), a code only clients send (RFC 6455 §7.4.1): legal on the wire, but the server is misusing it".to_string()
+                    });
+                }
                 if std::str::from_utf8(reason).is_err() && !incomplete {
                     illegal = true;
                     problems.push("reason is not valid UTF-8 (RFC 6455 §5.5.1)".to_string());

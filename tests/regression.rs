@@ -503,3 +503,27 @@ fn capture_wide_buffer_budget_is_enforced() {
         .count();
     assert_eq!(gave_up, 1, "{doc}");
 }
+
+#[test]
+fn server_sending_1010_is_a_warning() {
+    let mut c = Conv::handshake(1, 1);
+    c.send(false, &frame(true, 8, false, &close_body(1010, b"")));
+    c.send(true, &frame(true, 8, true, &close_body(1010, b"")));
+    c.fin(false);
+    c.fin(true);
+    let conn = only_conn(&analyze("server-1010.pcap", &c.pcap(), &[])).clone();
+    assert!(
+        rules(&conn).contains(&"ServerSentMandatoryExtension".to_string()),
+        "{:?}",
+        rules(&conn)
+    );
+    assert_eq!(conn["closes"][0]["verdict"], "legal");
+    let finding = conn["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["rule"] == "ServerSentMandatoryExtension")
+        .unwrap()
+        .clone();
+    assert_eq!(finding["severity"], "warning");
+}
