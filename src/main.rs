@@ -44,6 +44,11 @@ fn main() -> ExitCode {
                     }
                     if io_error.is_none() {
                         if let Err(e) = out.connection(path, c) {
+                            if e.kind() == io::ErrorKind::BrokenPipe {
+                                // The reader went away (`| head`): stop now rather than
+                                // analyze the rest of a large capture for nobody.
+                                std::process::exit(0);
+                            }
                             io_error = Some(e);
                         }
                     }
