@@ -63,6 +63,7 @@ pub const FINDING_RULES: &[Rule] = &[
     Rule::TruncatedAtEnd,
     Rule::TlsHandshakeFailed,
     Rule::CertificateProblem,
+    Rule::CertificateHint,
     Rule::TlsAlert,
 ];
 
@@ -85,7 +86,8 @@ pub fn default_level(rule: Rule) -> Level {
         | CloseIncomplete
         | FlowEvicted
         | TruncatedAtEnd
-        | TlsAlert => Level::Off,
+        | TlsAlert
+        | CertificateHint => Level::Off,
         _ => Level::Error,
     }
 }

@@ -87,6 +87,8 @@ pub struct TlsReport {
     pub hello_retry: bool,
     pub certificates: Vec<CertReport>,
     pub certificate_problems: Vec<String>,
+    /// Facts worth knowing that are not problems by themselves (a chain of one certificate).
+    pub certificate_hints: Vec<String>,
     pub alerts: Vec<AlertReport>,
     pub failure: Option<TlsFailure>,
 }
@@ -108,6 +110,8 @@ pub struct TlsState {
     hello_retry: bool,
     certs: Vec<CertReport>,
     cert_problems: Vec<String>,
+    /// Facts that may or may not be a problem (a chain of one certificate).
+    cert_hints: Vec<String>,
     alerts: Vec<RawAlert>,
     ccs: [bool; 2],
     /// Encrypted records per side after the handshake turned encrypted, and whether one
@@ -295,7 +299,7 @@ impl TlsState {
         }
         if let Some(last) = parsed.last() {
             if !last.self_signed && parsed.len() == 1 {
-                self.cert_problems.push(format!(
+                self.cert_hints.push(format!(
                     "the server sent only its own certificate; if its issuer ({}) is an intermediate CA, clients that do not already have it fail with unknown_ca (missing intermediate)",
                     last.issuer
                 ));
@@ -379,6 +383,7 @@ impl TlsState {
             hello_retry: self.hello_retry,
             certificates: self.certs.clone(),
             certificate_problems: self.cert_problems.clone(),
+            certificate_hints: self.cert_hints.clone(),
             alerts,
             failure,
         }

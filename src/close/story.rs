@@ -279,6 +279,16 @@ fn tls_story(
             message: problem.clone(),
         });
     }
+    for hint in &tls.certificate_hints {
+        findings.push(Finding {
+            rule: Rule::CertificateHint,
+            severity: Rule::CertificateHint.severity(),
+            direction: Some(Direction::ServerToClient),
+            frame: tls.server_hello_frame.unwrap_or(0),
+            count: 1,
+            message: hint.clone(),
+        });
+    }
     for a in tls
         .alerts
         .iter()

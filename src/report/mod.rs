@@ -63,6 +63,7 @@ pub enum Rule {
     TruncatedAtEnd,
     TlsHandshakeFailed,
     CertificateProblem,
+    CertificateHint,
     TlsAlert,
 }
 
@@ -100,7 +101,7 @@ impl Rule {
             | TruncatedAtEnd
             | TlsHandshakeFailed
             | CertificateProblem => Severity::Warning,
-            MidStreamStart | HeuristicDetection | TlsAlert => Severity::Info,
+            MidStreamStart | HeuristicDetection | TlsAlert | CertificateHint => Severity::Info,
         }
     }
 }
