@@ -132,12 +132,18 @@ pub(crate) struct App {
     pub tls: Option<Box<TlsState>>,
     /// Sec-WebSocket-Accept matched the key (checked once, when the 101 arrives).
     accept_valid: Option<bool>,
+    /// Buffers were dropped for the capture-wide budget: reported so that the loss shows.
+    shed: bool,
 }
 
 impl App {
     /// Worth a report: WebSocket, an Upgrade attempt, or TLS (which may carry wss://).
     pub fn is_reported(&self) -> bool {
-        self.detection.is_some() || self.refused || self.tls.is_some() || self.request.is_some()
+        self.detection.is_some()
+            || self.refused
+            || self.tls.is_some()
+            || self.request.is_some()
+            || self.shed
     }
 
     fn dir(&self, side: usize) -> Direction {
@@ -873,6 +879,7 @@ impl Conn {
                 ports: [src.1, dst.1],
                 tls: None,
                 accept_valid: None,
+                shed: false,
             },
             first_frame: frame,
             first_ts: ts,
@@ -898,6 +905,56 @@ impl Conn {
             }
         }
         end
+    }
+
+    /// Bytes the application layer holds for this connection: HTTP heads being gathered,
+    /// client bytes waiting for the 101, TLS records and handshake messages in progress.
+    pub fn app_buffered(&self) -> usize {
+        self.app
+            .sides
+            .iter()
+            .map(|s| match &s.mode {
+                Mode::Probe { buf, .. } => buf.len(),
+                Mode::Hold { held, .. } => *held,
+                Mode::Tls(Some(r)) => r.buffered(),
+                _ => 0,
+            })
+            .sum()
+    }
+
+    /// Drops the application-layer buffers (the capture-wide budget is spent): what they
+    /// held is not analyzed, and the connection says so.
+    pub fn shed_app_buffers(&mut self) {
+        let frame = self.last_frame;
+        let mut shed = 0;
+        for side in self.app.sides.iter_mut() {
+            match &mut side.mode {
+                Mode::Probe { buf, .. } => {
+                    shed += buf.len();
+                    side.mode = Mode::Ignore;
+                }
+                Mode::Hold { held, .. } => {
+                    shed += *held;
+                    side.mode = Mode::Ignore;
+                }
+                Mode::Tls(Some(r)) => {
+                    shed += r.buffered();
+                    r.shed();
+                }
+                _ => {}
+            }
+        }
+        if shed > 0 {
+            self.app.shed = true;
+            self.app.note(Rule::CaptureGap, None, frame, || {
+                format!("the capture-wide buffer budget (--max-buffer-total) was spent: {shed} buffered bytes of handshakes in progress were dropped and not analyzed")
+            });
+        }
+    }
+
+    /// Everything this connection buffers: reassembly and application layer.
+    pub fn buffered(&self) -> usize {
+        self.pending_bytes() + self.app_buffered()
     }
 
     /// Out-of-order bytes buffered in both directions.

@@ -53,9 +53,10 @@ pub const DEFAULT_MAX_FLOWS: usize = 100_000;
 /// Default cap on out-of-order bytes buffered per direction of a connection: four full
 /// 64 KiB receive windows.
 pub const DEFAULT_MAX_PENDING: usize = 256 * 1024;
-/// Out-of-order bytes buffered across all connections at once. Per-connection caps alone
-/// would allow `max_flows` times `max_pending`; past this budget the connection that wants
-/// to buffer more gives up on its holes instead (reported as buffer-limit gaps).
+/// Bytes buffered across all connections at once: out-of-order segments, and handshakes in
+/// progress (HTTP heads, TLS messages). Per-connection caps alone would allow `max_flows`
+/// times theirs; past this budget the connection that wants to buffer more gives up on its
+/// holes and drops its partial handshakes instead (reported on the connection).
 pub const MAX_TOTAL_PENDING: usize = 32 << 20;
 /// A finished connection stays in the table this long (capture time) so that its last
 /// packets (a late Close, the final ACKs) still reach it.
@@ -130,14 +131,15 @@ impl Analyzer<'_> {
         let new_syn = seg.flags.syn && !seg.flags.ack;
         if let Some(conn) = self.flows.get_mut(&key) {
             if !(new_syn && conn.is_new_connection((seg.src, seg.src_port), seg.seq)) {
-                let before = conn.pending_bytes();
+                let before = conn.buffered();
                 conn.segment(&seg, pkt.frame_no, pkt.ts);
-                let mut after = conn.pending_bytes();
+                let mut after = conn.buffered();
                 if after > before
                     && self.pending_total + after - before > self.opts.max_total_pending
                 {
                     conn.give_up_holes();
-                    after = conn.pending_bytes();
+                    conn.shed_app_buffers();
+                    after = conn.buffered();
                 }
                 self.pending_total = (self.pending_total + after).saturating_sub(before);
                 return;
@@ -167,12 +169,12 @@ impl Analyzer<'_> {
             &self.opts.conn,
         );
         conn.segment(&seg, pkt.frame_no, pkt.ts);
-        self.pending_total += conn.pending_bytes();
+        self.pending_total += conn.buffered();
         self.flows.insert(key, conn);
     }
 
     fn emit(&mut self, conn: Conn, evicted: bool) {
-        self.pending_total = self.pending_total.saturating_sub(conn.pending_bytes());
+        self.pending_total = self.pending_total.saturating_sub(conn.buffered());
         if let Some(report) = conn.finish(evicted) {
             self.summary.add(&report);
             (self.on_conn)(&report);

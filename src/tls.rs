@@ -136,6 +136,18 @@ impl TlsReader {
         }
     }
 
+    /// Bytes held for records and handshake messages not yet complete.
+    pub fn buffered(&self) -> usize {
+        self.body.capacity() + self.handshake.capacity()
+    }
+
+    /// Drops what is buffered and stops reading (the capture-wide buffer budget is spent).
+    pub fn shed(&mut self) {
+        self.body = Vec::new();
+        self.handshake = Vec::new();
+        self.state = State::Lost;
+    }
+
     /// Feeds one stream event; `sink` gets each event with the packet that completed it.
     pub fn feed<F>(&mut self, ev: &StreamEvent<'_>, sink: &mut F)
     where
@@ -268,7 +280,7 @@ impl TlsReader {
             } else {
                 sink(TlsEvent::Encrypted { content_type, len }, frame_no, ts);
             }
-            self.body = body;
+            self.keep_body(body);
             return;
         }
         match content_type {
@@ -305,7 +317,15 @@ impl TlsReader {
                 sink(TlsEvent::Encrypted { content_type, len }, frame_no, ts);
             }
         }
-        self.body = body;
+        self.keep_body(body);
+    }
+
+    /// Keeps the record buffer for reuse when small; a large one is freed.
+    fn keep_body(&mut self, mut body: Vec<u8>) {
+        body.clear();
+        if body.capacity() <= 4096 {
+            self.body = body;
+        }
     }
 
     /// Parses every complete handshake message buffered.
@@ -324,6 +344,9 @@ impl TlsReader {
                 return;
             }
             let msg: Vec<u8> = self.handshake.drain(..total).collect();
+            if self.handshake.is_empty() && self.handshake.capacity() > 4096 {
+                self.handshake = Vec::new();
+            }
             let htype = msg.first().copied().unwrap_or(0);
             match parse_tls_message_handshake(&msg) {
                 Ok((_, TlsMessage::Handshake(hs))) => {

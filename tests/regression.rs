@@ -225,33 +225,16 @@ fn port_reuse_gives_two_connections() {
 #[test]
 fn flow_cap_evicts_and_says_so() {
     // Three connections open at once with room for two.
-    let mut pkts = Vec::new();
-    for i in 0..3u16 {
-        let c = Conv::handshake(u32::from(i) * 1000, 50);
-        for mut p in c.pkts {
-            p.ts_us += u64::from(i) * 100_000;
-            pkts.push((i, p));
-        }
-    }
-    pkts.sort_by_key(|(_, p)| p.ts_us);
-    let mut bytes = pcap(
-        &pkts
-            .iter()
-            .map(|(_, p)| Pkt {
-                payload: p.payload.clone(),
-                ..*p
-            })
-            .collect::<Vec<_>>(),
-    );
-    // Give each connection its own client port by patching the TCP source/destination port.
-    let mut off = 24;
-    for (i, p) in &pkts {
-        let port = (40000 + i).to_be_bytes();
-        let tcp = off + 16 + 14 + 20;
-        let at = if p.from_client { tcp } else { tcp + 2 };
-        bytes[at..at + 2].copy_from_slice(&port);
-        off += 16 + 14 + 40 + p.payload.len();
-    }
+    let convs = (0..3u16)
+        .map(|i| {
+            let mut c = Conv::handshake(u32::from(i) * 1000, 50);
+            for p in &mut c.pkts {
+                p.ts_us += u64::from(i) * 100_000;
+            }
+            (40000 + i, c.pkts)
+        })
+        .collect();
+    let bytes = multi(convs);
     let doc = analyze("evict.pcap", &bytes, &["--max-flows", "2"]);
     let file = &doc["files"][0];
     assert_eq!(file["connections"].as_array().unwrap().len(), 3);
@@ -447,7 +430,7 @@ fn port_reuse_without_the_old_teardown_in_the_capture() {
 fn capture_wide_buffer_budget_is_enforced() {
     // Two connections, each waiting on a hole with 800 bytes buffered behind it; the budget
     // holds 1000 bytes, so the second gives up on its hole rather than buffer.
-    let mut pkts = Vec::new();
+    let mut convs = Vec::new();
     for (i, port) in [40000u16, 40001].into_iter().enumerate() {
         let mut c = Conv::handshake(1 + i as u32 * 10_000, 500);
         let msgs: Vec<Vec<u8>> = (0..3)
@@ -468,28 +451,12 @@ fn capture_wide_buffer_budget_is_enforced() {
             }
             seq += m.len() as u32;
         }
-        for mut p in c.pkts {
+        for p in &mut c.pkts {
             p.ts_us += i as u64 * 1000;
-            pkts.push((port, p));
         }
+        convs.push((port, c.pkts));
     }
-    pkts.sort_by_key(|(_, p)| p.ts_us);
-    let mut bytes = pcap(
-        &pkts
-            .iter()
-            .map(|(_, p)| Pkt {
-                payload: p.payload.clone(),
-                ..*p
-            })
-            .collect::<Vec<_>>(),
-    );
-    let mut off = 24;
-    for (port, p) in &pkts {
-        let tcp = off + 16 + 14 + 20;
-        let at = if p.from_client { tcp } else { tcp + 2 };
-        bytes[at..at + 2].copy_from_slice(&port.to_be_bytes());
-        off += 16 + 14 + 40 + p.payload.len();
-    }
+    let bytes = multi(convs);
     let doc = analyze("budget.pcap", &bytes, &["--max-buffer-total", "1000"]);
     let conns = doc["files"][0]["connections"].as_array().unwrap();
     assert_eq!(conns.len(), 2);
@@ -526,4 +493,74 @@ fn server_sending_1010_is_a_warning() {
         .unwrap()
         .clone();
     assert_eq!(finding["severity"], "warning");
+}
+
+/// One pcap holding several conversations, each with its own client port (the builder
+/// gives every conversation port 40000; this rewrites it).
+fn multi(convs: Vec<(u16, Vec<Pkt>)>) -> Vec<u8> {
+    let mut pkts: Vec<(u16, Pkt)> = convs
+        .into_iter()
+        .flat_map(|(port, ps)| ps.into_iter().map(move |p| (port, p)))
+        .collect();
+    pkts.sort_by_key(|(_, p)| p.ts_us);
+    let mut bytes = pcap(
+        &pkts
+            .iter()
+            .map(|(_, p)| Pkt {
+                payload: p.payload.clone(),
+                ..*p
+            })
+            .collect::<Vec<_>>(),
+    );
+    let mut off = 24;
+    for (port, p) in &pkts {
+        let tcp = off + 16 + 14 + 20;
+        let at = if p.from_client { tcp } else { tcp + 2 };
+        bytes[at..at + 2].copy_from_slice(&port.to_be_bytes());
+        off += 16 + 14 + 40 + p.payload.len();
+    }
+    bytes
+}
+
+#[test]
+fn handshakes_in_progress_count_against_the_budget() {
+    // Three clients each send 2000 bytes of an HTTP head that does not end yet; the budget
+    // holds 5000 bytes, so the third connection's partial head is dropped, and it says so.
+    let mut convs = Vec::new();
+    for i in 0..3u16 {
+        let mut c = Conv {
+            pkts: Vec::new(),
+            cseq: 1,
+            sseq: 1,
+            ts_us: 1_000 + u64::from(i) * 100,
+        };
+        c.raw(true, SYN, &[]);
+        c.cseq += 1;
+        let mut head = b"GET /chat HTTP/1.1\r\nUpgrade: websocket\r\nX-Pad: ".to_vec();
+        head.resize(2000, b'a');
+        c.send(true, &head);
+        convs.push((41000 + i, c.pkts));
+    }
+    let doc = analyze(
+        "head-budget.pcap",
+        &multi(convs.clone()),
+        &["--max-buffer-total", "5000"],
+    );
+    let conns = doc["files"][0]["connections"].as_array().unwrap();
+    assert_eq!(conns.len(), 1, "{doc}");
+    assert!(conns[0]["client"].as_str().unwrap().ends_with(":41002"));
+    let gap = conns[0]["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["rule"] == "CaptureGap")
+        .expect("gap")
+        .clone();
+    assert!(
+        gap["message"].as_str().unwrap().contains("buffer budget"),
+        "{gap}"
+    );
+    // With the default budget nothing is dropped and nothing is reported.
+    let doc = analyze("head-budget-default.pcap", &multi(convs), &[]);
+    assert_eq!(doc["files"][0]["connections"].as_array().unwrap().len(), 0);
 }

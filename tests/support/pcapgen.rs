@@ -11,6 +11,7 @@ pub const PSH: u8 = 0x08;
 pub const FIN: u8 = 0x01;
 pub const RST: u8 = 0x04;
 
+#[derive(Clone)]
 pub struct Pkt {
     pub ts_us: u64,
     pub from_client: bool,
