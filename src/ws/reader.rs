@@ -292,6 +292,10 @@ impl FrameReader {
         F: FnMut(FrameEvent<'_>),
     {
         self.close_buf.clear();
+        if self.close_buf.capacity() > 256 {
+            // An oversized Close came before: do not keep its buffer for the connection's life.
+            self.close_buf = Vec::new();
+        }
         self.close_incomplete = false;
         self.latest = (frame_no, ts);
         self.state = State::Payload {
