@@ -326,3 +326,29 @@ fn github_annotations() {
         .filter(|l| l.starts_with("::"))
         .all(|l| !l.contains('\n')));
 }
+
+#[test]
+fn scope_by_tls_server_name() {
+    let p = policy(
+        "sni.toml",
+        "[[scope]]\nhosts = [\"LOCALHOST\"]\nrules = { TlsHandshakeFailed = \"error\" }\n",
+    );
+    let ps = p.to_str().unwrap();
+    let (code, out, _) = run(&["check", "--policy", ps, "samples/wss-expired-tls12.pcap"]);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("error   TlsHandshakeFailed"), "{out}");
+    let p = policy(
+        "sni-other.toml",
+        "[[scope]]\nhosts = [\"api.example.com\"]\nrules = { TlsHandshakeFailed = \"error\" }\n",
+    );
+    assert_eq!(
+        run(&[
+            "check",
+            "--policy",
+            p.to_str().unwrap(),
+            "samples/wss-expired-tls12.pcap"
+        ])
+        .0,
+        0
+    );
+}
