@@ -24,11 +24,14 @@ fn capture(mb: u64) -> (PathBuf, SynthStats) {
     (path, stats)
 }
 
-fn run(path: &str) -> u64 {
+fn run(path: &str, pipelined: bool) -> u64 {
     let mut closes = 0u64;
-    let (_report, err) = wsclose::analyze_file(path, &wsclose::Options::default(), &mut |c| {
-        closes += c.closes.len() as u64
-    });
+    let opts = wsclose::Options {
+        pipelined,
+        ..wsclose::Options::default()
+    };
+    let (_report, err) =
+        wsclose::analyze_file(path, &opts, &mut |c| closes += c.closes.len() as u64);
     assert!(err.is_none());
     closes
 }
@@ -36,13 +39,22 @@ fn run(path: &str) -> u64 {
 fn bench(c: &mut Criterion) {
     let (path, stats) = capture(300);
     let path = path.to_str().expect("utf-8 path").to_string();
-    assert!(run(&path) > 0);
+    assert_eq!(run(&path, false), run(&path, true));
     let mut group = c.benchmark_group("analyze");
     group.sample_size(10);
+    // One core: everything on the calling thread.
     group.throughput(Throughput::Bytes(stats.bytes));
-    group.bench_function("synth-300MB/bytes", |b| b.iter(|| run(&path)));
+    group.bench_function("synth-300MB/one-thread/bytes", |b| {
+        b.iter(|| run(&path, false))
+    });
     group.throughput(Throughput::Elements(stats.packets));
-    group.bench_function("synth-300MB/packets", |b| b.iter(|| run(&path)));
+    group.bench_function("synth-300MB/one-thread/packets", |b| {
+        b.iter(|| run(&path, false))
+    });
+    // Reading and decoding on a second thread (the command line's default).
+    group.bench_function("synth-300MB/two-threads/packets", |b| {
+        b.iter(|| run(&path, true))
+    });
     group.finish();
 }
 

@@ -138,6 +138,11 @@ pub struct AnalyzeArgs {
     #[arg(long, default_value_t = crate::MAX_TOTAL_PENDING as u64, value_name = "BYTES")]
     pub max_buffer_total: u64,
 
+    /// Threads: 2 reads and decodes the capture on a second thread while the first
+    /// analyzes; 1 does everything on one. The report is the same.
+    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u8).range(1..=2))]
+    pub threads: u8,
+
     /// List only connections worth a look: not closed cleanly, or with a warning or error
     /// finding (the summary still counts every connection).
     #[arg(long)]

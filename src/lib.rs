@@ -29,6 +29,7 @@ pub mod error;
 pub mod explain;
 pub mod http;
 pub mod output;
+pub mod pipeline;
 pub mod report;
 pub mod synth;
 pub mod tcp;
@@ -40,9 +41,9 @@ use std::collections::BTreeMap;
 
 use rustc_hash::{FxHashMap, FxHashSet};
 
-use crate::capture::{CaptureInfo, RawPacket, Ts};
+use crate::capture::{CaptureInfo, Ts};
 use crate::conn::{Conn, ConnOptions};
-use crate::decode::{decode, Skip};
+use crate::decode::{Segment, Skip};
 use crate::error::Error;
 use crate::report::{ConnReport, FileReport, FileWarning, Summary};
 use crate::tcp::FlowKey;
@@ -71,6 +72,8 @@ pub struct Options {
     pub max_flows: usize,
     /// Out-of-order bytes buffered across all connections (`MAX_TOTAL_PENDING`).
     pub max_total_pending: usize,
+    /// Read and decode on a second thread while this one analyzes (the output is the same).
+    pub pipelined: bool,
 }
 
 impl Default for Options {
@@ -82,6 +85,7 @@ impl Default for Options {
             },
             max_flows: DEFAULT_MAX_FLOWS,
             max_total_pending: MAX_TOTAL_PENDING,
+            pipelined: true,
         }
     }
 }
@@ -106,12 +110,12 @@ struct Analyzer<'a> {
 const MAX_CLOSED_KEYS: usize = 65_536;
 
 impl Analyzer<'_> {
-    fn packet(&mut self, pkt: &RawPacket<'_>) {
-        self.now = pkt.ts;
-        if pkt.frame_no % SWEEP_EVERY == 0 {
+    fn packet(&mut self, frame_no: u64, ts: Ts, decoded: Result<Segment<'_>, Skip>) {
+        self.now = ts;
+        if frame_no % SWEEP_EVERY == 0 {
             self.sweep();
         }
-        let seg = match decode(pkt.linktype, pkt.data, pkt.orig_len) {
+        let seg = match decoded {
             Ok(seg) => seg,
             Err(Skip::UnsupportedLinktype(l)) => {
                 *self.unsupported.entry(l).or_default() += 1;
@@ -132,7 +136,7 @@ impl Analyzer<'_> {
         if let Some(conn) = self.flows.get_mut(&key) {
             if !(new_syn && conn.is_new_connection((seg.src, seg.src_port), seg.seq)) {
                 let before = conn.buffered();
-                conn.segment(&seg, pkt.frame_no, pkt.ts);
+                conn.segment(&seg, frame_no, ts);
                 let mut after = conn.buffered();
                 if after > before
                     && self.pending_total + after - before > self.opts.max_total_pending
@@ -164,11 +168,11 @@ impl Analyzer<'_> {
             self.next_id,
             (seg.src, seg.src_port),
             (seg.dst, seg.dst_port),
-            pkt.frame_no,
-            pkt.ts,
+            frame_no,
+            ts,
             &self.opts.conn,
         );
-        conn.segment(&seg, pkt.frame_no, pkt.ts);
+        conn.segment(&seg, frame_no, ts);
         self.pending_total += conn.buffered();
         self.flows.insert(key, conn);
     }
@@ -343,7 +347,19 @@ pub fn analyze_reader(
         now: Ts(0),
         on_conn,
     };
-    let result = capture::read_packets(path, input, &mut info, |pkt| analyzer.packet(pkt));
+    let result = if opts.pipelined {
+        pipeline::read_segments(path, input, &mut info, |frame_no, ts, seg| {
+            analyzer.packet(frame_no, ts, seg)
+        })
+    } else {
+        capture::read_packets(path, input, &mut info, |pkt| {
+            analyzer.packet(
+                pkt.frame_no,
+                pkt.ts,
+                decode::decode(pkt.linktype, pkt.data, pkt.orig_len),
+            )
+        })
+    };
     analyzer.finish(&mut report);
     report.format = info.format;
     report.summary.packets = info.packets;

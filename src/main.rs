@@ -28,6 +28,7 @@ fn main() -> ExitCode {
             opts.conn.max_pending = usize::try_from(args.max_buffer).unwrap_or(usize::MAX);
             opts.max_flows = usize::try_from(args.max_flows).unwrap_or(usize::MAX);
             opts.max_total_pending = usize::try_from(args.max_buffer_total).unwrap_or(usize::MAX);
+            opts.pipelined = args.threads > 1;
             let stdout = io::stdout();
             let mut lock = io::BufWriter::with_capacity(1 << 16, stdout.lock());
             let mut out = Output::new(args.format, color, &mut lock);

@@ -156,3 +156,25 @@ fn only_problems_filters_connections_not_the_summary() {
     let doc: serde_json::Value = serde_json::from_slice(&all.stdout).unwrap();
     assert_eq!(doc["files"][0]["connections"].as_array().unwrap().len(), 2);
 }
+
+#[test]
+fn one_thread_and_two_give_the_same_report() {
+    let mut files: Vec<String> = std::fs::read_dir(crate::root().join("samples"))
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .map(|e| format!("samples/{}", e.file_name().to_string_lossy()))
+        .filter(|n| n.ends_with(".pcap") || n.ends_with(".pcapng") || n.ends_with(".gz"))
+        .collect();
+    files.sort();
+    let mut args = vec!["analyze", "--format", "json"];
+    args.extend(files.iter().map(String::as_str));
+    let two = wsclose(&args);
+    args.insert(1, "--threads=1");
+    let one = wsclose(&args);
+    assert_eq!(one.status.code(), two.status.code());
+    assert!(!two.stdout.is_empty());
+    assert!(
+        one.stdout == two.stdout,
+        "reports differ between --threads 1 and 2"
+    );
+}
