@@ -4,11 +4,13 @@
 //! connection to a callback as a `ConnReport`; the stages, in order:
 //!
 //! capture (pcap/pcapng) -> decode (link/IP/TCP) -> tcp::reassembly (per direction) ->
-//! conn (HTTP Upgrade, frame reader, rules) -> close::story (outcome, observed codes, cause)
-//! -> report (text, JSON, JSONL).
+//! conn (HTTP Upgrade and TLS detection, frame reader, rules; tls/tlsconn for TLS) ->
+//! close::story (outcome, observed codes, cause) -> report (text, JSON, JSONL).
+//! With `Options::pipelined`, capture and decode run on a second thread (`pipeline`).
 //!
-//! Memory is bounded by the open connections (`Options::max_flows`, `max_pending`), not by
-//! the file: finished connections leave the flow table as soon as they are reported.
+//! Memory is bounded by the open connections (`Options::max_flows`), with a capture-wide
+//! budget for buffered bytes (`Options::max_total_pending`), not by the file: finished
+//! connections leave the flow table as soon as they are reported.
 #![forbid(unsafe_code)]
 #![cfg_attr(
     not(test),
