@@ -17,73 +17,7 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Explain(args) => explain(&args),
         Command::Check(args) => check(&args),
-        Command::Analyze(args) => {
-            let color = match args.color {
-                Color::Always => true,
-                Color::Never => false,
-                Color::Auto => io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none(),
-            };
-            let mut opts = Options::default();
-            opts.conn.ws_ports = args.ws_ports.clone();
-            opts.conn.max_pending = usize::try_from(args.max_buffer).unwrap_or(usize::MAX);
-            opts.max_flows = usize::try_from(args.max_flows).unwrap_or(usize::MAX);
-            opts.max_total_pending = usize::try_from(args.max_buffer_total).unwrap_or(usize::MAX);
-            opts.pipelined = args.threads > 1;
-            let stdout = io::stdout();
-            let mut lock = io::BufWriter::with_capacity(1 << 16, stdout.lock());
-            let mut out = Output::new(args.format, color, &mut lock);
-            let mut failed = false;
-            let mut io_error: Option<io::Error> = None;
-            if let Err(e) = out.begin() {
-                return finish_io(e);
-            }
-            for path in &args.files {
-                let only_problems = args.only_problems;
-                let (report, err) = analyze_file(path, &opts, &mut |c| {
-                    if only_problems && !c.has_problem() {
-                        return;
-                    }
-                    if io_error.is_none() {
-                        if let Err(e) = out.connection(path, c) {
-                            if e.kind() == io::ErrorKind::BrokenPipe {
-                                // The reader went away (`| head`): stop now rather than
-                                // analyze the rest of a large capture for nobody.
-                                std::process::exit(0);
-                            }
-                            io_error = Some(e);
-                        }
-                    }
-                });
-                if let Some(e) = io_error.take() {
-                    return finish_io(e);
-                }
-                if let Err(e) = out.end_file(&report) {
-                    return finish_io(e);
-                }
-                if args.verbose {
-                    for w in &report.warnings {
-                        eprintln!("wsclose: {path}: warning: {}", w.message);
-                    }
-                }
-                if let Some(e) = err {
-                    failed = true;
-                    let _ = out_flush(&mut out);
-                    eprintln!("wsclose: {e}");
-                }
-            }
-            if let Err(e) = out.end() {
-                return finish_io(e);
-            }
-            drop(out);
-            if let Err(e) = lock.flush() {
-                return finish_io(e);
-            }
-            if failed {
-                ExitCode::from(2)
-            } else {
-                ExitCode::SUCCESS
-            }
-        }
+        Command::Analyze(args) => analyze(&args),
     }
 }
 
@@ -235,10 +169,6 @@ fn check(args: &CheckArgs) -> ExitCode {
     }
 }
 
-fn out_flush(_out: &mut Output<'_>) -> io::Result<()> {
-    io::stdout().flush()
-}
-
 /// A write to standard output failed: a closed pipe ends quietly, anything else is fatal.
 fn finish_io(e: io::Error) -> ExitCode {
     if e.kind() == io::ErrorKind::BrokenPipe {
@@ -246,4 +176,72 @@ fn finish_io(e: io::Error) -> ExitCode {
     }
     eprintln!("wsclose: writing the report: {e}");
     ExitCode::from(2)
+}
+
+/// `wsclose analyze`: reports every file, streaming; exit 2 when one could not be read.
+fn analyze(args: &wsclose::cli::AnalyzeArgs) -> ExitCode {
+    let color = match args.color {
+        Color::Always => true,
+        Color::Never => false,
+        Color::Auto => io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none(),
+    };
+    let mut opts = Options::default();
+    opts.conn.ws_ports = args.ws_ports.clone();
+    opts.conn.max_pending = usize::try_from(args.max_buffer).unwrap_or(usize::MAX);
+    opts.max_flows = usize::try_from(args.max_flows).unwrap_or(usize::MAX);
+    opts.max_total_pending = usize::try_from(args.max_buffer_total).unwrap_or(usize::MAX);
+    opts.pipelined = args.threads > 1;
+    let stdout = io::stdout();
+    let mut lock = io::BufWriter::with_capacity(1 << 16, stdout.lock());
+    let mut out = Output::new(args.format, color, &mut lock);
+    let mut failed = false;
+    let mut io_error: Option<io::Error> = None;
+    if let Err(e) = out.begin() {
+        return finish_io(e);
+    }
+    for path in &args.files {
+        let only_problems = args.only_problems;
+        let (report, err) = analyze_file(path, &opts, &mut |c| {
+            if only_problems && !c.has_problem() {
+                return;
+            }
+            if io_error.is_none() {
+                if let Err(e) = out.connection(path, c) {
+                    if e.kind() == io::ErrorKind::BrokenPipe {
+                        // The reader went away (`| head`): stop now rather than
+                        // analyze the rest of a large capture for nobody.
+                        std::process::exit(0);
+                    }
+                    io_error = Some(e);
+                }
+            }
+        });
+        if let Some(e) = io_error.take() {
+            return finish_io(e);
+        }
+        if let Err(e) = out.end_file(&report) {
+            return finish_io(e);
+        }
+        if args.verbose {
+            for w in &report.warnings {
+                eprintln!("wsclose: {path}: warning: {}", w.message);
+            }
+        }
+        if let Some(e) = err {
+            failed = true;
+            eprintln!("wsclose: {e}");
+        }
+    }
+    if let Err(e) = out.end() {
+        return finish_io(e);
+    }
+    drop(out);
+    if let Err(e) = lock.flush() {
+        return finish_io(e);
+    }
+    if failed {
+        ExitCode::from(2)
+    } else {
+        ExitCode::SUCCESS
+    }
 }
