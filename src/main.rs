@@ -1,5 +1,6 @@
 //! wsclose command line: parse arguments, run the library, print fatal errors once, choose
-//! the exit code (0 analyzed, 2 an input could not be read in full).
+//! the exit code: 0 done, 1 `check` found the policy broken, 2 an input (or the policy, or
+//! an `explain` query) could not be read.
 
 use std::io::{self, IsTerminal, Write};
 use std::process::ExitCode;
