@@ -452,7 +452,7 @@ impl App {
 
     fn on_tls(&mut self, s: usize, ev: TlsEvent<'_>, frame: u64, ts: Ts) {
         match &ev {
-            TlsEvent::ClientHello(_) => self.set_client(s),
+            TlsEvent::ClientHello(_) | TlsEvent::Handshake(1) => self.set_client(s),
             TlsEvent::ServerHello(_) => self.set_client(1 - s),
             _ => {}
         }

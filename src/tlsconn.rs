@@ -190,6 +190,12 @@ impl TlsState {
                     *slot = Some((frame, ts, len));
                 }
             }
+            // A ClientHello tls-parser could not read: its place in the handshake is
+            // still known.
+            TlsEvent::Handshake(1) if self.client_hello.is_none() => {
+                self.client_hello = Some((ClientHello::default(), frame, side));
+                self.client_hello_ts = ts;
+            }
             TlsEvent::Handshake(_) | TlsEvent::NotTls => {}
         }
     }

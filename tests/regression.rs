@@ -564,3 +564,64 @@ fn handshakes_in_progress_count_against_the_budget() {
     let doc = analyze("head-budget-default.pcap", &multi(convs), &[]);
     assert_eq!(doc["files"][0]["connections"].as_array().unwrap().len(), 0);
 }
+
+/// A TLS record that starts like a ClientHello (content type 22, TLS 1.0 record version).
+fn client_hello_record() -> Vec<u8> {
+    let body = [1u8, 0, 0, 4, 3, 3, 0, 0];
+    let mut r = vec![22, 3, 1];
+    r.extend_from_slice(&(body.len() as u16).to_be_bytes());
+    r.extend_from_slice(&body);
+    r
+}
+
+#[test]
+fn wss_client_answered_in_plain_http() {
+    let mut c = Conv {
+        pkts: Vec::new(),
+        cseq: 1,
+        sseq: 1,
+        ts_us: 1,
+    };
+    c.raw(true, SYN, &[]);
+    c.cseq += 1;
+    c.send(true, &client_hello_record());
+    c.send(
+        false,
+        b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n",
+    );
+    c.fin(false);
+    let conn = only_conn(&analyze("http-answer.pcap", &c.pcap(), &[])).clone();
+    let f = &conn["tls"]["failure"];
+    assert_eq!(f["kind"], "http_answer", "{conn}");
+    assert!(
+        f["cause"]
+            .as_str()
+            .unwrap()
+            .contains("HTTP/1.1 400 Bad Request"),
+        "{f}"
+    );
+    assert_eq!(conn["story"]["client_observed"]["code"], 1015);
+}
+
+#[test]
+fn ws_request_answered_by_a_tls_alert() {
+    let mut c = Conv {
+        pkts: Vec::new(),
+        cseq: 1,
+        sseq: 1,
+        ts_us: 1,
+    };
+    c.raw(true, SYN, &[]);
+    c.cseq += 1;
+    c.send(true, crate::pcapgen::REQUEST);
+    c.send(false, &[21, 3, 3, 0, 2, 2, 10]); // fatal unexpected_message
+    c.fin(false);
+    let conn = only_conn(&analyze("plain-to-tls.pcap", &c.pcap(), &[])).clone();
+    let f = &conn["tls"]["failure"];
+    assert_eq!(f["kind"], "plain_http_to_tls", "{conn}");
+    assert_eq!(f["client_observed_code"], 1006);
+    assert!(
+        f["cause"].as_str().unwrap().contains("unexpected_message"),
+        "{f}"
+    );
+}
