@@ -18,7 +18,7 @@ use crate::tcp::{endpoint, Direction};
 use crate::tls::{self, TlsEvent, TlsReader};
 use crate::tlsconn::{EndFacts, TlsState};
 use crate::ws::close::{parse_close_payload, ClosePayload};
-use crate::ws::frame::{Opcode, MAX_CONTROL_PAYLOAD};
+use crate::ws::frame::{FrameHeader, Opcode, MAX_CONTROL_PAYLOAD};
 use crate::ws::reader::{plausible_frames, FrameEvent, FrameReader};
 
 /// Client bytes held between the Upgrade request and the server's answer. A client must
@@ -627,7 +627,61 @@ impl App {
                 return;
             }
             FrameEvent::Resynced { .. } => return,
+            FrameEvent::Header { header, frame_no } => {
+                self.check_header(s, &header, frame_no);
+                return;
+            }
         };
+        let dir = self.dir(s);
+        let sender = dir.sender();
+        let op = header.opcode;
+        let sd = Some(s);
+        let Some(side) = self.sides.get_mut(s) else {
+            return;
+        };
+        side.frames += 1;
+        let closed = side.close.is_some();
+        match op {
+            Opcode::Continuation | Opcode::Text | Opcode::Binary => {
+                let in_message = side.in_message;
+                side.last_data = Some((frame_no, ts));
+                if header.fin {
+                    side.messages += 1;
+                }
+                side.in_message = !header.fin;
+                if closed {
+                    side.data_after_close += 1;
+                    self.note(Rule::DataAfterClose, sd, frame_no, || {
+                        format!("{sender} sent a data frame after its own Close (RFC 6455 §5.5.1)")
+                    });
+                }
+                if op == Opcode::Continuation && !in_message {
+                    self.note(Rule::ContinuationWithoutStart, sd, frame_no, || {
+                        format!("{sender} sent a continuation frame with no message in progress (RFC 6455 §5.4)")
+                    });
+                } else if op != Opcode::Continuation && in_message {
+                    self.note(Rule::NewMessageInsideFragmented, sd, frame_no, || {
+                        format!("{sender} started a new {op:?} message before finishing a fragmented one (RFC 6455 §5.4)")
+                    });
+                }
+            }
+            Opcode::Close => {
+                if closed {
+                    self.note(Rule::SecondClose, sd, frame_no, || {
+                        format!("{sender} sent a second Close frame (RFC 6455 §5.5.1 allows one)")
+                    });
+                }
+                let payload = close_payload.unwrap_or_default();
+                self.on_close(s, header.payload_len, payload, incomplete, frame_no, ts);
+            }
+            _ => {}
+        }
+    }
+
+    /// The rules a frame header alone can break (RFC 6455 §5.1-§5.5), checked as soon as the
+    /// header is read: a frame whose payload never arrives (a huge or bogus length) is still
+    /// judged.
+    fn check_header(&mut self, s: usize, header: &FrameHeader, frame_no: u64) {
         let dir = self.dir(s);
         let sender = dir.sender();
         let deflate = self.deflate || self.detection != Some(Detection::Handshake);
@@ -683,46 +737,6 @@ impl App {
             self.note(Rule::LengthMsbSet, sd, frame_no, || {
                 format!("{sender} sent a 64-bit length with its most significant bit set (RFC 6455 §5.2)")
             });
-        }
-        let Some(side) = self.sides.get_mut(s) else {
-            return;
-        };
-        side.frames += 1;
-        let closed = side.close.is_some();
-        match op {
-            Opcode::Continuation | Opcode::Text | Opcode::Binary => {
-                let in_message = side.in_message;
-                side.last_data = Some((frame_no, ts));
-                if header.fin {
-                    side.messages += 1;
-                }
-                side.in_message = !header.fin;
-                if closed {
-                    side.data_after_close += 1;
-                    self.note(Rule::DataAfterClose, sd, frame_no, || {
-                        format!("{sender} sent a data frame after its own Close (RFC 6455 §5.5.1)")
-                    });
-                }
-                if op == Opcode::Continuation && !in_message {
-                    self.note(Rule::ContinuationWithoutStart, sd, frame_no, || {
-                        format!("{sender} sent a continuation frame with no message in progress (RFC 6455 §5.4)")
-                    });
-                } else if op != Opcode::Continuation && in_message {
-                    self.note(Rule::NewMessageInsideFragmented, sd, frame_no, || {
-                        format!("{sender} started a new {op:?} message before finishing a fragmented one (RFC 6455 §5.4)")
-                    });
-                }
-            }
-            Opcode::Close => {
-                if closed {
-                    self.note(Rule::SecondClose, sd, frame_no, || {
-                        format!("{sender} sent a second Close frame (RFC 6455 §5.5.1 allows one)")
-                    });
-                }
-                let payload = close_payload.unwrap_or_default();
-                self.on_close(s, header.payload_len, payload, incomplete, frame_no, ts);
-            }
-            _ => {}
         }
     }
 

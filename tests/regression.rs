@@ -625,3 +625,61 @@ fn ws_request_answered_by_a_tls_alert() {
         "{f}"
     );
 }
+
+#[test]
+fn missing_accept_msb_length_and_a_stream_that_stops_inside_a_frame() {
+    let mut c = Conv {
+        pkts: Vec::new(),
+        cseq: 1,
+        sseq: 1,
+        ts_us: 1,
+    };
+    c.send(true, crate::pcapgen::REQUEST);
+    c.send(
+        false,
+        b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n",
+    );
+    // A 64-bit length with its top bit set: the stream cannot hold that many bytes, so the
+    // capture ends inside the frame.
+    c.send(false, &[0x82, 127, 0x80, 0, 0, 0, 0, 0, 0, 4, 1, 2, 3, 4]);
+    let conn = only_conn(&analyze("msb.pcap", &c.pcap(), &[])).clone();
+    let r = rules(&conn);
+    for rule in ["MissingAccept", "LengthMsbSet", "TruncatedAtEnd"] {
+        assert!(r.contains(&rule.to_string()), "{rule} missing from {r:?}");
+    }
+    assert_eq!(conn["handshake"]["accept_valid"], serde_json::Value::Null);
+}
+
+#[test]
+fn close_payload_partly_missing_from_the_capture() {
+    let mut c = Conv::handshake(1, 1);
+    let close = frame(
+        true,
+        8,
+        false,
+        &close_body(1001, b"server restarting for maintenance"),
+    );
+    let (head, tail) = close.split_at(6);
+    let (lost, rest) = tail.split_at(10);
+    c.send(false, head);
+    c.sseq += lost.len() as u32; // not in the capture
+    c.send(false, rest);
+    c.raw(true, ACK, &[]);
+    c.send(true, &frame(true, 8, true, &close_body(1001, b"")));
+    c.fin(false);
+    c.fin(true);
+    let conn = only_conn(&analyze("close-gap.pcap", &c.pcap(), &[])).clone();
+    assert!(
+        rules(&conn).contains(&"CloseIncomplete".to_string()),
+        "{:?}",
+        rules(&conn)
+    );
+    assert_eq!(
+        conn["closes"][0]["code"], 1001,
+        "the code was in the captured part"
+    );
+    assert_eq!(
+        conn["closes"][0]["verdict"], "legal",
+        "a cut reason is not an invalid one"
+    );
+}

@@ -23,6 +23,8 @@ const MAX_PLAUSIBLE_LEN: u64 = 1 << 31;
 /// A complete frame, or a change of sync.
 #[derive(Debug)]
 pub enum FrameEvent<'a> {
+    /// A frame header was read (its payload may follow much later, or never).
+    Header { header: FrameHeader, frame_no: u64 },
     Frame {
         header: FrameHeader,
         /// Stream offset of the first header byte.
@@ -291,6 +293,10 @@ impl FrameReader {
     ) where
         F: FnMut(FrameEvent<'_>),
     {
+        sink(FrameEvent::Header {
+            header,
+            frame_no: first_frame_no,
+        });
         self.close_buf.clear();
         if self.close_buf.capacity() > 256 {
             // An oversized Close came before: do not keep its buffer for the connection's life.
@@ -404,6 +410,7 @@ mod tests {
         for ev in events {
             reader.feed(ev, &mut |f| {
                 out.push(match f {
+                    FrameEvent::Header { .. } => return,
                     FrameEvent::Frame {
                         header,
                         frame_no,
