@@ -2,7 +2,7 @@
 
 use serde_json::Value;
 
-use crate::pcapgen::{close_body, frame, pcap, Conv, Pkt, ACK, PSH, SYN};
+use crate::pcapgen::{close_body, frame, packet, pcap, Conv, Pkt, ACK, PSH, SYN};
 use crate::{temp_capture, wsclose};
 
 fn analyze(name: &str, bytes: &[u8], extra: &[&str]) -> Value {
@@ -681,5 +681,56 @@ fn close_payload_partly_missing_from_the_capture() {
     assert_eq!(
         conn["closes"][0]["verdict"], "legal",
         "a cut reason is not an invalid one"
+    );
+}
+
+#[test]
+fn unsupported_link_types_and_ip_fragments_are_file_warnings() {
+    // One packet on link type 147 (user-defined) and one IPv4 fragment carrying TCP.
+    let mut p = pcap(&[]);
+    p[20..24].copy_from_slice(&147u32.to_le_bytes());
+    let record = |data: &[u8]| {
+        let mut r = Vec::new();
+        r.extend_from_slice(&[0u8; 8]);
+        r.extend_from_slice(&(data.len() as u32).to_le_bytes());
+        r.extend_from_slice(&(data.len() as u32).to_le_bytes());
+        r.extend_from_slice(data);
+        r
+    };
+    let mut user = p.clone();
+    user.extend(record(&[1, 2, 3, 4]));
+    let doc = analyze("user-linktype.pcap", &user, &[]);
+    let w = &doc["files"][0]["warnings"][0];
+    assert_eq!(w["kind"], "unsupported_linktype");
+    assert!(
+        w["message"].as_str().unwrap().contains("link type 147"),
+        "{w}"
+    );
+    let out = crate::wsclose(&[
+        "analyze",
+        "-v",
+        crate::temp_capture("user-linktype.pcap", &user)
+            .to_str()
+            .unwrap(),
+    ]);
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("warning: link type 147 is not supported")
+    );
+
+    let mut frag = packet(&Pkt {
+        ts_us: 1,
+        from_client: true,
+        seq: 1,
+        ack: 1,
+        flags: ACK,
+        payload: b"abc".to_vec(),
+    });
+    frag[20] = 0x20; // IPv4 flags: more fragments
+    let mut eth = pcap(&[]);
+    eth.extend(record(&frag));
+    let doc = analyze("fragment.pcap", &eth, &[]);
+    assert_eq!(
+        doc["files"][0]["warnings"][0]["kind"], "ip_fragments",
+        "{doc}"
     );
 }
