@@ -55,6 +55,21 @@ enum Mode {
     Ignore,
 }
 
+/// Longest first segment kept while waiting for a second one to confirm a WebSocket guess.
+const MAX_CANDIDATE: usize = 4096;
+
+/// A segment that looked like WebSocket frames, kept until a second one agrees.
+struct Candidate {
+    side: usize,
+    masked: bool,
+    offset: u64,
+    frame_no: u64,
+    ts: Ts,
+    bytes: Vec<u8>,
+    /// Bytes of the segment beyond `MAX_CANDIDATE`, not kept.
+    cut: u64,
+}
+
 /// An HTTP head found at the start of a stream.
 enum Message {
     Request(Request),
@@ -134,6 +149,8 @@ pub(crate) struct App {
     accept_valid: Option<bool>,
     /// Buffers were dropped for the capture-wide budget: reported so that the loss shows.
     shed: bool,
+    /// A first segment that looked like frames, waiting for confirmation.
+    candidate: Option<Candidate>,
 }
 
 impl App {
@@ -365,6 +382,26 @@ impl App {
             let exact = n == 1 && single_frame_fills(bytes);
             if n >= 2 || exact {
                 let masked = bytes.get(1).is_some_and(|b| b & 0x80 != 0);
+                // One plausible segment is not enough (random data passes now and then): a
+                // second one must agree, from the same side with the same masking or from
+                // the other side with the opposite masking.
+                let agrees = self
+                    .candidate
+                    .as_ref()
+                    .is_some_and(|c| (c.side == s) == (c.masked == masked));
+                if !agrees {
+                    let kept = bytes.len().min(MAX_CANDIDATE);
+                    self.candidate = Some(Candidate {
+                        side: s,
+                        masked,
+                        offset,
+                        frame_no,
+                        ts,
+                        bytes: bytes.get(..kept).unwrap_or_default().to_vec(),
+                        cut: (bytes.len() - kept) as u64,
+                    });
+                    return;
+                }
                 let client = if masked { s } else { other };
                 self.client = client;
                 self.client_known = true;
@@ -374,10 +411,36 @@ impl App {
                 });
                 self.start_frames(s, true);
                 self.start_frames(other, true);
-            } else if probes >= MAX_PROBES {
-                self.ignore(s);
-                return;
+                if let Some(c) = self.candidate.take() {
+                    self.feed_frames(
+                        c.side,
+                        &StreamEvent::Data {
+                            offset: c.offset,
+                            bytes: &c.bytes,
+                            frame_no: c.frame_no,
+                            ts: c.ts,
+                        },
+                    );
+                    if c.cut > 0 {
+                        let at = c.offset + c.bytes.len() as u64;
+                        let gap = StreamEvent::Gap {
+                            offset: at,
+                            len: c.cut,
+                            kind: GapKind::BufferLimit,
+                            frame_no: c.frame_no,
+                            ts: c.ts,
+                        };
+                        self.feed_frames(c.side, &gap);
+                    }
+                }
             } else {
+                // Not a frame boundary here: a candidate from this side was a coincidence.
+                if self.candidate.as_ref().is_some_and(|c| c.side == s) {
+                    self.candidate = None;
+                }
+                if probes >= MAX_PROBES {
+                    self.ignore(s);
+                }
                 return;
             }
         }
@@ -894,6 +957,7 @@ impl Conn {
                 tls: None,
                 accept_valid: None,
                 shed: false,
+                candidate: None,
             },
             first_frame: frame,
             first_ts: ts,
@@ -933,7 +997,8 @@ impl Conn {
                 Mode::Tls(Some(r)) => r.buffered(),
                 _ => 0,
             })
-            .sum()
+            .sum::<usize>()
+            + self.app.candidate.as_ref().map_or(0, |c| c.bytes.len())
     }
 
     /// Drops the application-layer buffers (the capture-wide budget is spent): what they

@@ -734,3 +734,40 @@ fn unsupported_link_types_and_ip_fragments_are_file_warnings() {
         "{doc}"
     );
 }
+
+#[test]
+fn random_tcp_payloads_are_not_taken_for_websocket() {
+    // 2000 mid-stream flows of pseudo-random bytes, one direction each: a single segment
+    // looks like a whole frame now and then (7 of these flows when one was trusted);
+    // none may be reported as WebSocket.
+    let mut state: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut next = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    };
+    let mut convs = Vec::new();
+    for f in 0..2000u16 {
+        let mut c = Conv {
+            pkts: Vec::new(),
+            cseq: next() as u32,
+            sseq: next() as u32,
+            ts_us: 1 + u64::from(f) * 10,
+        };
+        for _ in 0..6 {
+            let len = [1usize, 7, 60, 500, 1400][(next() % 5) as usize];
+            let payload: Vec<u8> = (0..len).map(|_| next() as u8).collect();
+            c.send(true, &payload);
+        }
+        convs.push((20000 + f, c.pkts));
+    }
+    let doc = analyze("random-flows.pcap", &multi(convs), &[]);
+    assert_eq!(doc["files"][0]["summary"]["tcp_connections"], 2000);
+    assert_eq!(
+        doc["files"][0]["connections"].as_array().unwrap().len(),
+        0,
+        "{}",
+        doc["files"][0]["summary"]
+    );
+}
