@@ -59,8 +59,6 @@ pub struct RawPacket<'a> {
 pub struct CaptureInfo {
     pub format: Option<Format>,
     pub packets: u64,
-    pub bytes_read: u64,
-    pub gzip: bool,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -310,7 +308,6 @@ where
         }
     }
     info.packets = frame_no;
-    info.bytes_read = offset;
     match damage {
         Some(what) => Err(Error::Truncated {
             path: path.to_string(),

@@ -509,55 +509,47 @@ pub fn check_connection(policy: &Policy, file: &str, c: &ConnReport, out: &mut F
     let codes = policy.codes_for(c);
     for close in &c.closes {
         let Some(code) = close.code else { continue };
-        let entry = crate::close::catalog::lookup(code);
-        let who = close.direction.sender();
-        if let Some(r) = codes.deny.iter().find(|r| r.contains(code)) {
-            let level = codes
-                .severity
-                .unwrap_or_else(|| policy.level(DENIED_CODE, Level::Error, c));
-            if level != Level::Off {
-                let what = if r.0 == r.1 {
-                    format!("{}", r.0)
-                } else {
-                    format!("{}-{}", r.0, r.1)
-                };
-                out.violations.push(Violation {
-                    file: file.to_string(),
-                    rule: DENIED_CODE.to_string(),
-                    severity: level,
-                    frame: close.frame,
-                    connection: Some(conn.clone()),
-                    message: format!(
-                        "the {who} closed with {code} ({}), which the policy denies ({what}){}",
-                        entry.name,
-                        reason_text(close.reason.as_deref())
-                    ),
-                    fix: Some(entry.fix.to_string()),
-                });
-            }
+        // Which code rule this close breaks, if any, and how the message says it.
+        let (rule, why) = if let Some(r) = codes.deny.iter().find(|r| r.contains(code)) {
+            let what = if r.0 == r.1 {
+                format!("{}", r.0)
+            } else {
+                format!("{}-{}", r.0, r.1)
+            };
+            (DENIED_CODE, format!("which the policy denies ({what})"))
+        } else if codes.allow.as_ref().is_some_and(|allow| {
+            // Illegal codes are already their own rule; the allow list is about legal ones.
+            crate::close::code::CloseCode(code).is_legal_on_wire()
+                && !allow.iter().any(|r| r.contains(code))
+        }) {
+            (
+                CODE_NOT_ALLOWED,
+                "which is not in the policy's allowed codes".to_string(),
+            )
+        } else {
+            continue;
+        };
+        let level = codes
+            .severity
+            .unwrap_or_else(|| policy.level(rule, Level::Error, c));
+        if level == Level::Off {
             continue;
         }
-        if let Some(allow) = &codes.allow {
-            // Illegal codes are already their own rule; the allow list is about legal ones.
-            if crate::close::code::CloseCode(code).is_legal_on_wire()
-                && !allow.iter().any(|r| r.contains(code))
-            {
-                let level = codes
-                    .severity
-                    .unwrap_or_else(|| policy.level(CODE_NOT_ALLOWED, Level::Error, c));
-                if level != Level::Off {
-                    out.violations.push(Violation {
-                        file: file.to_string(),
-                        rule: CODE_NOT_ALLOWED.to_string(),
-                        severity: level,
-                        frame: close.frame,
-                        connection: Some(conn.clone()),
-                        message: format!("the {who} closed with {code} ({}), which is not in the policy's allowed codes{}", entry.name, reason_text(close.reason.as_deref())),
-                        fix: Some(entry.fix.to_string()),
-                    });
-                }
-            }
-        }
+        let entry = crate::close::catalog::lookup(code);
+        out.violations.push(Violation {
+            file: file.to_string(),
+            rule: rule.to_string(),
+            severity: level,
+            frame: close.frame,
+            connection: Some(conn.clone()),
+            message: format!(
+                "the {} closed with {code} ({}), {why}{}",
+                close.direction.sender(),
+                entry.name,
+                reason_text(close.reason.as_deref())
+            ),
+            fix: Some(entry.fix.to_string()),
+        });
     }
 }
 

@@ -86,7 +86,6 @@ struct Side {
     close: Option<usize>,
     data_after_close: u64,
     last_data: Option<(u64, Ts)>,
-    mid_stream: bool,
 }
 
 impl Side {
@@ -102,7 +101,6 @@ impl Side {
             close: None,
             data_after_close: 0,
             last_data: None,
-            mid_stream: false,
         }
     }
 }
@@ -243,9 +241,6 @@ impl App {
         let side = Some(s);
         match kind {
             GapKind::MidStream => {
-                if let Some(sd) = self.sides.get_mut(s) {
-                    sd.mid_stream = true;
-                }
                 self.note(Rule::MidStreamStart, side, frame, || {
                     "capture starts after this connection did (no SYN): its beginning is not in the capture".to_string()
                 });
@@ -971,7 +966,7 @@ impl Conn {
     }
 
     /// The first FIN or RST: (side, frame, ts, "FIN"/"RST").
-    fn first_end(&self) -> Option<(usize, u64, Ts, &'static str)> {
+    pub(crate) fn first_end(&self) -> Option<(usize, u64, Ts, &'static str)> {
         let mut end: Option<(usize, u64, Ts, &'static str)> = None;
         for side in 0..2 {
             for (kind, slot) in [("FIN", self.fin.get(side)), ("RST", self.rst.get(side))] {

@@ -7,6 +7,7 @@ use serde::Serialize;
 
 use crate::close::catalog::{self, AlertEntry, Entry, Wire};
 use crate::close::catalog_ar::{self, ArText};
+use crate::report::text::wrap_lines as wrap;
 
 /// Language of the explanations.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum, Serialize)]
@@ -329,26 +330,6 @@ pub fn all_cards(lang: Lang) -> Vec<Card> {
         }
     }
     cards
-}
-
-/// Wraps `text` to `width` columns (counting characters).
-fn wrap(text: &str, width: usize) -> Vec<String> {
-    let mut lines = Vec::new();
-    let mut line = String::new();
-    for word in text.split_whitespace() {
-        let n = line.chars().count();
-        if n > 0 && n + 1 + word.chars().count() > width {
-            lines.push(std::mem::take(&mut line));
-        }
-        if !line.is_empty() {
-            line.push(' ');
-        }
-        line.push_str(word);
-    }
-    if !line.is_empty() {
-        lines.push(line);
-    }
-    lines
 }
 
 fn card_lines(c: &Card, lang: Lang, width: usize) -> Vec<String> {

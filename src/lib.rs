@@ -331,10 +331,7 @@ pub fn analyze_reader(
         gzip,
         ..FileReport::default()
     };
-    let mut info = CaptureInfo {
-        gzip,
-        ..CaptureInfo::default()
-    };
+    let mut info = CaptureInfo::default();
     let mut analyzer = Analyzer {
         opts,
         flows: FxHashMap::default(),

@@ -442,24 +442,7 @@ impl TlsState {
             if let Some((side, frame, ts, kind)) = f.end {
                 let first_alert = self.alerts.first().map(|a| a.frame).unwrap_or(u64::MAX);
                 if side != client && frame < first_alert {
-                    let waited = crate::report::timefmt::ms_between(ts, self.client_hello_ts);
-                    let reaction = self
-                        .alerts
-                        .iter()
-                        .find_map(|a| a.plain)
-                        .and_then(|(_, d)| lookup_alert(d))
-                        .map(|e| format!(" (the client then sent {})", e.name))
-                        .unwrap_or_default();
-                    return Some(TlsFailure {
-                        kind: "closed_after_client_hello",
-                        frame,
-                        client_observed_code: 1015,
-                        cause: format!(
-                            "the server closed the connection ({kind}, packet {frame}, {waited:.1} ms) after the ClientHello (packet {ch_frame}) without a ServerHello or alert{reaction}: a server that does not speak TLS on this port (wss:// used against a ws:// port), a middlebox filtering on SNI, or a server that could not parse the ClientHello"
-                        ),
-                        fix: "Check that this port serves TLS (use ws:// if it does not), e.g. with `openssl s_client -connect HOST:PORT -servername NAME`; check firewalls or proxies that filter TLS by server name.".to_string(),
-                        alert: None,
-                    });
+                    return Some(self.closed_after_hello(frame, ts, kind, *ch_frame));
                 }
             }
         }
@@ -594,20 +577,8 @@ impl TlsState {
                     alert: None,
                 })
             }
-            Some((side, frame, ts, kind)) => {
-                let by = dir_of(side, client).sender();
-                let waited = crate::report::timefmt::ms_between(ts, self.client_hello_ts);
-                Some(TlsFailure {
-                    kind: "closed_after_client_hello",
-                    frame,
-                    client_observed_code: 1015,
-                    cause: format!(
-                        "the {by} closed the connection ({kind}, packet {frame}, {waited:.1} ms) after the ClientHello (packet {ch_frame}) without a ServerHello or alert: a middlebox filtering on SNI, a server that does not speak TLS on this port, or one that could not parse the ClientHello"
-                    ),
-                    fix: "Try the same host and port with `openssl s_client -connect HOST:PORT -servername NAME`; check firewalls or proxies that filter TLS by server name.".to_string(),
-                    alert: None,
-                })
-            }
+            // The server hung up after something that named no cause (a warning alert).
+            Some((_, frame, ts, kind)) => Some(self.closed_after_hello(frame, ts, kind, *ch_frame)),
             None => Some(TlsFailure {
                 kind: "no_answer",
                 frame: *ch_frame,
@@ -618,6 +589,29 @@ impl TlsState {
                 fix: no_answer_fix.to_string(),
                 alert: None,
             }),
+        }
+    }
+
+    /// The server closed the connection after the ClientHello without a ServerHello.
+    fn closed_after_hello(&self, frame: u64, ts: Ts, kind: &str, ch_frame: u64) -> TlsFailure {
+        let waited = crate::report::timefmt::ms_between(ts, self.client_hello_ts);
+        let reaction = self
+            .alerts
+            .iter()
+            .filter(|a| a.frame > frame)
+            .find_map(|a| a.plain)
+            .and_then(|(_, d)| lookup_alert(d))
+            .map(|e| format!(" (the client then sent {})", e.name))
+            .unwrap_or_default();
+        TlsFailure {
+            kind: "closed_after_client_hello",
+            frame,
+            client_observed_code: 1015,
+            cause: format!(
+                "the server closed the connection ({kind}, packet {frame}, {waited:.1} ms) after the ClientHello (packet {ch_frame}) without a ServerHello or alert{reaction}: a server that does not speak TLS on this port (wss:// used against a ws:// port), a middlebox filtering on SNI, or a server that could not parse the ClientHello"
+            ),
+            fix: "Check that this port serves TLS (use ws:// if it does not), e.g. with `openssl s_client -connect HOST:PORT -servername NAME`; check firewalls or proxies that filter TLS by server name.".to_string(),
+            alert: None,
         }
     }
 

@@ -75,17 +75,11 @@ pub fn tell(f: &Facts<'_>, report: &mut ConnReport, findings: &mut Vec<Finding>)
     let mut story = Story::empty();
     story.data_after_close = f.data_after_close;
 
-    // TCP teardown: the earliest FIN or RST.
-    let mut end: Option<(&'static str, usize, u64, Ts)> = None;
-    for side in 0..2 {
-        for (kind, slot) in [("fin", conn.fin.get(side)), ("rst", conn.rst.get(side))] {
-            if let Some(Some((frame, ts))) = slot {
-                if end.is_none_or(|(_, _, f0, _)| *frame < f0) {
-                    end = Some((kind, side, *frame, *ts));
-                }
-            }
-        }
-    }
+    // TCP teardown: the earliest FIN or RST ("fin"/"rst" as the report spells it).
+    let end: Option<(&'static str, usize, u64, Ts)> =
+        conn.first_end().map(|(side, frame, ts, kind)| {
+            (if kind == "RST" { "rst" } else { "fin" }, side, frame, ts)
+        });
     let rst = (0..2).find_map(|side| conn.rst.get(side).copied().flatten().map(|r| (side, r)));
     story.idle_before_end_ms = conn.idle_before_end.map(|ns| (ns / 1000) as f64 / 1000.0);
 

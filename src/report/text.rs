@@ -53,22 +53,31 @@ fn outcome_text(o: Outcome) -> &'static str {
 
 /// Wraps `text` to `width` columns, every line after the first indented by `indent`.
 fn wrap(text: &str, width: usize, indent: &str) -> String {
-    let mut out = String::new();
+    wrap_lines(text, width).join(&format!("\n{indent}"))
+}
+
+/// Splits `text` into lines of at most `width` characters, breaking between words (a word
+/// longer than `width` gets a line of its own).
+pub fn wrap_lines(text: &str, width: usize) -> Vec<String> {
+    let mut lines = Vec::new();
+    let mut line = String::new();
     let mut col = 0;
     for word in text.split_whitespace() {
         let w = word.chars().count();
         if col > 0 && col + 1 + w > width {
-            out.push('\n');
-            out.push_str(indent);
+            lines.push(std::mem::take(&mut line));
             col = 0;
         } else if col > 0 {
-            out.push(' ');
+            line.push(' ');
             col += 1;
         }
-        out.push_str(word);
+        line.push_str(word);
         col += w;
     }
-    out
+    if !line.is_empty() {
+        lines.push(line);
+    }
+    lines
 }
 
 /// The file's header and summary.

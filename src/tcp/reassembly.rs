@@ -87,7 +87,6 @@ pub struct Stream {
     /// retransmission from one carrying different bytes.
     last_segment: Option<(u32, usize, u64)>,
     pub stats: StreamStats,
-    pub saw_syn: bool,
     isn: Option<u32>,
 }
 
@@ -102,7 +101,6 @@ impl Stream {
             max_pending,
             last_segment: None,
             stats: StreamStats::default(),
-            saw_syn: false,
             isn: None,
         }
     }
@@ -121,7 +119,6 @@ impl Stream {
     pub fn syn(&mut self, isn: u32) {
         if self.next_seq.is_none() {
             self.next_seq = Some(isn.wrapping_add(1));
-            self.saw_syn = true;
             self.isn = Some(isn);
         }
     }

@@ -111,16 +111,6 @@ impl FrameReader {
         r
     }
 
-    /// True while the reader is between frames with nothing buffered.
-    pub fn at_boundary(&self) -> bool {
-        matches!(self.state, State::Header) && self.hdr_len == 0
-    }
-
-    /// True while the reader waits to find a frame header again.
-    pub fn is_lost(&self) -> bool {
-        matches!(self.state, State::Lost { .. })
-    }
-
     /// Bytes of a frame started but not finished (header bytes or payload still owed).
     pub fn unfinished(&self) -> Option<u64> {
         match &self.state {
