@@ -1,8 +1,8 @@
-//! Command line definition (clap derive). Validation only, no I/O.
+//! Command line definition (clap derive), private to the binary. Validation only, no I/O.
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-use crate::output::Format;
+use wsclose::render::Format;
 
 /// Why did this WebSocket close? Close-frame forensics for pcap and pcapng captures.
 #[derive(Debug, Parser)]
@@ -87,8 +87,8 @@ pub struct ExplainArgs {
     pub format: ExplainFormat,
 
     /// Language of the explanations.
-    #[arg(long, value_enum, default_value_t = crate::explain::Lang::En)]
-    pub lang: crate::explain::Lang,
+    #[arg(long, value_enum, default_value_t = wsclose::explain::Lang::En)]
+    pub lang: wsclose::explain::Lang,
 
     /// Width of the text output in columns.
     #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u16).range(40..))]
@@ -125,17 +125,17 @@ pub struct AnalyzeArgs {
 
     /// Most TCP connections tracked at once; the least recently active are evicted (and
     /// reported) beyond it.
-    #[arg(long, default_value_t = crate::DEFAULT_MAX_FLOWS as u64, value_parser = clap::value_parser!(u64).range(1..))]
+    #[arg(long, default_value_t = wsclose::DEFAULT_MAX_FLOWS as u64, value_parser = clap::value_parser!(u64).range(1..))]
     pub max_flows: u64,
 
     /// Most out-of-order bytes buffered per direction of a connection before a hole is
     /// given up on.
-    #[arg(long, default_value_t = crate::DEFAULT_MAX_PENDING as u64, value_name = "BYTES")]
+    #[arg(long, default_value_t = wsclose::DEFAULT_MAX_PENDING as u64, value_name = "BYTES")]
     pub max_buffer: u64,
 
     /// Most out-of-order bytes buffered across all connections together; past it, the
     /// connection that wants more gives up on its holes.
-    #[arg(long, default_value_t = crate::MAX_TOTAL_PENDING as u64, value_name = "BYTES")]
+    #[arg(long, default_value_t = wsclose::MAX_TOTAL_PENDING as u64, value_name = "BYTES")]
     pub max_buffer_total: u64,
 
     /// Threads: 2 reads and decodes the capture on a second thread while the first
@@ -151,4 +151,14 @@ pub struct AnalyzeArgs {
     /// Print each file's warnings and errors to standard error as well.
     #[arg(short, long)]
     pub verbose: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_definition_is_consistent() {
+        super::Cli::command().debug_assert();
+    }
 }

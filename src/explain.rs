@@ -7,7 +7,7 @@ use serde::Serialize;
 
 use crate::close::catalog::{self, AlertEntry, Entry, Wire};
 use crate::close::catalog_ar::{self, ArText};
-use crate::report::text::wrap_lines as wrap;
+use crate::render::wrap::wrap_lines as wrap;
 
 /// Language of the explanations.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum, Serialize)]

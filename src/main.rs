@@ -7,10 +7,10 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-use wsclose::cli::{
-    CheckArgs, CheckFormat, Cli, Color, Command, ExplainArgs, ExplainFormat, FailOn,
-};
-use wsclose::output::Output;
+mod cli;
+
+use cli::{CheckArgs, CheckFormat, Cli, Color, Command, ExplainArgs, ExplainFormat, FailOn};
+use wsclose::render::Output;
 use wsclose::{analyze_file, Options};
 
 fn main() -> ExitCode {
@@ -180,7 +180,7 @@ fn finish_io(e: io::Error) -> ExitCode {
 }
 
 /// `wsclose analyze`: reports every file, streaming; exit 2 when one could not be read.
-fn analyze(args: &wsclose::cli::AnalyzeArgs) -> ExitCode {
+fn analyze(args: &cli::AnalyzeArgs) -> ExitCode {
     let color = match args.color {
         Color::Always => true,
         Color::Never => false,

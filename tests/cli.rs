@@ -3,14 +3,7 @@
 use std::io::Write;
 use std::process::{Command, Stdio};
 
-use clap::CommandFactory;
-
 use crate::{temp_capture, wsclose};
-
-#[test]
-fn cli_definition_is_consistent() {
-    wsclose::cli::Cli::command().debug_assert();
-}
 
 #[test]
 fn missing_file_is_exit_2_with_one_line() {

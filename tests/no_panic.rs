@@ -27,9 +27,9 @@ fn pipeline(bytes: &[u8]) {
     let mut n = 0;
     let (_report, _err) = wsclose::analyze_file(p, &wsclose::Options::default(), &mut |c| {
         // Rendering must not panic either.
-        let _ = wsclose::report::text::connection(
+        let _ = wsclose::render::text::connection(
             c,
-            wsclose::report::text::Style { color: false },
+            wsclose::render::text::Style { color: false },
             &mut Default::default(),
         );
         n += serde_json::to_string(c).map(|s| s.len()).unwrap_or(0);
@@ -67,13 +67,14 @@ proptest! {
             bytes.extend_from_slice(body);
         }
         let cut = split % (bytes.len() + 1);
-        let mut reader = wsclose::tls::TlsReader::new();
-        let mut state = wsclose::tlsconn::TlsState::default();
+        let mut reader = wsclose::tls::record::TlsReader::new();
+        let mut state = wsclose::tls::session::Session::default();
         for (i, (offset, chunk)) in [(0, &bytes[..cut]), (cut, &bytes[cut..])].into_iter().enumerate() {
             let ev = StreamEvent::Data { offset: offset as u64, bytes: chunk, frame_no: i as u64 + 1, ts: wsclose::capture::Ts(0) };
-            reader.feed(&ev, &mut |e, f, ts| state.on_event(i % 2, e, f, ts));
+            let side = if i % 2 == 0 { wsclose::tcp::Side::A } else { wsclose::tcp::Side::B };
+            reader.feed(&ev, &mut |e, f, ts| state.on_event(side, e, f, ts));
         }
-        let _ = state.report(&wsclose::tlsconn::EndFacts { client: 0, end: None });
+        let _ = wsclose::story::tls::report(&state, wsclose::tcp::Side::A, None);
     }
 
     #[test]

@@ -1,6 +1,6 @@
-//! Close codes: classification, the explanation catalog, and the per-connection close story.
+//! Close codes: the class of every code (`code`) and the explanation catalog (`catalog`,
+//! with its Arabic text in `catalog_ar`).
 
 pub mod catalog;
 pub mod catalog_ar;
 pub mod code;
-pub mod story;

@@ -1,8 +1,81 @@
-//! TCP: flow identity, direction, and per-direction stream reassembly.
+//! TCP: flow identity, the two sides of a connection and its two directions, and
+//! per-direction stream reassembly.
 
 pub mod reassembly;
 
 use std::net::{IpAddr, SocketAddr};
+use std::ops::{Index, IndexMut};
+
+/// One endpoint of a TCP connection, before it is known which is the client: `A` sent the
+/// first packet seen, `B` is the other.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Side {
+    A,
+    B,
+}
+
+impl Side {
+    /// The other endpoint.
+    pub fn other(self) -> Side {
+        match self {
+            Side::A => Side::B,
+            Side::B => Side::A,
+        }
+    }
+
+    /// Both sides, `A` first.
+    pub const BOTH: [Side; 2] = [Side::A, Side::B];
+}
+
+/// One value per side of a connection, indexed by `Side`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PerSide<T> {
+    pub a: T,
+    pub b: T,
+}
+
+impl<T> PerSide<T> {
+    pub fn new(a: T, b: T) -> PerSide<T> {
+        PerSide { a, b }
+    }
+
+    /// Each side with its value, `A` first.
+    pub fn iter(&self) -> impl Iterator<Item = (Side, &T)> {
+        [(Side::A, &self.a), (Side::B, &self.b)].into_iter()
+    }
+
+    /// Both values, mutably, `A` first.
+    pub fn iter_mut(&mut self) -> impl Iterator<Item = (Side, &mut T)> {
+        [(Side::A, &mut self.a), (Side::B, &mut self.b)].into_iter()
+    }
+
+    /// Both values, mutably and at once, the one for `side` first.
+    pub fn pair_mut(&mut self, side: Side) -> (&mut T, &mut T) {
+        match side {
+            Side::A => (&mut self.a, &mut self.b),
+            Side::B => (&mut self.b, &mut self.a),
+        }
+    }
+}
+
+impl<T> Index<Side> for PerSide<T> {
+    type Output = T;
+    fn index(&self, side: Side) -> &T {
+        match side {
+            Side::A => &self.a,
+            Side::B => &self.b,
+        }
+    }
+}
+
+impl<T> IndexMut<Side> for PerSide<T> {
+    fn index_mut(&mut self, side: Side) -> &mut T {
+        match side {
+            Side::A => &mut self.a,
+            Side::B => &mut self.b,
+        }
+    }
+}
 
 /// Which way a byte, frame or packet travelled.
 #[derive(
@@ -39,6 +112,33 @@ impl Direction {
     }
 }
 
+/// One value per direction of a connection, indexed by `Direction`; serialized with the
+/// direction names as keys.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct PerDirection<T> {
+    pub client_to_server: T,
+    pub server_to_client: T,
+}
+
+impl<T> Index<Direction> for PerDirection<T> {
+    type Output = T;
+    fn index(&self, d: Direction) -> &T {
+        match d {
+            Direction::ClientToServer => &self.client_to_server,
+            Direction::ServerToClient => &self.server_to_client,
+        }
+    }
+}
+
+impl<T> IndexMut<Direction> for PerDirection<T> {
+    fn index_mut(&mut self, d: Direction) -> &mut T {
+        match d {
+            Direction::ClientToServer => &mut self.client_to_server,
+            Direction::ServerToClient => &mut self.server_to_client,
+        }
+    }
+}
+
 /// A TCP connection's identity, independent of packet direction: the two endpoints in a
 /// fixed (sorted) order, each as (address bits, port). IPv4 addresses are stored as
 /// IPv4-mapped IPv6 bits, so keys compare and hash as plain integers.
@@ -56,19 +156,14 @@ fn bits(ip: IpAddr) -> u128 {
 }
 
 impl FlowKey {
-    /// The key of a segment from `src` to `dst`, and whether `src` is the `lo` endpoint.
-    pub fn new(src: (IpAddr, u16), dst: (IpAddr, u16)) -> (FlowKey, bool) {
-        let a = (bits(src.0), src.1);
-        let b = (bits(dst.0), dst.1);
+    /// The key of a segment from `src` to `dst`, whichever way it goes.
+    pub fn new(src: SocketAddr, dst: SocketAddr) -> FlowKey {
+        let a = (bits(src.ip()), src.port());
+        let b = (bits(dst.ip()), dst.port());
         if a <= b {
-            (FlowKey { lo: a, hi: b }, true)
+            FlowKey { lo: a, hi: b }
         } else {
-            (FlowKey { lo: b, hi: a }, false)
+            FlowKey { lo: b, hi: a }
         }
     }
-}
-
-/// Formats an endpoint as Wireshark does: `1.2.3.4:80`, `[::1]:80`.
-pub fn endpoint(addr: (IpAddr, u16)) -> String {
-    SocketAddr::new(addr.0, addr.1).to_string()
 }

@@ -27,10 +27,6 @@ pub enum FrameEvent<'a> {
     Header { header: FrameHeader, frame_no: u64 },
     Frame {
         header: FrameHeader,
-        /// Stream offset of the first header byte.
-        offset: u64,
-        /// Packet that carried the first header byte.
-        first_frame_no: u64,
         /// Packet that carried the last byte (the frame Wireshark reports it in).
         frame_no: u64,
         ts: Ts,
@@ -39,14 +35,9 @@ pub enum FrameEvent<'a> {
         /// Part of the payload fell in a capture gap or beyond `MAX_CLOSE_CAPTURE`.
         payload_incomplete: bool,
     },
-    /// A gap hid a frame boundary: frames are not known from `offset` on.
-    LostSync { offset: u64, frame_no: u64, ts: Ts },
-    /// A plausible frame header was found again after a loss of sync.
-    Resynced {
-        offset: u64,
-        frame_no: u64,
-        skipped: u64,
-    },
+    /// A gap hid a frame boundary: frames are not known from `offset` on, until a
+    /// plausible frame header starts a later segment.
+    LostSync { offset: u64, frame_no: u64 },
 }
 
 enum State {
@@ -55,12 +46,8 @@ enum State {
         header: FrameHeader,
         remaining: u64,
         pos: u64,
-        offset: u64,
-        first_frame_no: u64,
     },
-    Lost {
-        since: u64,
-    },
+    Lost,
 }
 
 /// Frame reader for one direction.
@@ -68,7 +55,7 @@ pub struct FrameReader {
     state: State,
     hdr: [u8; MAX_HEADER_LEN],
     hdr_len: usize,
-    hdr_offset: u64,
+    /// Packet that carried the first byte of a header read in pieces.
     hdr_frame_no: u64,
     close_buf: Vec<u8>,
     close_incomplete: bool,
@@ -94,7 +81,6 @@ impl FrameReader {
             state: State::Header,
             hdr: [0; MAX_HEADER_LEN],
             hdr_len: 0,
-            hdr_offset: 0,
             hdr_frame_no: 0,
             close_buf: Vec::new(),
             close_incomplete: false,
@@ -107,7 +93,7 @@ impl FrameReader {
     /// A reader that starts without sync (capture started mid-stream).
     pub fn lost() -> FrameReader {
         let mut r = FrameReader::new();
-        r.state = State::Lost { since: 0 };
+        r.state = State::Lost;
         r
     }
 
@@ -127,11 +113,11 @@ impl FrameReader {
     {
         match *ev {
             StreamEvent::Data {
-                offset,
                 bytes,
                 frame_no,
                 ts,
-            } => self.data(offset, bytes, frame_no, ts, sink),
+                ..
+            } => self.data(bytes, frame_no, ts, sink),
             StreamEvent::Gap {
                 offset,
                 len,
@@ -162,33 +148,23 @@ impl FrameReader {
                     self.finish(frame_no, ts, sink);
                 }
             }
-            State::Lost { .. } => {}
+            State::Lost => {}
             _ => {
                 self.hdr_len = 0;
-                self.state = State::Lost { since: offset };
-                sink(FrameEvent::LostSync {
-                    offset,
-                    frame_no,
-                    ts,
-                });
+                self.state = State::Lost;
+                sink(FrameEvent::LostSync { offset, frame_no });
             }
         }
     }
 
-    fn data<F>(&mut self, offset: u64, mut bytes: &[u8], frame_no: u64, ts: Ts, sink: &mut F)
+    fn data<F>(&mut self, mut bytes: &[u8], frame_no: u64, ts: Ts, sink: &mut F)
     where
         F: FnMut(FrameEvent<'_>),
     {
-        let mut offset = offset;
-        if let State::Lost { since } = self.state {
+        if let State::Lost = self.state {
             if !self.plausible_at(bytes) {
                 return;
             }
-            sink(FrameEvent::Resynced {
-                offset,
-                frame_no,
-                skipped: offset.saturating_sub(since),
-            });
             self.state = State::Header;
             self.hdr_len = 0;
         }
@@ -197,18 +173,15 @@ impl FrameReader {
                 self.latest = (frame_no, ts);
             }
             match &mut self.state {
-                State::Lost { .. } => return,
+                State::Lost => return,
                 State::Header => {
                     if self.hdr_len == 0 {
                         // Fast path: whole header in this chunk.
                         if let Ok((rest, header)) = parse_frame_header(bytes) {
-                            let used = bytes.len() - rest.len();
-                            self.start_payload(header, offset, frame_no, frame_no, ts, sink);
+                            self.start_payload(header, frame_no, frame_no, ts, sink);
                             bytes = rest;
-                            offset += used as u64;
                             continue;
                         }
-                        self.hdr_offset = offset;
                         self.hdr_frame_no = frame_no;
                     }
                     let room = MAX_HEADER_LEN - self.hdr_len;
@@ -223,11 +196,9 @@ impl FrameReader {
                     match parse_frame_header(self.hdr.get(..have).unwrap_or_default()) {
                         Ok((rest, header)) => {
                             let used_now = have - rest.len() - self.hdr_len;
-                            let (hoff, hframe) = (self.hdr_offset, self.hdr_frame_no);
                             self.hdr_len = 0;
-                            self.start_payload(header, hoff, hframe, frame_no, ts, sink);
+                            self.start_payload(header, self.hdr_frame_no, frame_no, ts, sink);
                             bytes = bytes.get(used_now..).unwrap_or_default();
-                            offset += used_now as u64;
                         }
                         Err(_) => {
                             self.hdr_len = have;
@@ -262,7 +233,6 @@ impl FrameReader {
                     }
                     *remaining -= n as u64;
                     *pos += n as u64;
-                    offset += n as u64;
                     bytes = rest;
                     if *remaining == 0 {
                         self.finish(frame_no, ts, sink);
@@ -275,7 +245,6 @@ impl FrameReader {
     fn start_payload<F>(
         &mut self,
         header: FrameHeader,
-        offset: u64,
         first_frame_no: u64,
         frame_no: u64,
         ts: Ts,
@@ -298,8 +267,6 @@ impl FrameReader {
             header,
             remaining: header.payload_len,
             pos: 0,
-            offset,
-            first_frame_no,
         };
         if header.payload_len == 0 {
             self.finish(frame_no, ts, sink);
@@ -316,18 +283,10 @@ impl FrameReader {
         } else {
             (frame_no, ts)
         };
-        if let State::Payload {
-            header,
-            offset,
-            first_frame_no,
-            ..
-        } = state
-        {
+        if let State::Payload { header, .. } = state {
             let is_close = header.opcode == Opcode::Close;
             sink(FrameEvent::Frame {
                 header,
-                offset,
-                first_frame_no,
                 frame_no,
                 ts,
                 close_payload: if is_close {
@@ -392,7 +351,6 @@ mod tests {
     enum Out {
         F(Opcode, u64, Option<Vec<u8>>, bool),
         Lost(u64),
-        Resync(u64),
     }
 
     fn collect(reader: &mut FrameReader, events: &[StreamEvent<'_>]) -> Vec<Out> {
@@ -414,7 +372,6 @@ mod tests {
                         payload_incomplete,
                     ),
                     FrameEvent::LostSync { offset, .. } => Out::Lost(offset),
-                    FrameEvent::Resynced { offset, .. } => Out::Resync(offset),
                 })
             });
         }
@@ -516,7 +473,7 @@ mod tests {
             vec![
                 Out::F(Opcode::Text, 1, None, false),
                 Out::Lost(3),
-                Out::Resync(12),
+                // The implausible bytes are skipped; the Close after them is read.
                 Out::F(Opcode::Close, 4, Some(vec![0x03, 0xe8]), false)
             ]
         );

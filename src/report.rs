@@ -1,110 +1,26 @@
-//! The report: what `analyze` produces for each file and connection, and the writers that
-//! render it (`text`, `json`). Field names here are the JSON field names; they are part of
+//! The report model: what `analyze` produces for each file and connection, as plain typed
+//! data. Addresses are `SocketAddr`s, times are capture timestamps (`Ts`), and every closed
+//! set of values is an enum; nothing here is formatted for a reader. The renderers in
+//! `render` turn it into text or JSON.
+//!
+//! Field names and serde renames here are the JSON field names and values: they are part of
 //! the tool's stable interface and documented in the README.
 
-pub mod json;
-pub mod text;
-pub mod timefmt;
-
+use std::cmp::Ordering;
 use std::collections::BTreeMap;
+use std::fmt;
+use std::net::SocketAddr;
 
 use serde::Serialize;
 
-use crate::capture::Format;
-use crate::tcp::Direction;
+use crate::capture::{Format, Ts};
+use crate::close::catalog::{AlertEntry, Entry};
+use crate::rules::{Rule, Severity};
+use crate::tcp::{Direction, PerDirection};
+use crate::tls::{CertReport, CipherSuite, Version};
 
 /// Schema version of the JSON and JSONL outputs; bumped on incompatible change.
 pub const SCHEMA_VERSION: u32 = 1;
-
-/// How bad a finding is.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Severity {
-    /// Context worth knowing (mid-stream start, heuristic detection).
-    Info,
-    /// The capture could not be fully analyzed here (gap, cut, limit reached).
-    Warning,
-    /// The traffic breaks RFC 6455.
-    Error,
-}
-
-/// The rule a finding is about. Named after what is wrong.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
-pub enum Rule {
-    IllegalCloseCode,
-    OneByteClosePayload,
-    ControlFrameTooLong,
-    FragmentedControlFrame,
-    InvalidUtf8Reason,
-    UnmaskedClientFrame,
-    MaskedServerFrame,
-    ReservedBitsSet,
-    ReservedOpcode,
-    ContinuationWithoutStart,
-    NewMessageInsideFragmented,
-    NonMinimalLength,
-    LengthMsbSet,
-    SecondClose,
-    DataAfterClose,
-    AcceptMismatch,
-    MissingAccept,
-    UpgradeRefused,
-    ServerSentMandatoryExtension,
-    NoCloseHandshake,
-    CloseNotAnswered,
-    MidStreamStart,
-    HeuristicDetection,
-    CaptureGap,
-    LostFrameSync,
-    SnapLenCut,
-    InconsistentRetransmission,
-    CloseIncomplete,
-    FlowEvicted,
-    TruncatedAtEnd,
-    TlsHandshakeFailed,
-    CertificateProblem,
-    CertificateHint,
-    TlsAlert,
-}
-
-impl Rule {
-    pub fn severity(self) -> Severity {
-        use Rule::*;
-        match self {
-            IllegalCloseCode
-            | OneByteClosePayload
-            | ControlFrameTooLong
-            | FragmentedControlFrame
-            | InvalidUtf8Reason
-            | UnmaskedClientFrame
-            | MaskedServerFrame
-            | ReservedBitsSet
-            | ReservedOpcode
-            | ContinuationWithoutStart
-            | NewMessageInsideFragmented
-            | NonMinimalLength
-            | LengthMsbSet
-            | SecondClose
-            | DataAfterClose
-            | AcceptMismatch
-            | MissingAccept => Severity::Error,
-            UpgradeRefused
-            | ServerSentMandatoryExtension
-            | NoCloseHandshake
-            | CloseNotAnswered
-            | CaptureGap
-            | LostFrameSync
-            | SnapLenCut
-            | InconsistentRetransmission
-            | CloseIncomplete
-            | FlowEvicted
-            | TruncatedAtEnd
-            | TlsHandshakeFailed
-            | CertificateProblem => Severity::Warning,
-            MidStreamStart | HeuristicDetection | TlsAlert | CertificateHint => Severity::Info,
-        }
-    }
-}
 
 /// One rule broken (or one anomaly met) in a connection, aggregated: the first occurrence
 /// and how many times it happened.
@@ -120,6 +36,20 @@ pub struct Finding {
     pub message: String,
 }
 
+impl Finding {
+    /// A single occurrence of `rule`, at its default severity.
+    pub fn new(rule: Rule, direction: Option<Direction>, frame: u64, message: String) -> Finding {
+        Finding {
+            rule,
+            severity: rule.severity(),
+            direction,
+            frame,
+            count: 1,
+            message,
+        }
+    }
+}
+
 /// Whether a Close frame is allowed on the wire.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -133,10 +63,10 @@ pub enum Verdict {
 pub struct CloseReport {
     /// Packet carrying the frame's last byte (Wireshark's frame number).
     pub frame: u64,
-    pub ts: String,
+    pub ts: Ts,
     pub direction: Direction,
-    pub src: String,
-    pub dst: String,
+    pub src: SocketAddr,
+    pub dst: SocketAddr,
     /// Status code; absent for an empty (or 1-byte) body.
     pub code: Option<u16>,
     /// Reason text (lossy UTF-8); absent when the body has no reason.
@@ -152,11 +82,11 @@ pub struct CloseReport {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub peer_reaction: Option<String>,
     /// The catalog entry for the code (for an empty body: 1005, what the receiver reports).
-    pub explanation: Option<&'static crate::close::catalog::Entry>,
+    pub explanation: Option<&'static Entry>,
 }
 
 /// How a connection ended.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Outcome {
     /// Both sides sent Close.
@@ -178,6 +108,7 @@ pub enum Outcome {
 }
 
 impl Outcome {
+    /// The name, as in JSON.
     pub fn as_str(self) -> &'static str {
         match self {
             Outcome::Clean => "clean",
@@ -192,14 +123,50 @@ impl Outcome {
     }
 }
 
+/// Outcomes order by name, so that counts per outcome list alphabetically.
+impl Ord for Outcome {
+    fn cmp(&self, other: &Self) -> Ordering {
+        self.as_str().cmp(other.as_str())
+    }
+}
+
+impl PartialOrd for Outcome {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl fmt::Display for Outcome {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// How TCP ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EndKind {
+    Fin,
+    Rst,
+}
+
+impl fmt::Display for EndKind {
+    /// As the flags are written: `FIN`, `RST`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            EndKind::Fin => "FIN",
+            EndKind::Rst => "RST",
+        })
+    }
+}
+
 /// TCP teardown of a connection.
 #[derive(Clone, Debug, Serialize)]
 pub struct TcpEnd {
-    /// "fin" or "rst".
-    pub kind: &'static str,
+    pub kind: EndKind,
     pub by: Direction,
     pub frame: u64,
-    pub ts: String,
+    pub ts: Ts,
     /// Time from the first Close frame to this teardown, when there was a Close.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub after_close_ms: Option<f64>,
@@ -223,13 +190,31 @@ pub struct Story {
     /// Time between the two Close frames.
     pub close_delay_ms: Option<f64>,
     pub tcp_end: Option<TcpEnd>,
-    /// Data frames sent after the sender's own Close, per direction.
+    /// Data frames were sent after the sender's own Close.
     pub data_after_close: bool,
     /// Idle time (no payload either way) before the teardown.
     pub idle_before_end_ms: Option<f64>,
     pub client_observed: Option<Observed>,
     pub server_observed: Option<Observed>,
     pub likely_cause: Option<String>,
+}
+
+impl Story {
+    /// The story of a connection nothing is known of yet: open, no Close.
+    pub fn open() -> Story {
+        Story {
+            outcome: Outcome::Open,
+            first_closer: None,
+            answered: None,
+            close_delay_ms: None,
+            tcp_end: None,
+            data_after_close: false,
+            idle_before_end_ms: None,
+            client_observed: None,
+            server_observed: None,
+            likely_cause: None,
+        }
+    }
 }
 
 /// The opening handshake as seen.
@@ -267,45 +252,109 @@ pub enum Detection {
     Tls,
 }
 
-/// Per-direction counters.
-#[derive(Clone, Copy, Debug, Default, Serialize)]
-pub struct PerDirection {
-    pub client_to_server: u64,
-    pub server_to_client: u64,
+/// How far the TLS handshake got.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TlsHandshake {
+    Complete,
+    Failed,
+    Incomplete,
 }
 
-impl PerDirection {
-    pub fn add(&mut self, dir: Direction, n: u64) {
-        match dir {
-            Direction::ClientToServer => self.client_to_server += n,
-            Direction::ServerToClient => self.server_to_client += n,
-        }
-    }
+/// One TLS alert record.
+#[derive(Clone, Debug, Serialize)]
+pub struct AlertReport {
+    pub frame: u64,
+    pub ts: Ts,
+    pub direction: Direction,
+    /// The body is encrypted: level and description are not visible without keys.
+    pub encrypted: bool,
+    pub level: Option<u8>,
+    pub description: Option<u8>,
+    pub name: Option<&'static str>,
+    /// For encrypted alerts: what it most likely is.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub probable: Option<String>,
 }
 
-/// One WebSocket connection (or refused upgrade attempt).
+/// How a TLS handshake failed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FailureKind {
+    /// A plaintext fatal alert.
+    Alert,
+    /// An encrypted alert (TLS 1.2 after ChangeCipherSpec, or a TLS 1.3 short record).
+    EncryptedAlert,
+    /// TCP ended in the middle of the handshake, without an alert.
+    ClosedDuringHandshake,
+    /// The server closed after the ClientHello without answering it.
+    ClosedAfterClientHello,
+    /// The ClientHello was never answered.
+    NoAnswer,
+    /// The server answered the ClientHello in plaintext HTTP.
+    HttpAnswer,
+    /// The client spoke plain HTTP to a TLS port.
+    PlainHttpToTls,
+}
+
+/// Why the TLS handshake failed.
+#[derive(Clone, Debug, Serialize)]
+pub struct TlsFailure {
+    pub kind: FailureKind,
+    pub frame: u64,
+    /// The code the client's WebSocket API reports.
+    pub client_observed_code: u16,
+    pub cause: String,
+    pub fix: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub alert: Option<&'static AlertEntry>,
+}
+
+/// The TLS summary of a connection.
+#[derive(Clone, Debug, Serialize)]
+pub struct TlsReport {
+    pub handshake: TlsHandshake,
+    pub client_hello_frame: Option<u64>,
+    pub server_hello_frame: Option<u64>,
+    pub sni: Option<String>,
+    pub offered_versions: Vec<Version>,
+    pub offered_alpn: Vec<String>,
+    pub offered_ciphers: usize,
+    pub version: Option<Version>,
+    pub cipher: Option<CipherSuite>,
+    pub alpn: Option<String>,
+    pub hello_retry: bool,
+    pub certificates: Vec<CertReport>,
+    pub certificate_problems: Vec<String>,
+    /// Facts worth knowing that are not problems by themselves (a chain of one certificate).
+    pub certificate_hints: Vec<String>,
+    pub alerts: Vec<AlertReport>,
+    pub failure: Option<TlsFailure>,
+}
+
+/// One WebSocket connection (or refused upgrade attempt, or TLS connection).
 #[derive(Clone, Debug, Serialize)]
 pub struct ConnReport {
     /// Connection number within the file, in order of first packet (1-based).
     pub id: u64,
-    pub client: String,
-    pub server: String,
+    pub client: SocketAddr,
+    pub server: SocketAddr,
     pub first_frame: u64,
     pub last_frame: u64,
-    pub start: String,
-    pub end: String,
+    pub start: Ts,
+    pub end: Ts,
     pub duration_ms: f64,
     pub detection: Detection,
     pub handshake: Option<Handshake>,
-    pub frames: PerDirection,
-    pub messages: PerDirection,
+    pub frames: PerDirection<u64>,
+    pub messages: PerDirection<u64>,
     pub closes: Vec<CloseReport>,
     /// Close frames beyond the per-connection listing cap.
     #[serde(skip_serializing_if = "is_zero")]
     pub closes_not_listed: u64,
     /// The TLS side, when the connection speaks TLS.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub tls: Option<crate::tlsconn::TlsReport>,
+    pub tls: Option<TlsReport>,
     pub story: Story,
     pub findings: Vec<Finding>,
 }
@@ -325,11 +374,41 @@ fn is_zero(n: &u64) -> bool {
     *n == 0
 }
 
+/// What kind of problem a file-level warning is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WarningKind {
+    UnsupportedLinktype,
+    IpFragments,
+    CutHeaders,
+    FlowsEvicted,
+}
+
 /// A problem with the file as a whole.
 #[derive(Clone, Debug, Serialize)]
 pub struct FileWarning {
-    pub kind: &'static str,
+    pub kind: WarningKind,
     pub message: String,
+}
+
+/// Close frames per verdict; zero counts are left out of the JSON.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct VerdictCounts {
+    #[serde(skip_serializing_if = "is_zero")]
+    pub illegal: u64,
+    #[serde(skip_serializing_if = "is_zero")]
+    pub legal: u64,
+}
+
+/// Findings per severity; zero counts are left out of the JSON.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct SeverityCounts {
+    #[serde(skip_serializing_if = "is_zero")]
+    pub error: u64,
+    #[serde(skip_serializing_if = "is_zero")]
+    pub info: u64,
+    #[serde(skip_serializing_if = "is_zero")]
+    pub warning: u64,
 }
 
 /// Counts for the top of a file's report.
@@ -342,9 +421,9 @@ pub struct Summary {
     pub tls_connections: u64,
     pub tls_failures: u64,
     pub close_frames: u64,
-    pub closes_by_verdict: BTreeMap<&'static str, u64>,
-    pub outcomes: BTreeMap<&'static str, u64>,
-    pub findings_by_severity: BTreeMap<&'static str, u64>,
+    pub closes_by_verdict: VerdictCounts,
+    pub outcomes: BTreeMap<Outcome, u64>,
+    pub findings_by_severity: SeverityCounts,
 }
 
 impl Summary {
@@ -361,20 +440,19 @@ impl Summary {
         }
         self.close_frames += c.closes.len() as u64 + c.closes_not_listed;
         for close in &c.closes {
-            let k = match close.verdict {
-                Verdict::Legal => "legal",
-                Verdict::Illegal => "illegal",
-            };
-            *self.closes_by_verdict.entry(k).or_default() += 1;
+            match close.verdict {
+                Verdict::Legal => self.closes_by_verdict.legal += 1,
+                Verdict::Illegal => self.closes_by_verdict.illegal += 1,
+            }
         }
-        *self.outcomes.entry(c.story.outcome.as_str()).or_default() += 1;
+        *self.outcomes.entry(c.story.outcome).or_default() += 1;
         for f in &c.findings {
-            let k = match f.severity {
-                Severity::Info => "info",
-                Severity::Warning => "warning",
-                Severity::Error => "error",
+            let slot = match f.severity {
+                Severity::Info => &mut self.findings_by_severity.info,
+                Severity::Warning => &mut self.findings_by_severity.warning,
+                Severity::Error => &mut self.findings_by_severity.error,
             };
-            *self.findings_by_severity.entry(k).or_default() += f.count;
+            *slot += f.count;
         }
     }
 }

@@ -1,9 +1,18 @@
 //! The human report: a summary per file, then one block per connection with its handshake,
-//! its Close frames explained, its close story, and its findings.
+//! its TLS facts, its Close frames explained, its close story, and its findings.
 
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
-use crate::report::{ConnReport, Detection, FileReport, Outcome, Severity, Verdict};
+use crate::capture::Format;
+use crate::close::catalog;
+use crate::render::wrap::wrap;
+use crate::report::{
+    CloseReport, ConnReport, Detection, FileReport, Finding, Handshake, Outcome, Story,
+    TlsHandshake, TlsReport, Verdict,
+};
+use crate::rules::Severity;
+use crate::tls::Validity;
 
 /// ANSI styling, or none.
 #[derive(Clone, Copy, Debug)]
@@ -36,6 +45,9 @@ impl Style {
     }
 }
 
+/// Indent of the lines that continue a field of a connection block.
+const CONT: &str = "             ";
+
 fn outcome_text(o: Outcome) -> &'static str {
     match o {
         Outcome::Clean => "clean close",
@@ -51,41 +63,12 @@ fn outcome_text(o: Outcome) -> &'static str {
     }
 }
 
-/// Wraps `text` to `width` columns, every line after the first indented by `indent`.
-fn wrap(text: &str, width: usize, indent: &str) -> String {
-    wrap_lines(text, width).join(&format!("\n{indent}"))
-}
-
-/// Splits `text` into lines of at most `width` characters, breaking between words (a word
-/// longer than `width` gets a line of its own).
-pub fn wrap_lines(text: &str, width: usize) -> Vec<String> {
-    let mut lines = Vec::new();
-    let mut line = String::new();
-    let mut col = 0;
-    for word in text.split_whitespace() {
-        let w = word.chars().count();
-        if col > 0 && col + 1 + w > width {
-            lines.push(std::mem::take(&mut line));
-            col = 0;
-        } else if col > 0 {
-            line.push(' ');
-            col += 1;
-        }
-        line.push_str(word);
-        col += w;
-    }
-    if !line.is_empty() {
-        lines.push(line);
-    }
-    lines
-}
-
 /// The file's header and summary.
 pub fn file_header(f: &FileReport, s: Style) -> String {
     let mut o = String::new();
     let fmt = match f.format {
-        Some(crate::capture::Format::Pcap) => "pcap",
-        Some(crate::capture::Format::Pcapng) => "pcapng",
+        Some(Format::Pcap) => "pcap",
+        Some(Format::Pcapng) => "pcapng",
         None => "unreadable",
     };
     let gz = if f.gzip { ", gzip" } else { "" };
@@ -97,9 +80,7 @@ pub fn file_header(f: &FileReport, s: Style) -> String {
         f.summary.packets
     );
     let sm = &f.summary;
-    let legal = sm.closes_by_verdict.get("legal").copied().unwrap_or(0);
-    let illegal = sm.closes_by_verdict.get("illegal").copied().unwrap_or(0);
-    let illegal_s = format!("{illegal} illegal");
+    let illegal = format!("{} illegal", sm.closes_by_verdict.illegal);
     let tls = if sm.tls_connections > 0 {
         let failed = format!("{} failed handshake(s)", sm.tls_failures);
         format!(
@@ -120,11 +101,11 @@ pub fn file_header(f: &FileReport, s: Style) -> String {
         sm.websocket_connections,
         sm.tcp_connections,
         sm.close_frames,
-        legal,
-        if illegal > 0 {
-            s.red(&illegal_s)
+        sm.closes_by_verdict.legal,
+        if sm.closes_by_verdict.illegal > 0 {
+            s.red(&illegal)
         } else {
-            illegal_s
+            illegal
         }
     );
     if !sm.outcomes.is_empty() {
@@ -135,8 +116,8 @@ pub fn file_header(f: &FileReport, s: Style) -> String {
             .collect();
         let _ = writeln!(o, "   outcomes: {}", parts.join(", "));
     }
-    let errors = sm.findings_by_severity.get("error").copied().unwrap_or(0);
-    let warnings = sm.findings_by_severity.get("warning").copied().unwrap_or(0);
+    let errors = sm.findings_by_severity.error;
+    let warnings = sm.findings_by_severity.warning;
     let e = format!("{errors} protocol error(s)");
     let w = format!("{warnings} warning(s)");
     let _ = writeln!(
@@ -157,7 +138,7 @@ pub fn file_header(f: &FileReport, s: Style) -> String {
 /// Catalog entries already printed in this file's report, with the connection that printed
 /// them: a capture with thousands of 1000 closes explains 1000 once.
 #[derive(Debug, Default)]
-pub struct Explained(std::collections::BTreeMap<&'static str, u64>);
+pub struct Explained(BTreeMap<&'static str, u64>);
 
 /// One connection's block.
 pub fn connection(c: &ConnReport, s: Style, explained: &mut Explained) -> String {
@@ -183,42 +164,7 @@ pub fn connection(c: &ConnReport, s: Style, explained: &mut Explained) -> String
         ))
     );
     if let Some(h) = &c.handshake {
-        let host = h.host.as_deref().unwrap_or("?");
-        let status = match h.status {
-            Some(101) => "101".to_string(),
-            Some(code) => s.red(&code.to_string()),
-            None => "no response".to_string(),
-        };
-        let accept = match h.accept_valid {
-            Some(true) => "accept ok".to_string(),
-            Some(false) => s.red("ACCEPT MISMATCH"),
-            None => "accept not checked".to_string(),
-        };
-        let mut extra = Vec::new();
-        if let Some(p) = &h.subprotocol {
-            extra.push(format!("subprotocol {p}"));
-        }
-        if h.permessage_deflate {
-            extra.push("permessage-deflate".to_string());
-        }
-        let _ = writeln!(
-            o,
-            "  handshake  GET {host}{} (packet {}) -> {status}, {accept}{}{}",
-            h.path,
-            h.request_frame,
-            if extra.is_empty() {
-                String::new()
-            } else {
-                format!(", {}", extra.join(", "))
-            },
-            h.server
-                .as_ref()
-                .map(|sv| format!(", server {sv:?}"))
-                .unwrap_or_default()
-        );
-        if let Some(ua) = &h.user_agent {
-            let _ = writeln!(o, "             user agent {ua:?}");
-        }
+        handshake_block(&mut o, h, s);
     }
     if let Some(t) = &c.tls {
         tls_block(&mut o, t, s);
@@ -236,97 +182,133 @@ pub fn connection(c: &ConnReport, s: Style, explained: &mut Explained) -> String
         );
     }
     for close in &c.closes {
-        let code = match close.code {
-            Some(code) => {
-                let name = crate::close::catalog::lookup(code).name;
-                format!("{code} {name}")
-            }
-            None if close.payload_len == 0 => {
-                "no status code (empty body; receiver reports 1005)".to_string()
-            }
-            None => "malformed body".to_string(),
-        };
-        let reason = close
-            .reason
-            .as_ref()
-            .map(|r| format!(" {:?}", truncate(r, 80)))
-            .unwrap_or_default();
-        let verdict = match close.verdict {
-            Verdict::Legal => s.green("legal"),
-            Verdict::Illegal => s.red("ILLEGAL"),
-        };
-        let _ = writeln!(
-            o,
-            "  {}      packet {} {}  {}  {}{}  [{verdict}]",
-            s.bold("close"),
-            close.frame,
-            s.dim(&close.ts),
-            close.direction.arrow(),
-            s.bold(&code),
-            reason
-        );
-        for p in &close.problems {
-            let _ = writeln!(
-                o,
-                "             {} {}",
-                s.red("!"),
-                wrap(p, 84, "               ")
-            );
-        }
-        if let Some(r) = &close.peer_reaction {
-            let _ = writeln!(
-                o,
-                "             peer reaction: {}",
-                wrap(r, 70, "               ")
-            );
-        }
-        if let Some(e) = close.explanation {
-            match explained.0.get(e.name) {
-                Some(id) if *id == c.id => continue,
-                Some(id) => {
-                    let _ = writeln!(
-                        o,
-                        "             {}",
-                        s.dim(&format!("{} is explained under connection #{id}", e.name))
-                    );
-                    continue;
-                }
-                None => {
-                    explained.0.insert(e.name, c.id);
-                }
-            }
-            let _ = writeln!(
-                o,
-                "             meaning  {}",
-                wrap(e.meaning, 76, "                      ")
-            );
-            let _ = writeln!(
-                o,
-                "             seen     {}",
-                wrap(e.when, 76, "                      ")
-            );
-            let _ = writeln!(
-                o,
-                "             fix      {}",
-                wrap(e.fix, 76, "                      ")
-            );
-            if !e.peers.is_empty() {
-                let _ = writeln!(
-                    o,
-                    "             peers    {}",
-                    wrap(e.peers, 76, "                      ")
-                );
-            }
-        }
+        close_block(&mut o, close, c.id, s, explained);
     }
     if c.closes_not_listed > 0 {
         let _ = writeln!(
             o,
-            "             ... and {} more Close frame(s) not listed",
+            "{CONT}... and {} more Close frame(s) not listed",
             c.closes_not_listed
         );
     }
-    let st = &c.story;
+    story_block(&mut o, &c.story, s);
+    let cause_shown = c.tls.as_ref().is_some_and(|t| t.failure.is_some());
+    if let Some(cause) = c.story.likely_cause.as_ref().filter(|_| !cause_shown) {
+        let _ = writeln!(o, "  {}      {}", s.bold("cause"), wrap(cause, 84, CONT));
+    }
+    if !c.findings.is_empty() {
+        let _ = writeln!(o, "  {}", s.bold("findings"));
+        for f in &c.findings {
+            finding_line(&mut o, f, s);
+        }
+    }
+    o
+}
+
+fn handshake_block(o: &mut String, h: &Handshake, s: Style) {
+    let host = h.host.as_deref().unwrap_or("?");
+    let status = match h.status {
+        Some(101) => "101".to_string(),
+        Some(code) => s.red(&code.to_string()),
+        None => "no response".to_string(),
+    };
+    let accept = match h.accept_valid {
+        Some(true) => "accept ok".to_string(),
+        Some(false) => s.red("ACCEPT MISMATCH"),
+        None => "accept not checked".to_string(),
+    };
+    let mut extra = Vec::new();
+    if let Some(p) = &h.subprotocol {
+        extra.push(format!("subprotocol {p}"));
+    }
+    if h.permessage_deflate {
+        extra.push("permessage-deflate".to_string());
+    }
+    let _ = writeln!(
+        o,
+        "  handshake  GET {host}{} (packet {}) -> {status}, {accept}{}{}",
+        h.path,
+        h.request_frame,
+        if extra.is_empty() {
+            String::new()
+        } else {
+            format!(", {}", extra.join(", "))
+        },
+        h.server
+            .as_ref()
+            .map(|sv| format!(", server {sv:?}"))
+            .unwrap_or_default()
+    );
+    if let Some(ua) = &h.user_agent {
+        let _ = writeln!(o, "{CONT}user agent {ua:?}");
+    }
+}
+
+/// One Close frame, with the catalog entry for its code the first time the file shows it.
+fn close_block(o: &mut String, close: &CloseReport, id: u64, s: Style, explained: &mut Explained) {
+    let code = match close.code {
+        Some(code) => format!("{code} {}", catalog::lookup(code).name),
+        None if close.payload_len == 0 => {
+            "no status code (empty body; receiver reports 1005)".to_string()
+        }
+        None => "malformed body".to_string(),
+    };
+    let reason = close
+        .reason
+        .as_ref()
+        .map(|r| format!(" {:?}", truncate(r, 80)))
+        .unwrap_or_default();
+    let verdict = match close.verdict {
+        Verdict::Legal => s.green("legal"),
+        Verdict::Illegal => s.red("ILLEGAL"),
+    };
+    let _ = writeln!(
+        o,
+        "  {}      packet {} {}  {}  {}{}  [{verdict}]",
+        s.bold("close"),
+        close.frame,
+        s.dim(&close.ts.to_string()),
+        close.direction.arrow(),
+        s.bold(&code),
+        reason
+    );
+    for p in &close.problems {
+        let _ = writeln!(o, "{CONT}{} {}", s.red("!"), wrap(p, 84, "               "));
+    }
+    if let Some(r) = &close.peer_reaction {
+        let _ = writeln!(o, "{CONT}peer reaction: {}", wrap(r, 70, "               "));
+    }
+    let Some(e) = close.explanation else {
+        return;
+    };
+    match explained.0.get(e.name) {
+        Some(first) if *first == id => return,
+        Some(first) => {
+            let _ = writeln!(
+                o,
+                "{CONT}{}",
+                s.dim(&format!(
+                    "{} is explained under connection #{first}",
+                    e.name
+                ))
+            );
+            return;
+        }
+        None => {
+            explained.0.insert(e.name, id);
+        }
+    }
+    const FIELD: &str = "                      ";
+    let _ = writeln!(o, "{CONT}meaning  {}", wrap(e.meaning, 76, FIELD));
+    let _ = writeln!(o, "{CONT}seen     {}", wrap(e.when, 76, FIELD));
+    let _ = writeln!(o, "{CONT}fix      {}", wrap(e.fix, 76, FIELD));
+    if !e.peers.is_empty() {
+        let _ = writeln!(o, "{CONT}peers    {}", wrap(e.peers, 76, FIELD));
+    }
+}
+
+/// The story line and what each application observed.
+fn story_block(o: &mut String, st: &Story, s: Style) {
     let mut line = outcome_text(st.outcome).to_string();
     if let Some(first) = st.first_closer {
         let _ = write!(line, "; the {} closed first", first.sender());
@@ -348,7 +330,7 @@ pub fn connection(c: &ConnReport, s: Style, explained: &mut Explained) -> String
         let _ = write!(
             line,
             "; TCP {} from the {} (packet {}",
-            end.kind.to_uppercase(),
+            end.kind,
             end.by.sender(),
             end.frame
         );
@@ -360,10 +342,11 @@ pub fn connection(c: &ConnReport, s: Style, explained: &mut Explained) -> String
     if st.data_after_close {
         line.push_str("; data was sent after Close");
     }
+    let wrapped = wrap(&line, 84, CONT);
     let painted = match st.outcome {
-        Outcome::Clean => s.green(&wrap(&line, 84, "             ")),
-        Outcome::Open => wrap(&line, 84, "             "),
-        _ => s.yellow(&wrap(&line, 84, "             ")),
+        Outcome::Clean => s.green(&wrapped),
+        Outcome::Open => wrapped,
+        _ => s.yellow(&wrapped),
     };
     let _ = writeln!(o, "  {}      {painted}", s.bold("story"));
     for (who, obs) in [
@@ -372,55 +355,43 @@ pub fn connection(c: &ConnReport, s: Style, explained: &mut Explained) -> String
     ] {
         if let Some(ob) = obs {
             let line = format!("{who} application sees {} {}: {}", ob.code, ob.name, ob.why);
-            let _ = writeln!(o, "             {}", wrap(&line, 84, "               "));
+            let _ = writeln!(o, "{CONT}{}", wrap(&line, 84, "               "));
         }
     }
-    let cause_shown = c.tls.as_ref().is_some_and(|t| t.failure.is_some());
-    if let Some(cause) = st.likely_cause.as_ref().filter(|_| !cause_shown) {
-        let _ = writeln!(
-            o,
-            "  {}      {}",
-            s.bold("cause"),
-            wrap(cause, 84, "             ")
-        );
-    }
-    if !c.findings.is_empty() {
-        let _ = writeln!(o, "  {}", s.bold("findings"));
-        for f in &c.findings {
-            let sev = match f.severity {
-                Severity::Error => s.red("error  "),
-                Severity::Warning => s.yellow("warning"),
-                Severity::Info => s.dim("info   "),
-            };
-            let count = if f.count > 1 {
-                format!(" (x{})", f.count)
-            } else {
-                String::new()
-            };
-            let at = match (f.frame, f.direction) {
-                (0, None) => String::new(),
-                (0, Some(d)) => format!("{}: ", d.arrow()),
-                (n, None) => format!("packet {n}: "),
-                (n, Some(d)) => format!("packet {n}, {}: ", d.arrow()),
-            };
-            let _ = writeln!(
-                o,
-                "    {sev} {:?}{count}  {}",
-                f.rule,
-                wrap(&format!("{at}{}", f.message), 70, "               ")
-            );
-        }
-    }
-    o
 }
 
-fn tls_block(o: &mut String, t: &crate::tlsconn::TlsReport, s: Style) {
+fn finding_line(o: &mut String, f: &Finding, s: Style) {
+    let sev = match f.severity {
+        Severity::Error => s.red("error  "),
+        Severity::Warning => s.yellow("warning"),
+        Severity::Info => s.dim("info   "),
+    };
+    let count = if f.count > 1 {
+        format!(" (x{})", f.count)
+    } else {
+        String::new()
+    };
+    let at = match (f.frame, f.direction) {
+        (0, None) => String::new(),
+        (0, Some(d)) => format!("{}: ", d.arrow()),
+        (n, None) => format!("packet {n}: "),
+        (n, Some(d)) => format!("packet {n}, {}: ", d.arrow()),
+    };
+    let _ = writeln!(
+        o,
+        "    {sev} {}{count}  {}",
+        f.rule,
+        wrap(&format!("{at}{}", f.message), 70, "               ")
+    );
+}
+
+fn tls_block(o: &mut String, t: &TlsReport, s: Style) {
     let mut parts = Vec::new();
     if let Some(v) = &t.version {
-        parts.push(v.clone());
+        parts.push(v.to_string());
     }
     if let Some(c) = &t.cipher {
-        parts.push(c.clone());
+        parts.push(c.to_string());
     }
     if let Some(sni) = &t.sni {
         parts.push(format!("SNI {sni}"));
@@ -440,9 +411,9 @@ fn tls_block(o: &mut String, t: &crate::tlsconn::TlsReport, s: Style) {
         (None, None) => "no hello seen".to_string(),
     };
     let hs = match t.handshake {
-        "complete" => s.green("handshake complete"),
-        "failed" => s.red("handshake FAILED"),
-        other => format!("handshake {other}"),
+        TlsHandshake::Complete => s.green("handshake complete"),
+        TlsHandshake::Failed => s.red("handshake FAILED"),
+        TlsHandshake::Incomplete => "handshake incomplete".to_string(),
     };
     let line = format!(
         "{} ({frames}), {hs}",
@@ -452,24 +423,16 @@ fn tls_block(o: &mut String, t: &crate::tlsconn::TlsReport, s: Style) {
             parts.join(", ")
         }
     );
-    let _ = writeln!(
-        o,
-        "  {}        {}",
-        s.bold("tls"),
-        wrap(&line, 84, "             ")
-    );
+    let _ = writeln!(o, "  {}        {}", s.bold("tls"), wrap(&line, 84, CONT));
     if !t.offered_versions.is_empty() && t.version.is_none() {
-        let _ = writeln!(
-            o,
-            "             client offers {}",
-            t.offered_versions.join(", ")
-        );
+        let offered: Vec<String> = t.offered_versions.iter().map(|v| v.to_string()).collect();
+        let _ = writeln!(o, "{CONT}client offers {}", offered.join(", "));
     }
     for c in &t.certificates {
         let validity = match c.validity_at_capture {
-            "valid" => "valid at capture time".to_string(),
-            "expired" => s.red("EXPIRED at capture time"),
-            _ => s.red("NOT YET VALID at capture time"),
+            Validity::Valid => "valid at capture time".to_string(),
+            Validity::Expired => s.red("EXPIRED at capture time"),
+            Validity::NotYetValid => s.red("NOT YET VALID at capture time"),
         };
         let line = format!(
             "certificate {} (issuer {}), {} to {}, {validity}{}",
@@ -479,26 +442,31 @@ fn tls_block(o: &mut String, t: &crate::tlsconn::TlsReport, s: Style) {
             c.not_after,
             if c.self_signed { ", self-signed" } else { "" }
         );
-        let _ = writeln!(o, "             {}", wrap(&line, 84, "               "));
+        let _ = writeln!(o, "{CONT}{}", wrap(&line, 84, "               "));
     }
     for a in &t.alerts {
-        let what = match (a.encrypted, a.level, a.name, a.description) {
-            (false, level, name, desc) => format!(
-                "{} {} ({})",
-                if level == Some(2) { "fatal" } else { "warning" },
-                name.unwrap_or("unknown"),
-                desc.unwrap_or(0)
-            ),
-            (true, ..) => format!(
+        let what = if a.encrypted {
+            format!(
                 "encrypted alert{}",
                 a.probable
                     .as_ref()
                     .map(|p| format!(", probably {p}"))
                     .unwrap_or_default()
-            ),
+            )
+        } else {
+            format!(
+                "{} {} ({})",
+                if a.level == Some(2) {
+                    "fatal"
+                } else {
+                    "warning"
+                },
+                a.name.unwrap_or("unknown"),
+                a.description.unwrap_or(0)
+            )
         };
         let line = format!("alert packet {} {}  {what}", a.frame, a.direction.arrow());
-        let _ = writeln!(o, "             {}", wrap(&line, 84, "               "));
+        let _ = writeln!(o, "{CONT}{}", wrap(&line, 84, "               "));
     }
     if let Some(f) = &t.failure {
         let code = f.client_observed_code;
@@ -508,24 +476,17 @@ fn tls_block(o: &mut String, t: &crate::tlsconn::TlsReport, s: Style) {
             "abnormal closure"
         };
         let head = format!("a client would report close code {code} ({what})");
-        let _ = writeln!(o, "             {} {}", s.red("!"), s.red(&head));
-        let _ = writeln!(
-            o,
-            "             cause    {}",
-            wrap(&f.cause, 76, "                      ")
-        );
-        let _ = writeln!(
-            o,
-            "             fix      {}",
-            wrap(&f.fix, 76, "                      ")
-        );
+        const FIELD: &str = "                      ";
+        let _ = writeln!(o, "{CONT}{} {}", s.red("!"), s.red(&head));
+        let _ = writeln!(o, "{CONT}cause    {}", wrap(&f.cause, 76, FIELD));
+        let _ = writeln!(o, "{CONT}fix      {}", wrap(&f.fix, 76, FIELD));
         if let Some(e) = f.alert {
             let _ = writeln!(
                 o,
-                "             alert    {} ({}): {}",
+                "{CONT}alert    {} ({}): {}",
                 e.name,
                 e.code,
-                wrap(e.meaning, 60, "                      ")
+                wrap(e.meaning, 60, FIELD)
             );
         }
     }

@@ -15,6 +15,10 @@ use tls_parser::{
 
 use crate::capture::Ts;
 use crate::tcp::reassembly::StreamEvent;
+use crate::tls::{
+    CipherSuite, TlsAlertDescription, TlsAlertSeverity, TlsCipherSuiteID, TlsHandshakeType,
+    TlsRecordType, Version,
+};
 
 /// Longest record body allowed: 2^14 plus the 2048 bytes of expansion TLS 1.2 permits
 /// (RFC 5246 §6.2.3); a header claiming more is not TLS.
@@ -22,10 +26,20 @@ pub const MAX_RECORD: usize = (1 << 14) + 2048;
 /// Longest handshake message reassembled (certificate chains run to 10-20 KiB).
 pub const MAX_HANDSHAKE: usize = 64 * 1024;
 
-pub const CONTENT_CCS: u8 = 20;
-pub const CONTENT_ALERT: u8 = 21;
-pub const CONTENT_HANDSHAKE: u8 = 22;
-pub const CONTENT_APPDATA: u8 = 23;
+/// The record types a TLS stream may carry, lowest to highest (RFC 8446 §5.1).
+const FIRST_TYPE: TlsRecordType = TlsRecordType::ChangeCipherSpec;
+const LAST_TYPE: TlsRecordType = TlsRecordType::ApplicationData;
+/// Major version byte of every TLS and SSL 3 record header.
+const MAJOR_VERSION: u8 = 3;
+/// Highest minor version byte a record header carries (TLS 1.3 records still say 1.2).
+const MAX_MINOR_VERSION: u8 = 4;
+/// Record header: type, version, length.
+const RECORD_HEADER: usize = 5;
+
+/// A record type this reader knows.
+fn known_type(t: u8) -> bool {
+    (FIRST_TYPE.0..=LAST_TYPE.0).contains(&t)
+}
 
 /// The random of a HelloRetryRequest: SHA-256("HelloRetryRequest") (RFC 8446 §4.1.3).
 const HRR_RANDOM: [u8; 32] = [
@@ -36,8 +50,8 @@ const HRR_RANDOM: [u8; 32] = [
 /// Could `bytes` start a TLS record? Content type 20-23, major version 3, minor 0-4.
 pub fn looks_like_tls(bytes: &[u8]) -> bool {
     match bytes {
-        [t, 3, minor, ..] => (CONTENT_CCS..=CONTENT_APPDATA).contains(t) && *minor <= 4,
-        [t, 3] | [t] => (CONTENT_CCS..=CONTENT_APPDATA).contains(t),
+        [t, MAJOR_VERSION, minor, ..] => known_type(*t) && *minor <= MAX_MINOR_VERSION,
+        [t, MAJOR_VERSION] | [t] => known_type(*t),
         _ => false,
     }
 }
@@ -47,17 +61,18 @@ pub fn looks_like_tls(bytes: &[u8]) -> bool {
 pub struct ClientHello {
     pub sni: Option<String>,
     /// Versions offered: supported_versions when present, else the legacy version field.
-    pub versions: Vec<u16>,
+    pub versions: Vec<Version>,
     pub alpn: Vec<String>,
-    pub ciphers: Vec<u16>,
+    pub ciphers: Vec<TlsCipherSuiteID>,
 }
 
 /// What the ServerHello chose.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ServerHello {
-    pub version: u16,
-    pub cipher: u16,
+    pub version: Version,
+    pub cipher: CipherSuite,
     pub alpn: Option<String>,
+    /// A HelloRetryRequest (RFC 8446 §4.1.4), not the final ServerHello.
     pub retry: bool,
 }
 
@@ -68,13 +83,13 @@ pub enum TlsEvent<'a> {
     ServerHello(ServerHello),
     /// DER certificates, leaf first as sent.
     Certificate(Vec<&'a [u8]>),
-    /// Another plaintext handshake message (type).
-    Handshake(u8),
+    /// Another plaintext handshake message.
+    Handshake(TlsHandshakeType),
     ChangeCipherSpec,
     /// A plaintext alert.
     Alert {
-        level: u8,
-        description: u8,
+        level: TlsAlertSeverity,
+        description: TlsAlertDescription,
     },
     /// An alert record whose body is encrypted (content type 21, body longer than 2).
     EncryptedAlert {
@@ -82,7 +97,7 @@ pub enum TlsEvent<'a> {
     },
     /// An encrypted record of another type (application_data, or TLS 1.3 handshake).
     Encrypted {
-        content_type: u8,
+        content_type: TlsRecordType,
         len: usize,
     },
     /// The bytes are not TLS (or framing was lost): nothing more is read in this direction.
@@ -92,7 +107,7 @@ pub enum TlsEvent<'a> {
 enum State {
     Header,
     Body {
-        content_type: u8,
+        content_type: TlsRecordType,
         remaining: usize,
         keep: bool,
     },
@@ -102,7 +117,7 @@ enum State {
 /// Reads TLS records of one direction.
 pub struct TlsReader {
     state: State,
-    hdr: [u8; 5],
+    hdr: [u8; RECORD_HEADER],
     hdr_len: usize,
     body: Vec<u8>,
     handshake: Vec<u8>,
@@ -126,7 +141,7 @@ impl TlsReader {
     pub fn new() -> TlsReader {
         TlsReader {
             state: State::Header,
-            hdr: [0; 5],
+            hdr: [0; RECORD_HEADER],
             hdr_len: 0,
             body: Vec::new(),
             handshake: Vec::new(),
@@ -189,7 +204,7 @@ impl TlsReader {
                     if self.hdr_len == 0 {
                         self.latest = (frame_no, ts);
                     }
-                    let take = (5 - self.hdr_len).min(bytes.len());
+                    let take = (RECORD_HEADER - self.hdr_len).min(bytes.len());
                     if let (Some(dst), Some(src)) = (
                         self.hdr.get_mut(self.hdr_len..self.hdr_len + take),
                         bytes.get(..take),
@@ -198,15 +213,16 @@ impl TlsReader {
                     }
                     self.hdr_len += take;
                     bytes = bytes.get(take..).unwrap_or_default();
-                    if self.hdr_len < 5 {
+                    if self.hdr_len < RECORD_HEADER {
                         return;
                     }
                     self.hdr_len = 0;
                     let [content_type, major, minor, l0, l1] = self.hdr;
+                    let content_type = TlsRecordType(content_type);
                     let len = usize::from(u16::from_be_bytes([l0, l1]));
-                    let is_tls = (CONTENT_CCS..=CONTENT_APPDATA).contains(&content_type)
-                        && major == 3
-                        && minor <= 4
+                    let is_tls = known_type(content_type.0)
+                        && major == MAJOR_VERSION
+                        && minor <= MAX_MINOR_VERSION
                         && len <= MAX_RECORD;
                     if !is_tls {
                         self.state = State::Lost;
@@ -215,9 +231,12 @@ impl TlsReader {
                     }
                     // Alert bodies are always kept (they are tiny): some stacks send a
                     // plaintext alert after the peer has started encrypting.
-                    let keep = content_type == CONTENT_ALERT
+                    let keep = content_type == TlsRecordType::Alert
                         || (!self.encrypted
-                            && matches!(content_type, CONTENT_HANDSHAKE | CONTENT_CCS));
+                            && matches!(
+                                content_type,
+                                TlsRecordType::Handshake | TlsRecordType::ChangeCipherSpec
+                            ));
                     self.body.clear();
                     self.state = State::Body {
                         content_type,
@@ -260,22 +279,26 @@ impl TlsReader {
         if self.encrypted {
             // Nothing kept: only the length matters, and it is in the header we consumed.
             let len = usize::from(u16::from_be_bytes([self.hdr[3], self.hdr[4]]));
-            if content_type == CONTENT_ALERT {
+            if content_type == TlsRecordType::Alert {
                 // A protected record is at least a tag long: two bytes with a valid level
                 // are a plaintext alert (OpenSSL sends one when it rejects a TLS 1.3
                 // certificate before switching its own keys).
-                match body.as_slice() {
-                    [level @ (1 | 2), description] => sink(
+                let level = body.first().map(|l| TlsAlertSeverity(*l));
+                match (level, body.as_slice()) {
+                    (
+                        Some(level @ (TlsAlertSeverity::Warning | TlsAlertSeverity::Fatal)),
+                        [_, description],
+                    ) => sink(
                         TlsEvent::Alert {
-                            level: *level,
-                            description: *description,
+                            level,
+                            description: TlsAlertDescription(*description),
                         },
                         frame_no,
                         ts,
                     ),
                     _ => sink(TlsEvent::EncryptedAlert { len }, frame_no, ts),
                 }
-            } else if content_type == CONTENT_CCS {
+            } else if content_type == TlsRecordType::ChangeCipherSpec {
                 sink(TlsEvent::ChangeCipherSpec, frame_no, ts);
             } else {
                 sink(TlsEvent::Encrypted { content_type, len }, frame_no, ts);
@@ -284,7 +307,7 @@ impl TlsReader {
             return;
         }
         match content_type {
-            CONTENT_CCS => {
+            TlsRecordType::ChangeCipherSpec => {
                 sink(TlsEvent::ChangeCipherSpec, frame_no, ts);
                 // In TLS 1.3 ChangeCipherSpec is only a compatibility record (RFC 8446
                 // §D.4); protection starts with the ServerHello instead.
@@ -292,18 +315,18 @@ impl TlsReader {
                     self.encrypted = true;
                 }
             }
-            CONTENT_ALERT => match body.as_slice() {
+            TlsRecordType::Alert => match body.as_slice() {
                 [level, description] => sink(
                     TlsEvent::Alert {
-                        level: *level,
-                        description: *description,
+                        level: TlsAlertSeverity(*level),
+                        description: TlsAlertDescription(*description),
                     },
                     frame_no,
                     ts,
                 ),
                 _ => sink(TlsEvent::EncryptedAlert { len: len_hint }, frame_no, ts),
             },
-            CONTENT_HANDSHAKE => {
+            TlsRecordType::Handshake => {
                 if self.handshake.len() + body.len() > MAX_HANDSHAKE {
                     self.handshake.clear();
                     self.state = State::Lost;
@@ -347,7 +370,7 @@ impl TlsReader {
             if self.handshake.is_empty() && self.handshake.capacity() > 4096 {
                 self.handshake = Vec::new();
             }
-            let htype = msg.first().copied().unwrap_or(0);
+            let htype = TlsHandshakeType(msg.first().copied().unwrap_or(0));
             match parse_tls_message_handshake(&msg) {
                 Ok((_, TlsMessage::Handshake(hs))) => {
                     if let Some((is13, retry)) = emit_handshake(hs, htype, frame_no, ts, sink) {
@@ -372,7 +395,7 @@ impl TlsReader {
 /// returns (TLS 1.3 chosen, is a retry).
 fn emit_handshake<F>(
     hs: TlsMessageHandshake<'_>,
-    htype: u8,
+    htype: TlsHandshakeType,
     frame_no: u64,
     ts: Ts,
     sink: &mut F,
@@ -383,8 +406,8 @@ where
     match hs {
         TlsMessageHandshake::ClientHello(ch) => {
             let mut hello = ClientHello {
-                ciphers: ch.ciphers.iter().map(|c| c.0).collect(),
-                versions: vec![ch.version.0],
+                ciphers: ch.ciphers.clone(),
+                versions: vec![Version(ch.version)],
                 ..ClientHello::default()
             };
             if let Some(Ok((_, exts))) = ch.ext.map(parse_tls_extensions) {
@@ -397,8 +420,11 @@ where
                                 .map(|(_, n)| String::from_utf8_lossy(n).into_owned());
                         }
                         TlsExtension::SupportedVersions(v) => {
-                            hello.versions =
-                                v.iter().map(|v| v.0).filter(|v| !is_grease(*v)).collect();
+                            hello.versions = v
+                                .iter()
+                                .filter(|v| !is_grease(v.0))
+                                .map(|v| Version(*v))
+                                .collect();
                         }
                         TlsExtension::ALPN(protos) => {
                             hello.alpn = protos
@@ -410,13 +436,13 @@ where
                     }
                 }
             }
-            hello.ciphers.retain(|c| !is_grease(*c));
+            hello.ciphers.retain(|c| !is_grease(c.0));
             sink(TlsEvent::ClientHello(hello), frame_no, ts);
         }
         TlsMessageHandshake::ServerHello(sh) => {
             let mut hello = ServerHello {
-                version: sh.version.0,
-                cipher: sh.cipher.0,
+                version: Version(sh.version),
+                cipher: CipherSuite(sh.cipher),
                 alpn: None,
                 retry: sh.random == HRR_RANDOM,
             };
@@ -425,7 +451,7 @@ where
                     match ext {
                         TlsExtension::SupportedVersions(v) => {
                             if let Some(v) = v.first() {
-                                hello.version = v.0;
+                                hello.version = Version(*v);
                             }
                         }
                         TlsExtension::ALPN(protos) => {
@@ -437,18 +463,15 @@ where
                     }
                 }
             }
-            let result = (
-                hello.version == 0x0304 || hello.version >> 8 == 0x7f,
-                hello.retry,
-            );
+            let result = (hello.version.is_tls13(), hello.retry);
             sink(TlsEvent::ServerHello(hello), frame_no, ts);
             return Some(result);
         }
         TlsMessageHandshake::HelloRetryRequest(hrr) => {
             sink(
                 TlsEvent::ServerHello(ServerHello {
-                    version: hrr.version.0,
-                    cipher: hrr.cipher.0,
+                    version: Version(hrr.version),
+                    cipher: CipherSuite(hrr.cipher),
                     alpn: None,
                     retry: true,
                 }),
@@ -470,26 +493,6 @@ where
 /// GREASE values (RFC 8701): 0x?A?A.
 fn is_grease(v: u16) -> bool {
     v & 0x0f0f == 0x0a0a && (v >> 8) == (v & 0xff)
-}
-
-/// "TLS 1.2" for 0x0303 and so on.
-pub fn version_name(v: u16) -> String {
-    match v {
-        0x0300 => "SSL 3.0".to_string(),
-        0x0301 => "TLS 1.0".to_string(),
-        0x0302 => "TLS 1.1".to_string(),
-        0x0303 => "TLS 1.2".to_string(),
-        0x0304 => "TLS 1.3".to_string(),
-        v if v >> 8 == 0x7f => format!("TLS 1.3 draft {}", v & 0xff),
-        v => format!("0x{v:04x}"),
-    }
-}
-
-/// IANA name of a cipher suite, or its number.
-pub fn cipher_name(id: u16) -> String {
-    tls_parser::TlsCipherSuite::from_id(id)
-        .map(|c| c.name.to_string())
-        .unwrap_or_else(|| format!("0x{id:04x}"))
 }
 
 #[cfg(test)]
@@ -554,7 +557,11 @@ mod tests {
             let out = events(&[&rec[..cut], &rec[cut..]]);
             assert_eq!(out.len(), 1, "cut {cut}: {out:?}");
             assert!(out[0].contains("sni: Some(\"a.test\")"), "{}", out[0]);
-            assert!(out[0].contains("versions: [772, 771]"), "{}", out[0]);
+            assert!(
+                out[0].contains("versions: [Version(Tls13), Version(Tls12)]"),
+                "{}",
+                out[0]
+            );
             assert!(out[0].contains("alpn: [\"http/1.1\"]"), "{}", out[0]);
         }
     }
@@ -562,7 +569,10 @@ mod tests {
     #[test]
     fn alerts_plain_and_encrypted() {
         let out = events(&[&[21, 3, 3, 0, 2, 2, 40]]);
-        assert_eq!(out, vec!["1:Alert { level: 2, description: 40 }"]);
+        assert_eq!(
+            out,
+            vec!["1:Alert { level: TlsAlertSeverity(2), description: TlsAlertDescription(40) }"]
+        );
         let out = events(&[&[20, 3, 3, 0, 1, 1], &[21, 3, 3, 0, 26], &[0u8; 26]]);
         assert_eq!(
             out,
@@ -579,9 +589,7 @@ mod tests {
     }
 
     #[test]
-    fn names() {
-        assert_eq!(version_name(0x0303), "TLS 1.2");
-        assert_eq!(cipher_name(0x1301), "TLS_AES_128_GCM_SHA256");
+    fn grease() {
         assert!(is_grease(0x0a0a) && is_grease(0xfafa) && !is_grease(0x0304));
     }
 }

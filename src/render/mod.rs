@@ -1,4 +1,6 @@
-//! Writes reports as connections finish, in the chosen format, without keeping them.
+//! Rendering the report model: `text` (the human report), `json` (JSON and JSONL), and the
+//! writer that streams reports as connections finish, in the chosen format, without
+//! keeping them.
 //!
 //! JSONL goes straight to the output. Text and JSON print a file's summary before its
 //! connections, so each connection is rendered as it finishes into a spool (memory up to
@@ -6,11 +8,15 @@
 //! bounded however many connections a capture holds. Connections appear in the order they
 //! finished.
 
-use std::fs::{self, File};
-use std::io::{self, BufReader, BufWriter, Read, Seek, SeekFrom, Write};
-use std::path::PathBuf;
+pub mod json;
+pub mod text;
+pub mod wrap;
 
-use crate::report::{json, text, ConnReport, FileReport};
+use std::io::{self, Seek, SeekFrom, Write};
+
+use tempfile::SpooledTempFile;
+
+use crate::report::{ConnReport, FileReport};
 
 /// Rendered connections kept in memory before spilling to a temporary file.
 const SPOOL_MEMORY: usize = 8 << 20;
@@ -26,71 +32,31 @@ pub enum Format {
     Jsonl,
 }
 
+/// The connections of the current file, rendered and waiting for the file's summary.
 struct Spool {
-    mem: Vec<u8>,
-    file: Option<(PathBuf, BufWriter<File>)>,
+    file: SpooledTempFile,
+    /// Connections written since the last drain.
+    count: u64,
 }
 
 impl Spool {
     fn new() -> Spool {
         Spool {
-            mem: Vec::new(),
-            file: None,
+            file: SpooledTempFile::new(SPOOL_MEMORY),
+            count: 0,
         }
     }
 
     fn write(&mut self, bytes: &[u8]) -> io::Result<()> {
-        if let Some((_, f)) = self.file.as_mut() {
-            return f.write_all(bytes);
-        }
-        self.mem.extend_from_slice(bytes);
-        if self.mem.len() > SPOOL_MEMORY {
-            let path = std::env::temp_dir().join(format!(
-                "wsclose-{}-{:p}.spool",
-                std::process::id(),
-                &self.mem
-            ));
-            let file = fs::OpenOptions::new()
-                .create_new(true)
-                .read(true)
-                .write(true)
-                .open(&path)?;
-            let mut w = BufWriter::new(file);
-            w.write_all(&self.mem)?;
-            self.mem = Vec::new();
-            self.file = Some((path, w));
-        }
-        Ok(())
+        self.count += 1;
+        self.file.write_all(bytes)
     }
 
-    fn is_empty(&self) -> bool {
-        self.mem.is_empty() && self.file.is_none()
-    }
-
-    /// Copies everything spooled to `out` and empties the spool.
+    /// Copies everything spooled to `out` and starts a new, empty spool.
     fn drain_to(&mut self, out: &mut dyn Write) -> io::Result<()> {
-        match self.file.take() {
-            Some((path, w)) => {
-                let mut file = w.into_inner().map_err(|e| e.into_error())?;
-                file.seek(SeekFrom::Start(0))?;
-                let result = io::copy(&mut BufReader::new(Read::by_ref(&mut file)), out);
-                let _ = fs::remove_file(&path);
-                result.map(|_| ())
-            }
-            None => {
-                out.write_all(&self.mem)?;
-                self.mem.clear();
-                Ok(())
-            }
-        }
-    }
-}
-
-impl Drop for Spool {
-    fn drop(&mut self) {
-        if let Some((path, _)) = self.file.take() {
-            let _ = fs::remove_file(path);
-        }
+        let mut full = std::mem::replace(self, Spool::new());
+        full.file.seek(SeekFrom::Start(0))?;
+        io::copy(&mut full.file, out).map(|_| ())
     }
 }
 
@@ -136,7 +102,7 @@ impl<'w> Output<'w> {
             }
             Format::Json => {
                 self.scratch.clear();
-                if !self.spool.is_empty() {
+                if self.spool.count > 0 {
                     self.scratch.push(b',');
                 }
                 serde_json::to_writer(&mut self.scratch, c)?;

@@ -1,9 +1,12 @@
 //! JSON and JSONL rendering. One JSON document holds every file; JSONL has one record per
 //! close event (a Close frame, or a connection that ended without one).
 
+use std::net::SocketAddr;
+
 use serde::Serialize;
 
-use crate::report::{CloseReport, ConnReport, Observed, Outcome, SCHEMA_VERSION};
+use crate::capture::Ts;
+use crate::report::{CloseReport, ConnReport, Observed, Outcome, TlsReport, SCHEMA_VERSION};
 
 /// The opening of the JSON document, up to the start of the `files` array.
 pub fn document_head() -> String {
@@ -19,8 +22,8 @@ struct CloseRecord<'a> {
     kind: &'static str,
     file: &'a str,
     connection: u64,
-    client: &'a str,
-    server: &'a str,
+    client: SocketAddr,
+    server: SocketAddr,
     outcome: Outcome,
     #[serde(flatten)]
     close: &'a CloseReport,
@@ -32,16 +35,16 @@ struct NoCloseRecord<'a> {
     kind: &'static str,
     file: &'a str,
     connection: u64,
-    client: &'a str,
-    server: &'a str,
+    client: SocketAddr,
+    server: SocketAddr,
     outcome: Outcome,
     frame: u64,
-    ts: &'a str,
+    ts: Ts,
     client_observed: &'a Option<Observed>,
     server_observed: &'a Option<Observed>,
     likely_cause: &'a Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    tls: Option<&'a crate::tlsconn::TlsReport>,
+    tls: Option<&'a TlsReport>,
 }
 
 /// The JSONL records of one connection, each followed by a newline.
@@ -53,8 +56,8 @@ pub fn jsonl_records(file: &str, c: &ConnReport, out: &mut Vec<u8>) -> serde_jso
                 kind: "close_frame",
                 file,
                 connection: c.id,
-                client: &c.client,
-                server: &c.server,
+                client: c.client,
+                server: c.server,
                 outcome: c.story.outcome,
                 close,
             },
@@ -63,8 +66,8 @@ pub fn jsonl_records(file: &str, c: &ConnReport, out: &mut Vec<u8>) -> serde_jso
     }
     if c.closes.is_empty() {
         let (frame, ts) = match &c.story.tcp_end {
-            Some(e) => (e.frame, e.ts.as_str()),
-            None => (c.last_frame, c.end.as_str()),
+            Some(e) => (e.frame, e.ts),
+            None => (c.last_frame, c.end),
         };
         serde_json::to_writer(
             &mut *out,
@@ -72,8 +75,8 @@ pub fn jsonl_records(file: &str, c: &ConnReport, out: &mut Vec<u8>) -> serde_jso
                 kind: "no_close_frame",
                 file,
                 connection: c.id,
-                client: &c.client,
-                server: &c.server,
+                client: c.client,
+                server: c.server,
                 outcome: c.story.outcome,
                 frame,
                 ts,

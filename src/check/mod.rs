@@ -12,89 +12,13 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::report::{ConnReport, Outcome, Rule};
-
-/// Severity of a policy rule.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Deserialize, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Level {
-    Off,
-    Warning,
-    #[default]
-    Error,
-}
+use crate::report::{ConnReport, Detection, Outcome};
+use crate::rules::{Fix, Level, Rule};
 
 /// Rules that come from the policy itself rather than from a finding.
 pub const DENIED_CODE: &str = "DeniedCode";
 pub const CODE_NOT_ALLOWED: &str = "CodeNotAllowed";
 pub const ABNORMAL_SHARE: &str = "AbnormalShare";
-
-/// Every finding rule, for validation and defaults.
-pub const FINDING_RULES: &[Rule] = &[
-    Rule::IllegalCloseCode,
-    Rule::OneByteClosePayload,
-    Rule::ControlFrameTooLong,
-    Rule::FragmentedControlFrame,
-    Rule::InvalidUtf8Reason,
-    Rule::UnmaskedClientFrame,
-    Rule::MaskedServerFrame,
-    Rule::ReservedBitsSet,
-    Rule::ReservedOpcode,
-    Rule::ContinuationWithoutStart,
-    Rule::NewMessageInsideFragmented,
-    Rule::NonMinimalLength,
-    Rule::LengthMsbSet,
-    Rule::SecondClose,
-    Rule::DataAfterClose,
-    Rule::AcceptMismatch,
-    Rule::MissingAccept,
-    Rule::UpgradeRefused,
-    Rule::ServerSentMandatoryExtension,
-    Rule::NoCloseHandshake,
-    Rule::CloseNotAnswered,
-    Rule::MidStreamStart,
-    Rule::HeuristicDetection,
-    Rule::CaptureGap,
-    Rule::LostFrameSync,
-    Rule::SnapLenCut,
-    Rule::InconsistentRetransmission,
-    Rule::CloseIncomplete,
-    Rule::FlowEvicted,
-    Rule::TruncatedAtEnd,
-    Rule::TlsHandshakeFailed,
-    Rule::CertificateProblem,
-    Rule::CertificateHint,
-    Rule::TlsAlert,
-];
-
-/// The default level of a finding rule in `check`.
-pub fn default_level(rule: Rule) -> Level {
-    use Rule::*;
-    match rule {
-        NoCloseHandshake
-        | TlsHandshakeFailed
-        | CloseNotAnswered
-        | UpgradeRefused
-        | CertificateProblem
-        | ServerSentMandatoryExtension => Level::Warning,
-        MidStreamStart
-        | HeuristicDetection
-        | CaptureGap
-        | LostFrameSync
-        | SnapLenCut
-        | InconsistentRetransmission
-        | CloseIncomplete
-        | FlowEvicted
-        | TruncatedAtEnd
-        | TlsAlert
-        | CertificateHint => Level::Off,
-        _ => Level::Error,
-    }
-}
-
-fn rule_name(rule: Rule) -> String {
-    format!("{rule:?}")
-}
 
 /// A close code or an inclusive range of them.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -237,7 +161,7 @@ fn line_of_key(text: &str, section: Option<&str>, key: &str) -> usize {
 }
 
 fn known_rule(name: &str) -> bool {
-    FINDING_RULES.iter().any(|r| rule_name(*r) == name)
+    Rule::from_name(name).is_some()
         || [DENIED_CODE, CODE_NOT_ALLOWED, ABNORMAL_SHARE].contains(&name)
 }
 
@@ -332,7 +256,8 @@ impl Policy {
     }
 
     fn scopes_for<'a>(&'a self, c: &'a ConnReport) -> impl Iterator<Item = &'a Scope> + 'a {
-        let (server_ip, server_port) = split_endpoint(&c.server);
+        let server_ip = c.server.ip().to_string();
+        let server_port = Some(c.server.port());
         let host = c
             .handshake
             .as_ref()
@@ -382,16 +307,6 @@ impl Policy {
     }
 }
 
-fn split_endpoint(ep: &str) -> (String, Option<u16>) {
-    match ep.rsplit_once(':') {
-        Some((ip, port)) => (
-            ip.trim_start_matches('[').trim_end_matches(']').to_string(),
-            port.parse().ok(),
-        ),
-        None => (ep.to_string(), None),
-    }
-}
-
 fn split_host(h: &str) -> &str {
     if h.starts_with('[') {
         return h
@@ -433,53 +348,29 @@ pub struct FileResult {
     pub violations: Vec<Violation>,
 }
 
-/// What to do about a framing or handshake violation (RFC 6455 §4-§5).
-fn rule_fix(rule: Rule) -> Option<&'static str> {
-    Some(match rule {
-        Rule::OneByteClosePayload => "Send a Close body of 0 bytes, or a 2-byte code followed by an optional UTF-8 reason.",
-        Rule::InvalidUtf8Reason => "Encode the Close reason as UTF-8 (or send no reason); receivers fail the connection otherwise.",
-        Rule::ControlFrameTooLong => "Keep control frames to 125 bytes: a Close reason to at most 123 bytes, ping and pong payloads to 125.",
-        Rule::FragmentedControlFrame => "Send Close, Ping and Pong frames whole, with FIN set.",
-        Rule::UnmaskedClientFrame => "Mask every client frame: the client library is broken, or a proxy in between rewrites frames.",
-        Rule::MaskedServerFrame => "Servers must not mask: fix the server library, or the proxy that re-frames traffic.",
-        Rule::ReservedBitsSet => "Set RSV bits only for a negotiated extension (RSV1 for permessage-deflate); check that both sides agree on the extension.",
-        Rule::ReservedOpcode => "Use only the opcodes RFC 6455 defines (0-2, 8-10).",
-        Rule::ContinuationWithoutStart | Rule::NewMessageInsideFragmented => {
-            "Finish each fragmented message (FIN on its last continuation) before starting another; interleave only control frames."
-        }
-        Rule::NonMinimalLength | Rule::LengthMsbSet => "Encode lengths in the shortest form (7 bits up to 125, 16 bits up to 65535) with the 64-bit MSB clear.",
-        Rule::SecondClose | Rule::DataAfterClose => "After sending Close, send nothing but the TCP close; answer a received Close once.",
-        Rule::AcceptMismatch | Rule::MissingAccept => "Compute Sec-WebSocket-Accept as base64(SHA-1(key + 258EAFA5-E914-47DA-95CA-C5AB0DC85B11)); a proxy may be rewriting the key.",
-        Rule::UpgradeRefused => "Look at the HTTP status and the server's access rules (origin, authentication, path); this is not a close code.",
-        Rule::CloseNotAnswered => "Answer every Close with a Close before closing TCP; check the side that went silent.",
-        _ => return None,
-    })
-}
-
+/// What the rule table says to do about `rule`, for connection `c`.
 fn fix_for(rule: Rule, c: &ConnReport, frame: u64) -> Option<String> {
-    if let Some(f) = rule_fix(rule) {
-        return Some(f.to_string());
-    }
-    match rule {
-        Rule::IllegalCloseCode => c
+    match rule.fix() {
+        Fix::Text(t) => Some(t.to_string()),
+        Fix::CloseCode => c
             .closes
             .iter()
             .find(|x| x.frame == frame)
             .and_then(|x| x.explanation)
             .map(|e| e.fix.to_string()),
-        Rule::TlsHandshakeFailed => c
+        Fix::TlsFailure => c
             .tls
             .as_ref()
             .and_then(|t| t.failure.as_ref())
             .map(|f| f.fix.clone()),
-        Rule::NoCloseHandshake => c.story.likely_cause.clone(),
-        _ => None,
+        Fix::LikelyCause => c.story.likely_cause.clone(),
+        Fix::None => None,
     }
 }
 
 /// Applies the policy to one finished connection.
 pub fn check_connection(policy: &Policy, file: &str, c: &ConnReport, out: &mut FileResult) {
-    if c.detection != crate::report::Detection::Tls {
+    if c.detection != Detection::Tls {
         out.websocket_connections += 1;
     }
     if c.story.outcome == Outcome::Abnormal {
@@ -487,7 +378,7 @@ pub fn check_connection(policy: &Policy, file: &str, c: &ConnReport, out: &mut F
     }
     let conn = format!("{} -> {}", c.client, c.server);
     for f in &c.findings {
-        let level = policy.level(&rule_name(f.rule), default_level(f.rule), c);
+        let level = policy.level(f.rule.name(), f.rule.check_level(), c);
         if level == Level::Off {
             continue;
         }
@@ -498,7 +389,7 @@ pub fn check_connection(policy: &Policy, file: &str, c: &ConnReport, out: &mut F
         };
         out.violations.push(Violation {
             file: file.to_string(),
-            rule: rule_name(f.rule),
+            rule: f.rule.name().to_string(),
             severity: level,
             frame: f.frame,
             connection: Some(conn.clone()),
@@ -751,17 +642,17 @@ fn xml(s: &str) -> String {
 /// JUnit XML: a test suite per capture, a test case per enabled rule (failures for its
 /// errors, warnings in system-out), and one for reading the file.
 pub fn render_junit(results: &[FileResult], policy: &Policy) -> String {
-    let mut rules: Vec<String> = FINDING_RULES
+    let mut rules: Vec<String> = Rule::ALL
         .iter()
         .filter(|r| {
             policy
                 .rules
-                .get(&rule_name(**r))
+                .get(r.name())
                 .copied()
-                .unwrap_or(default_level(**r))
+                .unwrap_or(r.check_level())
                 != Level::Off
         })
-        .map(|r| rule_name(*r))
+        .map(|r| r.name().to_string())
         .collect();
     rules.extend(
         [DENIED_CODE, CODE_NOT_ALLOWED, ABNORMAL_SHARE]
@@ -1019,26 +910,11 @@ codes = { deny = [1001] }
     }
 
     #[test]
-    fn defaults_follow_the_issue() {
-        assert_eq!(default_level(Rule::IllegalCloseCode), Level::Error);
-        assert_eq!(default_level(Rule::UnmaskedClientFrame), Level::Error);
-        assert_eq!(default_level(Rule::InvalidUtf8Reason), Level::Error);
-        assert_eq!(default_level(Rule::ControlFrameTooLong), Level::Error);
-        assert_eq!(default_level(Rule::NoCloseHandshake), Level::Warning);
-        assert_eq!(default_level(Rule::TlsHandshakeFailed), Level::Warning);
-        assert_eq!(default_level(Rule::CaptureGap), Level::Off);
-    }
-
-    #[test]
     fn escaping() {
         assert_eq!(xml("a<b>&\"c'"), "a&lt;b&gt;&amp;&quot;c&apos;");
         assert_eq!(gh_escape("50%\nx", false), "50%25%0Ax");
         assert_eq!(gh_escape("a:b,c", true), "a%3Ab%2Cc");
         assert_eq!(split_host("example.com:8080"), "example.com");
         assert_eq!(split_host("[::1]:80"), "::1");
-        assert_eq!(
-            split_endpoint("[::1]:8080"),
-            ("::1".to_string(), Some(8080))
-        );
     }
 }

@@ -1,6 +1,24 @@
-//! Timestamps as RFC 3339 UTC text, without a date-time dependency.
+//! Capture timestamps as RFC 3339 UTC text, without a date-time dependency; `Ts` serializes
+//! as that text.
+
+use std::fmt;
+
+use serde::{Serialize, Serializer};
 
 use crate::capture::Ts;
+
+impl Serialize for Ts {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&rfc3339(*self))
+    }
+}
+
+impl fmt::Display for Ts {
+    /// RFC 3339 UTC, as `rfc3339`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&rfc3339(*self))
+    }
+}
 
 /// `2024-01-12T17:15:32.123456Z`; nine fraction digits when the time has sub-microsecond
 /// precision.

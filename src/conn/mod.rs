@@ -1,0 +1,292 @@
+//! One TCP connection, stage by stage:
+//!
+//! - `tcp`: its life: segments into the two reassembled streams, FIN and RST, the buffer
+//!   budget, whether a SYN starts a new connection on the same four-tuple;
+//! - `detect`: what each stream speaks: an HTTP head, TLS records, or WebSocket frames
+//!   recognised without a handshake;
+//! - `upgrade`: the HTTP Upgrade request and the server's answer;
+//! - `frames`: the WebSocket frame readers and the RFC 6455 rules checked on every frame;
+//! - `tls`: the TLS records of a wss:// (or any TLS) connection;
+//! - `report`: the finished connection as a `ConnReport`, with its close story.
+//!
+//! The two endpoints are `Side::A` (the sender of the first packet seen) and `Side::B`;
+//! which one is the client is learnt from the SYN, the HTTP request, the ClientHello or
+//! frame masking, and only then are frames read. Never panics on input; every buffer here
+//! is bounded.
+
+mod detect;
+mod frames;
+mod report;
+mod tcp;
+mod tls;
+mod upgrade;
+
+use std::net::SocketAddr;
+
+use crate::capture::Ts;
+use crate::http::{Request, Response};
+use crate::report::Detection;
+use crate::rules::Rule;
+use crate::tcp::reassembly::{Stream, StreamEvent};
+use crate::tcp::{Direction, PerSide, Side};
+use crate::tls::record::TlsReader;
+use crate::tls::session::Session;
+use crate::ws::reader::FrameReader;
+
+/// Close frames listed per connection; more are counted, not listed.
+pub const MAX_CLOSES_LISTED: usize = 32;
+
+/// Analysis options that reach the connection level.
+#[derive(Clone, Debug)]
+pub struct ConnOptions {
+    /// Ports whose traffic is WebSocket even without a handshake in the capture.
+    pub ws_ports: Vec<u16>,
+    /// Out-of-order bytes buffered per direction.
+    pub max_pending: usize,
+}
+
+/// What one side's stream is being read as.
+enum Mode {
+    /// Looking at the first bytes: HTTP head being gathered, or frames being recognised.
+    Probe { buf: Vec<u8>, probes: u32 },
+    /// Client data after the Upgrade request, waiting for the server's answer.
+    Hold { pieces: Vec<Held>, held: usize },
+    /// WebSocket frames (the reader is out of its slot only while it runs).
+    Frames(Option<Box<FrameReader>>),
+    /// TLS records (same arrangement).
+    Tls(Option<Box<TlsReader>>),
+    /// Not WebSocket, or nothing more to learn.
+    Ignore,
+}
+
+/// Client bytes held while the Upgrade request waits for its answer.
+struct Held {
+    offset: u64,
+    frame_no: u64,
+    ts: Ts,
+    bytes: Vec<u8>,
+}
+
+/// What one side did at the WebSocket level.
+struct SideState {
+    mode: Mode,
+    in_message: bool,
+    frames: u64,
+    messages: u64,
+    /// Index in `App::closes` of this side's first Close.
+    close: Option<usize>,
+    data_after_close: u64,
+    /// The last data frame: packet and time.
+    last_data: Option<(u64, Ts)>,
+}
+
+impl SideState {
+    fn new() -> SideState {
+        SideState {
+            mode: Mode::Probe {
+                buf: Vec::new(),
+                probes: 0,
+            },
+            in_message: false,
+            frames: 0,
+            messages: 0,
+            close: None,
+            data_after_close: 0,
+            last_data: None,
+        }
+    }
+}
+
+/// A finding while the client side may still be unknown: `side` becomes a direction when
+/// the report is built.
+struct RawFinding {
+    rule: Rule,
+    side: Option<Side>,
+    frame: u64,
+    count: u64,
+    message: String,
+}
+
+/// A Close frame as seen, before directions are final.
+struct RawClose {
+    side: Side,
+    frame: u64,
+    ts: Ts,
+    code: Option<u16>,
+    reason: Option<Vec<u8>>,
+    payload_len: u64,
+    problems: Vec<String>,
+    illegal: bool,
+}
+
+/// A first segment that looked like WebSocket frames, kept until a second one agrees.
+struct Candidate {
+    side: Side,
+    masked: bool,
+    offset: u64,
+    frame_no: u64,
+    ts: Ts,
+    bytes: Vec<u8>,
+    /// Bytes of the segment beyond `detect::MAX_CANDIDATE`, not kept.
+    cut: u64,
+}
+
+/// The application level of a connection: what each stream is read as, and what was
+/// learnt from it.
+struct App {
+    client: Side,
+    client_known: bool,
+    sides: PerSide<SideState>,
+    detection: Option<Detection>,
+    request: Option<(Request, u64)>,
+    response: Option<(Response, u64)>,
+    refused: bool,
+    /// permessage-deflate was negotiated: RSV1 is legal on data frames.
+    deflate: bool,
+    closes: Vec<RawClose>,
+    closes_not_listed: u64,
+    findings: Vec<RawFinding>,
+    /// The server's port, when `--ws-port` names one of the connection's ports.
+    forced_server_port: Option<u16>,
+    ports: PerSide<u16>,
+    tls: Option<Box<Session>>,
+    /// Sec-WebSocket-Accept matched the key (checked once, when the 101 arrives).
+    accept_valid: Option<bool>,
+    /// Buffers were dropped for the capture-wide budget: reported so that the loss shows.
+    shed: bool,
+    /// A first segment that looked like frames, waiting for confirmation.
+    candidate: Option<Candidate>,
+}
+
+impl App {
+    fn new(ports: PerSide<u16>, forced_server_port: Option<u16>) -> App {
+        // Until the SYN or the handshake says otherwise, the side with the higher
+        // (ephemeral-looking) port is taken for the client.
+        let client = if ports.a >= ports.b { Side::A } else { Side::B };
+        App {
+            client,
+            client_known: false,
+            sides: PerSide::new(SideState::new(), SideState::new()),
+            detection: None,
+            request: None,
+            response: None,
+            refused: false,
+            deflate: false,
+            closes: Vec::new(),
+            closes_not_listed: 0,
+            findings: Vec::new(),
+            forced_server_port,
+            ports,
+            tls: None,
+            accept_valid: None,
+            shed: false,
+            candidate: None,
+        }
+    }
+
+    /// Worth a report: WebSocket, an Upgrade attempt, or TLS (which may carry wss://).
+    fn is_reported(&self) -> bool {
+        self.detection.is_some()
+            || self.refused
+            || self.tls.is_some()
+            || self.request.is_some()
+            || self.shed
+    }
+
+    fn dir(&self, side: Side) -> Direction {
+        crate::story::direction_of(side, self.client)
+    }
+
+    /// Records a finding, or counts it again when the rule already fired on this side.
+    fn note(
+        &mut self,
+        rule: Rule,
+        side: Option<Side>,
+        frame: u64,
+        message: impl FnOnce() -> String,
+    ) {
+        if let Some(f) = self
+            .findings
+            .iter_mut()
+            .find(|f| f.rule == rule && f.side == side)
+        {
+            f.count += 1;
+            return;
+        }
+        self.findings.push(RawFinding {
+            rule,
+            side,
+            frame,
+            count: 1,
+            message: message(),
+        });
+    }
+
+    fn set_client(&mut self, side: Side) {
+        if !self.client_known {
+            self.client = side;
+            self.client_known = true;
+        }
+    }
+
+    fn ignore(&mut self, side: Side) {
+        self.sides[side].mode = Mode::Ignore;
+    }
+
+    /// One event of `side`'s reassembled stream, to whatever reads that stream now.
+    fn on_stream(&mut self, side: Side, ev: StreamEvent<'_>) {
+        if let StreamEvent::Gap {
+            offset,
+            len,
+            kind,
+            frame_no,
+            ..
+        } = ev
+        {
+            self.note_gap(side, offset, len, kind, frame_no);
+        }
+        match &mut self.sides[side].mode {
+            Mode::Ignore => {}
+            Mode::Frames(_) => self.feed_frames(side, &ev),
+            Mode::Tls(_) => self.feed_tls(side, &ev),
+            Mode::Hold { pieces, held } => {
+                if let StreamEvent::Data {
+                    offset,
+                    bytes,
+                    frame_no,
+                    ts,
+                } = ev
+                {
+                    if *held + bytes.len() <= upgrade::MAX_HOLD {
+                        *held += bytes.len();
+                        pieces.push(Held {
+                            offset,
+                            frame_no,
+                            ts,
+                            bytes: bytes.to_vec(),
+                        });
+                    }
+                }
+            }
+            Mode::Probe { .. } => self.probe(side, ev),
+        }
+    }
+}
+
+/// A TCP connection being analyzed.
+pub struct Conn {
+    pub id: u64,
+    ends: PerSide<SocketAddr>,
+    streams: PerSide<Stream>,
+    app: App,
+    pub first_frame: u64,
+    pub first_ts: Ts,
+    pub last_frame: u64,
+    pub last_ts: Ts,
+    fin: PerSide<Option<(u64, Ts)>>,
+    rst: PerSide<Option<(u64, Ts)>>,
+    /// Latest packet with payload, either way.
+    last_payload: Option<Ts>,
+    /// Idle time before the first FIN or RST.
+    idle_before_end: Option<i64>,
+}

@@ -1,0 +1,171 @@
+//! The finished connection as a `ConnReport`: both streams flushed, the findings the end
+//! reveals (a frame cut by the end of the capture, retransmissions that disagree, an
+//! eviction), the model built with final directions, then the close story told over it.
+
+use crate::close::catalog;
+use crate::conn::{App, Conn, Mode, RawClose};
+use crate::report::{CloseReport, ConnReport, Detection, Finding, Handshake, Story, Verdict};
+use crate::rules::Rule;
+use crate::story::{self, Evidence};
+use crate::tcp::{PerDirection, Side};
+use crate::timefmt::ms_between;
+
+impl Conn {
+    /// Flushes both streams and builds the report, if this was a WebSocket connection (or an
+    /// attempt at one, or TLS). `evicted` says the flow table pushed it out before it ended.
+    pub fn finish(mut self, evicted: bool) -> Option<ConnReport> {
+        let Conn { streams, app, .. } = &mut self;
+        for (side, st) in streams.iter_mut() {
+            st.flush(&mut |ev| app.on_stream(side, ev));
+        }
+        if !self.app.is_reported() {
+            return None;
+        }
+        let frame = self.last_frame;
+        for side in Side::BOTH {
+            if let Mode::Frames(Some(r)) = &self.app.sides[side].mode {
+                if let Some(n) = r.unfinished() {
+                    self.app.note(Rule::TruncatedAtEnd, Some(side), frame, || {
+                        format!("the stream ends inside a frame ({n} bytes still owed): the frame is not reported")
+                    });
+                }
+            }
+            let stats = self.streams[side].stats;
+            if stats.inconsistent_overlaps > 0 {
+                let n = stats.inconsistent_overlaps;
+                self.app.note(Rule::InconsistentRetransmission, Some(side), stats.first_inconsistent_frame, || {
+                    format!("{n} retransmitted or overlapping segment(s) carry different bytes than the first copy; the first copy was used")
+                });
+            }
+        }
+        if evicted {
+            self.app.note(Rule::FlowEvicted, None, frame, || {
+                "the flow table was full (--max-flows): this connection was closed early, later packets are not analyzed".to_string()
+            });
+        }
+        Some(self.report())
+    }
+
+    fn report(&self) -> ConnReport {
+        let app = &self.app;
+        let client = app.client;
+        let mut frames = PerDirection::default();
+        let mut messages = PerDirection::default();
+        let mut last_data = PerDirection::default();
+        for (side, s) in app.sides.iter() {
+            let d = app.dir(side);
+            frames[d] += s.frames;
+            messages[d] += s.messages;
+            last_data[d] = s.last_data;
+        }
+        let end = self.first_end();
+        let mut report = ConnReport {
+            id: self.id,
+            client: self.ends[client],
+            server: self.ends[client.other()],
+            first_frame: self.first_frame,
+            last_frame: self.last_frame,
+            start: self.first_ts,
+            end: self.last_ts,
+            duration_ms: ms_between(self.last_ts, self.first_ts),
+            detection: app.detection.unwrap_or(if app.tls.is_some() {
+                Detection::Tls
+            } else {
+                Detection::Handshake
+            }),
+            handshake: app.handshake(),
+            frames,
+            messages,
+            closes: app.closes.iter().map(|c| self.close_report(c)).collect(),
+            closes_not_listed: app.closes_not_listed,
+            tls: app.tls.as_ref().map(|t| story::tls::report(t, client, end)),
+            story: Story::open(),
+            findings: app
+                .findings
+                .iter()
+                .map(|f| Finding {
+                    rule: f.rule,
+                    severity: f.rule.severity(),
+                    direction: f.side.map(|s| app.dir(s)),
+                    frame: f.frame,
+                    count: f.count,
+                    message: f.message.clone(),
+                })
+                .collect(),
+        };
+        let evidence = Evidence {
+            client,
+            first_end: end,
+            rst: self.a_rst(),
+            idle_before_end_ns: self.idle_before_end,
+            last_data,
+            data_after_close: app.sides.iter().any(|(_, s)| s.data_after_close > 0),
+            refused: app.refused,
+        };
+        story::tell(&mut report, &evidence);
+        report.findings.sort_by(|a, b| {
+            b.severity
+                .cmp(&a.severity)
+                .then(a.frame.cmp(&b.frame))
+                .then(a.rule.cmp(&b.rule))
+        });
+        report
+    }
+
+    fn close_report(&self, c: &RawClose) -> CloseReport {
+        let reason = c.reason.as_deref();
+        CloseReport {
+            frame: c.frame,
+            ts: c.ts,
+            direction: self.app.dir(c.side),
+            src: self.ends[c.side],
+            dst: self.ends[c.side.other()],
+            code: c.code,
+            reason: reason.map(|r| String::from_utf8_lossy(r).into_owned()),
+            reason_hex: reason.filter(|r| std::str::from_utf8(r).is_err()).map(hex),
+            payload_len: c.payload_len,
+            verdict: if c.illegal {
+                Verdict::Illegal
+            } else {
+                Verdict::Legal
+            },
+            problems: c.problems.clone(),
+            peer_reaction: None,
+            explanation: match (c.code, c.payload_len) {
+                (Some(code), _) => Some(catalog::lookup(code)),
+                (None, 0) => Some(&catalog::EMPTY_CLOSE),
+                (None, _) => None,
+            },
+        }
+    }
+}
+
+impl App {
+    /// The opening handshake, when its request was seen.
+    fn handshake(&self) -> Option<Handshake> {
+        let (req, frame) = self.request.as_ref()?;
+        let resp = self.response.as_ref().map(|(r, _)| r);
+        Some(Handshake {
+            request_frame: *frame,
+            response_frame: self.response.as_ref().map(|(_, f)| *f),
+            path: req.path.clone(),
+            host: req.host.clone(),
+            origin: req.origin.clone(),
+            user_agent: req.user_agent.clone(),
+            server: resp.and_then(|r| r.server.clone()),
+            status: resp.map(|r| r.status),
+            key: req.key.clone(),
+            accept: resp.and_then(|r| r.accept.clone()),
+            accept_valid: self.accept_valid,
+            subprotocol: resp.and_then(|r| r.protocol.clone()),
+            offered_extensions: req.extensions.clone(),
+            extensions: resp.map(|r| r.extensions.clone()).unwrap_or_default(),
+            permessage_deflate: resp.is_some_and(|r| r.deflate()),
+        })
+    }
+}
+
+/// Bytes as lowercase hex.
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}

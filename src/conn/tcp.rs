@@ -1,0 +1,252 @@
+//! The TCP life of a connection: each segment into its side's reassembled stream (and the
+//! peer's ACK into the other), FIN and RST, the idle time before the teardown, the bytes the
+//! connection buffers (for the capture-wide budget), and whether a SYN on the same four-tuple
+//! starts another connection.
+
+use std::net::SocketAddr;
+
+use crate::capture::Ts;
+use crate::conn::{App, Conn, ConnOptions, Mode};
+use crate::decode::Segment;
+use crate::report::EndKind;
+use crate::rules::Rule;
+use crate::story::End;
+use crate::tcp::reassembly::{GapKind, Stream};
+use crate::tcp::{PerSide, Side};
+
+impl Conn {
+    /// A connection whose first packet seen goes from `src` to `dst`.
+    pub fn new(
+        id: u64,
+        src: SocketAddr,
+        dst: SocketAddr,
+        frame: u64,
+        ts: Ts,
+        opts: &ConnOptions,
+    ) -> Conn {
+        let forced = opts
+            .ws_ports
+            .iter()
+            .copied()
+            .find(|p| *p == src.port() || *p == dst.port());
+        Conn {
+            id,
+            ends: PerSide::new(src, dst),
+            streams: PerSide::new(Stream::new(opts.max_pending), Stream::new(opts.max_pending)),
+            app: App::new(PerSide::new(src.port(), dst.port()), forced),
+            first_frame: frame,
+            first_ts: ts,
+            last_frame: frame,
+            last_ts: ts,
+            fin: PerSide::default(),
+            rst: PerSide::default(),
+            last_payload: None,
+            idle_before_end: None,
+        }
+    }
+
+    /// The side that sends from `src`.
+    fn side_of(&self, src: SocketAddr) -> Side {
+        if src == self.ends.a {
+            Side::A
+        } else {
+            Side::B
+        }
+    }
+
+    /// The first FIN or RST (by packet; a FIN before a RST in the same packet).
+    pub(super) fn first_end(&self) -> Option<End> {
+        let mut first: Option<End> = None;
+        for side in Side::BOTH {
+            for (kind, seen) in [
+                (EndKind::Fin, self.fin[side]),
+                (EndKind::Rst, self.rst[side]),
+            ] {
+                if let Some((frame, ts)) = seen {
+                    if first.is_none_or(|e| frame < e.frame) {
+                        first = Some(End {
+                            side,
+                            frame,
+                            ts,
+                            kind,
+                        });
+                    }
+                }
+            }
+        }
+        first
+    }
+
+    /// A RST: side A's when both sides sent one.
+    pub(super) fn a_rst(&self) -> Option<End> {
+        Side::BOTH.into_iter().find_map(|side| {
+            self.rst[side].map(|(frame, ts)| End {
+                side,
+                frame,
+                ts,
+                kind: EndKind::Rst,
+            })
+        })
+    }
+
+    /// Both directions finished (FIN each way, or a RST).
+    pub fn ended(&self) -> bool {
+        self.rst.a.is_some()
+            || self.rst.b.is_some()
+            || (self.fin.a.is_some() && self.fin.b.is_some())
+    }
+
+    /// Nothing more to learn: neither side is being read.
+    pub fn passive(&self) -> bool {
+        self.app
+            .sides
+            .iter()
+            .all(|(_, s)| matches!(s.mode, Mode::Ignore))
+    }
+
+    /// Is a SYN from `src` with sequence number `isn` the start of another connection on
+    /// this four-tuple? True when this one has ended, or when its initiator's SYN carried a
+    /// different sequence number (the end of the old one is not in the capture); a
+    /// retransmitted SYN is the same connection.
+    pub fn is_new_connection(&self, src: SocketAddr, isn: u32) -> bool {
+        if self.ended() {
+            return true;
+        }
+        let stream = &self.streams[self.side_of(src)];
+        match stream.isn() {
+            Some(known) => known != isn,
+            // No SYN seen from that side before: a SYN now, after data, starts over.
+            None => stream.offset() > 0,
+        }
+    }
+
+    /// Handles one segment of this connection.
+    pub fn segment(&mut self, seg: &Segment<'_>, frame: u64, ts: Ts) {
+        let side = self.side_of(SocketAddr::new(seg.src, seg.src_port));
+        self.last_frame = frame;
+        self.last_ts = ts;
+        let flags = seg.flags;
+        if flags.syn {
+            self.streams[side].syn(seg.seq);
+            self.app
+                .set_client(if flags.ack { side.other() } else { side });
+        }
+        let passive = self.passive();
+        let Conn { streams, app, .. } = self;
+        let (own, peer) = streams.pair_mut(side);
+        if !passive && (!seg.payload.is_empty() || seg.missing > 0) {
+            let seq = if flags.syn {
+                seg.seq.wrapping_add(1)
+            } else {
+                seg.seq
+            };
+            own.segment(seq, seg.payload, seg.missing, frame, ts, &mut |ev| {
+                app.on_stream(side, ev)
+            });
+        }
+        if !passive && flags.ack {
+            peer.acked(seg.ack, frame, ts, &mut |ev| {
+                app.on_stream(side.other(), ev)
+            });
+        }
+        if !seg.payload.is_empty() {
+            self.last_payload = Some(ts);
+        }
+        let first_end = [self.fin.a, self.fin.b, self.rst.a, self.rst.b]
+            .iter()
+            .all(Option::is_none);
+        if (flags.fin || flags.rst) && self.idle_before_end.is_none() && first_end {
+            self.idle_before_end = self.last_payload.map(|p| ts.since(p));
+        }
+        if flags.fin {
+            self.fin[side].get_or_insert((frame, ts));
+        }
+        if flags.rst {
+            self.rst[side].get_or_insert((frame, ts));
+        }
+    }
+
+    /// Everything this connection buffers: reassembly and application layer.
+    pub fn buffered(&self) -> usize {
+        self.streams.a.pending_bytes() + self.streams.b.pending_bytes() + self.app_buffered()
+    }
+
+    /// Bytes the application layer holds: HTTP heads being gathered, client bytes waiting
+    /// for the 101, TLS records and handshake messages in progress, a candidate segment.
+    fn app_buffered(&self) -> usize {
+        self.app
+            .sides
+            .iter()
+            .map(|(_, s)| match &s.mode {
+                Mode::Probe { buf, .. } => buf.len(),
+                Mode::Hold { held, .. } => *held,
+                Mode::Tls(Some(r)) => r.buffered(),
+                _ => 0,
+            })
+            .sum::<usize>()
+            + self.app.candidate.as_ref().map_or(0, |c| c.bytes.len())
+    }
+
+    /// The capture-wide budget is spent: gives up on the holes both directions wait on
+    /// (buffered data is delivered after gaps) and drops the application-layer buffers
+    /// (what they held is not analyzed, and the connection says so).
+    pub fn shed_buffers(&mut self) {
+        let Conn { streams, app, .. } = self;
+        for (side, st) in streams.iter_mut() {
+            st.give_up(&mut |ev| app.on_stream(side, ev));
+        }
+        let frame = self.last_frame;
+        let mut shed = 0;
+        for (_, side) in self.app.sides.iter_mut() {
+            match &mut side.mode {
+                Mode::Probe { buf, .. } => {
+                    shed += buf.len();
+                    side.mode = Mode::Ignore;
+                }
+                Mode::Hold { held, .. } => {
+                    shed += *held;
+                    side.mode = Mode::Ignore;
+                }
+                Mode::Tls(Some(r)) => {
+                    shed += r.buffered();
+                    r.shed();
+                }
+                _ => {}
+            }
+        }
+        if shed > 0 {
+            self.app.shed = true;
+            self.app.note(Rule::CaptureGap, None, frame, || {
+                format!("the capture-wide buffer budget (--max-buffer-total) was spent: {shed} buffered bytes of handshakes in progress were dropped and not analyzed")
+            });
+        }
+    }
+}
+
+impl App {
+    /// Bytes of `side`'s stream that will never be seen: a finding saying why.
+    pub(super) fn note_gap(
+        &mut self,
+        side: Side,
+        offset: u64,
+        len: u64,
+        kind: GapKind,
+        frame: u64,
+    ) {
+        let at = Some(side);
+        match kind {
+            GapKind::MidStream => self.note(Rule::MidStreamStart, at, frame, || {
+                "capture starts after this connection did (no SYN): its beginning is not in the capture".to_string()
+            }),
+            GapKind::SnapLen => self.note(Rule::SnapLenCut, at, frame, || {
+                format!("packet cut by the capture's snap length: {len} bytes missing at stream offset {offset}")
+            }),
+            GapKind::Missing => self.note(Rule::CaptureGap, at, frame, || {
+                format!("{len} bytes missing from the capture at stream offset {offset}")
+            }),
+            GapKind::BufferLimit => self.note(Rule::CaptureGap, at, frame, || {
+                format!("out-of-order buffer limit reached: gave up on {len} missing bytes at stream offset {offset}")
+            }),
+        }
+    }
+}

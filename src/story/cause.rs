@@ -1,0 +1,111 @@
+//! The likely cause of a connection that ended without a complete close handshake: an idle
+//! period matching a known proxy timeout, a RST right after the peer's message, an Upgrade
+//! never answered, a drop right after the handshake, or a closer that did not wait.
+
+use crate::report::{ConnReport, Outcome, Story};
+use crate::story::Evidence;
+use crate::tcp::Direction;
+
+/// Idle timeouts of common proxies and load balancers, in seconds, with who uses them.
+pub const IDLE_TIMEOUTS: &[(f64, &str)] = &[
+    (
+        60.0,
+        "the 60 s default idle timeout of nginx (proxy_read_timeout) and AWS ALB",
+    ),
+    (100.0, "Cloudflare's 100 s proxy idle timeout"),
+    (270.0, "Cloudflare Gateway's 270 s idle timeout"),
+];
+/// How close an idle period must be to a known timeout to match it: 2 %, at least 1 s.
+const TIMEOUT_TOLERANCE: f64 = 0.02;
+/// A RST this soon after the peer's message is taken as a reaction to that message.
+const REACTION_WINDOW_NS: i64 = 2_000_000_000;
+
+/// The likely cause, for refused upgrades, abnormal drops and one-sided closes.
+pub fn likely_cause(report: &ConnReport, ev: &Evidence, story: &Story) -> Option<String> {
+    if ev.refused {
+        return Some("the HTTP Upgrade was refused: look at the HTTP status and the server's access rules, not at close codes".to_string());
+    }
+    let end = ev.first_end?;
+    let by_dir = ev.by(&end);
+    let by = by_dir.sender();
+    let kind = end.kind;
+    let frame = end.frame;
+    match story.outcome {
+        Outcome::OneSided => return one_sided(story, by_dir),
+        Outcome::Abnormal => {}
+        _ => return None,
+    }
+    if let Some(idle_ms) = story.idle_before_end_ms {
+        let idle = idle_ms / 1000.0;
+        for (secs, who) in IDLE_TIMEOUTS {
+            if (idle - secs).abs() <= (secs * TIMEOUT_TOLERANCE).max(1.0) {
+                return Some(format!(
+                    "the connection was idle for {idle:.1} s before the {kind} from the {by}: that matches {who}. Send pings more often than that, or raise the timeout"
+                ));
+            }
+        }
+    }
+    if let Some(cause) = reset_after_message(ev) {
+        return Some(cause);
+    }
+    if report
+        .handshake
+        .as_ref()
+        .is_some_and(|h| h.response_frame.is_none())
+    {
+        return Some(format!(
+            "the {by} closed the connection ({kind}, packet {frame}) without answering the HTTP Upgrade request: a wss:// (TLS) port reached with ws:// (TLS servers drop plaintext), a server that crashed on the request, or a proxy that refused it"
+        ));
+    }
+    if report.frames.client_to_server + report.frames.server_to_client == 0 {
+        return Some(format!(
+            "no WebSocket frame was exchanged: the {by} closed TCP ({kind}) right after the handshake. Check authentication and the {by}'s logs"
+        ));
+    }
+    let idle = story
+        .idle_before_end_ms
+        .map(|ms| format!(" after {:.1} s without traffic", ms / 1000.0))
+        .unwrap_or_default();
+    Some(format!(
+        "the {by} closed TCP with a {kind} (packet {frame}){idle} without sending Close: a crash, a killed process, or a middlebox on the {by}'s side"
+    ))
+}
+
+/// One side sent Close and TCP ended without the answer.
+fn one_sided(story: &Story, ended_by: Direction) -> Option<String> {
+    let by = ended_by.sender();
+    let closer = story.first_closer?;
+    if closer == ended_by {
+        let after = story
+            .tcp_end
+            .as_ref()
+            .and_then(|e| e.after_close_ms)
+            .unwrap_or(0.0);
+        return Some(format!(
+            "the {by} sent Close and closed TCP {after:.1} ms later without waiting for the answer: the {by}'s application sees 1006 even though it closed on purpose"
+        ));
+    }
+    Some(format!(
+        "the {} never answered the Close: it may be stuck, or a proxy dropped the frame; the {by} then closed TCP",
+        closer.reverse().sender()
+    ))
+}
+
+/// A RST soon after the peer's last message: a reaction to that message.
+fn reset_after_message(ev: &Evidence) -> Option<String> {
+    let rst = ev.rst?;
+    let rst_dir = ev.by(&rst);
+    let peer = rst_dir.reverse();
+    let (msg_frame, msg_ts) = ev.last_data[peer]?;
+    let gap = rst.ts.since(msg_ts);
+    (0..=REACTION_WINDOW_NS).contains(&gap).then(|| {
+        format!(
+            "the {} reset the connection (packet {}) {:.1} ms after the {}'s message in packet {msg_frame}: it (or a proxy in front of it) rejected or crashed on that message. Check its logs at {}",
+            rst_dir.sender(),
+            rst.frame,
+            gap as f64 / 1e6,
+            peer.sender(),
+            rst.ts
+        )
+    })
+}

@@ -1,0 +1,168 @@
+//! The TLS facts of one connection, gathered from the `TlsEvent`s of both directions: the
+//! hellos, the certificate chain, every alert, and the encrypted records that tell how far
+//! the handshake got. Pure bookkeeping, bounded, never panics on input; `story::tls` reads
+//! these facts to decide whether the handshake failed and why.
+
+use crate::capture::Ts;
+use crate::tcp::{PerSide, Side};
+use crate::tls::cert::{check_chain, ChainCheck};
+use crate::tls::record::{ClientHello, ServerHello, TlsEvent};
+use crate::tls::{TlsAlertDescription, TlsAlertSeverity, TlsHandshakeType};
+
+/// Most alerts kept per connection.
+const MAX_ALERTS: usize = 16;
+/// An encrypted record at least this long after a TLS 1.3 ServerHello is taken for the
+/// client's Finished (4-byte header + 32-byte hash + content type + 16-byte tag = 53 for
+/// SHA-256 suites); shorter ones can only be alerts or padding-free small messages.
+const FINISHED_MIN: usize = 40;
+
+/// An alert record as seen.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SeenAlert {
+    pub side: Side,
+    pub frame: u64,
+    pub ts: Ts,
+    /// Level and description, when the alert was in plaintext.
+    pub plain: Option<(TlsAlertSeverity, TlsAlertDescription)>,
+    /// Length of the record body.
+    pub len: usize,
+}
+
+/// An encrypted record as seen: packet, time, body length.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SeenRecord {
+    pub frame: u64,
+    pub ts: Ts,
+    pub len: usize,
+}
+
+/// The ClientHello and where it came from.
+#[derive(Clone, Debug)]
+pub struct SeenClientHello {
+    pub hello: ClientHello,
+    pub frame: u64,
+    pub ts: Ts,
+    pub side: Side,
+}
+
+/// TLS facts of a connection.
+#[derive(Debug, Default)]
+pub struct Session {
+    pub client_hello: Option<SeenClientHello>,
+    pub server_hello: Option<(ServerHello, u64)>,
+    pub hello_retry: bool,
+    pub chain: ChainCheck,
+    pub alerts: Vec<SeenAlert>,
+    ccs: PerSide<bool>,
+    /// Whether a side sent an encrypted record long enough to be a Finished (TLS 1.3).
+    long_record: PerSide<bool>,
+    /// The last encrypted record of each side.
+    pub last_record: PerSide<Option<SeenRecord>>,
+    /// The server answered a ClientHello with plaintext HTTP: packet and status line.
+    pub http_answer: Option<(u64, String)>,
+    /// The client sent a plain HTTP request and the server answered with TLS.
+    pub plain_to_tls: Option<u64>,
+    /// A TLS 1.3 ServerHello was seen: both directions are encrypted from here.
+    pub tls13: bool,
+}
+
+impl Session {
+    /// The side that sent the ClientHello.
+    pub fn client_side(&self) -> Option<Side> {
+        self.client_hello.as_ref().map(|c| c.side)
+    }
+
+    /// Takes one event from side `side`'s reader.
+    pub fn on_event(&mut self, side: Side, ev: TlsEvent<'_>, frame: u64, ts: Ts) {
+        match ev {
+            TlsEvent::ClientHello(hello) => {
+                self.client_hello.get_or_insert(SeenClientHello {
+                    hello,
+                    frame,
+                    ts,
+                    side,
+                });
+            }
+            TlsEvent::ServerHello(sh) => {
+                if sh.retry {
+                    self.hello_retry = true;
+                    return;
+                }
+                if sh.version.is_tls13() {
+                    self.tls13 = true;
+                }
+                self.server_hello = Some((sh, frame));
+            }
+            TlsEvent::Certificate(chain) => {
+                if self.chain.certs.is_empty() {
+                    let sni = self
+                        .client_hello
+                        .as_ref()
+                        .and_then(|c| c.hello.sni.as_deref());
+                    let ChainCheck {
+                        certs,
+                        problems,
+                        hints,
+                    } = check_chain(&chain, ts, sni);
+                    self.chain.certs = certs;
+                    self.chain.problems.extend(problems);
+                    self.chain.hints.extend(hints);
+                }
+            }
+            TlsEvent::ChangeCipherSpec => self.ccs[side] = true,
+            TlsEvent::Alert { level, description } => {
+                self.push_alert(side, frame, ts, Some((level, description)), 2)
+            }
+            TlsEvent::EncryptedAlert { len } => self.push_alert(side, frame, ts, None, len),
+            TlsEvent::Encrypted { len, .. } => {
+                if len >= FINISHED_MIN {
+                    self.long_record[side] = true;
+                }
+                self.last_record[side] = Some(SeenRecord { frame, ts, len });
+            }
+            // A ClientHello tls-parser could not read: its place in the handshake is
+            // still known.
+            TlsEvent::Handshake(TlsHandshakeType::ClientHello) if self.client_hello.is_none() => {
+                self.client_hello = Some(SeenClientHello {
+                    hello: ClientHello::default(),
+                    frame,
+                    ts,
+                    side,
+                });
+            }
+            TlsEvent::Handshake(_) | TlsEvent::NotTls => {}
+        }
+    }
+
+    fn push_alert(
+        &mut self,
+        side: Side,
+        frame: u64,
+        ts: Ts,
+        plain: Option<(TlsAlertSeverity, TlsAlertDescription)>,
+        len: usize,
+    ) {
+        if self.alerts.len() < MAX_ALERTS {
+            self.alerts.push(SeenAlert {
+                side,
+                frame,
+                ts,
+                plain,
+                len,
+            });
+        }
+    }
+
+    /// Did the handshake finish? TLS 1.2: both sides changed cipher spec. TLS 1.3: the
+    /// client sent a record long enough to be its Finished.
+    pub fn complete(&self, client: Side) -> bool {
+        if self.server_hello.is_none() {
+            return false;
+        }
+        if self.tls13 {
+            self.long_record[client]
+        } else {
+            self.ccs.a && self.ccs.b
+        }
+    }
+}
