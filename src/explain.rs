@@ -7,7 +7,7 @@ use serde::Serialize;
 
 use crate::close::catalog::{self, AlertEntry, Entry, Wire};
 use crate::close::catalog_ar::{self, ArText};
-use crate::render::wrap::wrap_lines as wrap;
+use crate::render::wrap::{width as text_width, wrap_lines as wrap};
 
 /// Language of the explanations.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum, Serialize)]
@@ -341,7 +341,7 @@ fn card_lines(c: &Card, lang: Lang, width: usize) -> Vec<String> {
         format!("{} {}", c.query, c.name)
     };
     out.extend(wrap(&head, width));
-    out.push("-".repeat(width.min(head.chars().count().max(8))));
+    out.push("-".repeat(width.min(text_width(&head).max(8))));
     let mut field = |label: &str, text: &str| {
         if text.is_empty() {
             return;
@@ -379,7 +379,7 @@ pub fn render_text(cards: &[Card], lang: Lang, total_width: usize) -> String {
                 let cell = column.get(r).map(String::as_str).unwrap_or("");
                 line.push_str(cell);
                 if i + 1 < columns.len() {
-                    let pad = col.saturating_sub(cell.chars().count()) + gap;
+                    let pad = col.saturating_sub(text_width(cell)) + gap;
                     line.push_str(&" ".repeat(pad));
                 }
             }

@@ -142,3 +142,17 @@ fn arabic_is_plain_utf8() {
         |c| matches!(c, '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
     ));
 }
+
+#[test]
+fn arabic_wraps_by_columns_not_characters() {
+    // Vowel signs and shadda are combining marks: they take no column, so a line may hold
+    // more characters than the width but never more columns.
+    let (code, out, _) = run(&["explain", "--lang", "ar", "--width", "100", "1006"]);
+    assert_eq!(code, 0);
+    let width = wsclose::render::wrap::width;
+    assert!(out.lines().all(|l| width(l) <= 100), "{out}");
+    assert!(
+        out.lines().any(|l| l.chars().count() > 100),
+        "no line is filled past 100 characters: marks were counted as columns\n{out}"
+    );
+}
