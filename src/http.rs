@@ -3,7 +3,6 @@
 //! header blocks are bounded by `MAX_HEAD`.
 
 use base64::Engine;
-use serde::{Deserialize, Serialize};
 use sha1::{Digest, Sha1};
 
 /// Largest request or response head the parser waits for. Browsers send 1-4 KiB; servers
@@ -15,23 +14,20 @@ const MAX_HEADERS: usize = 96;
 const WS_GUID: &str = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
 
 /// The client's opening handshake.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Request {
-    pub method: String,
     pub path: String,
     pub host: Option<String>,
     pub origin: Option<String>,
     pub user_agent: Option<String>,
     pub key: Option<String>,
-    pub version: Option<String>,
-    pub protocols: Vec<String>,
     pub extensions: Vec<String>,
     /// `Upgrade: websocket` present.
     pub upgrade_websocket: bool,
 }
 
 /// The server's answer.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Response {
     pub status: u16,
     pub reason: String,
@@ -118,7 +114,6 @@ pub fn parse_request(bytes: &[u8]) -> Head<Request> {
     match req.parse(bytes) {
         Ok(httparse::Status::Complete(n)) => {
             let mut out = Request {
-                method: req.method.unwrap_or("").to_string(),
                 path: req.path.unwrap_or("").to_string(),
                 ..Request::default()
             };
@@ -129,8 +124,6 @@ pub fn parse_request(bytes: &[u8]) -> Head<Request> {
                     "origin" => out.origin = Some(v),
                     "user-agent" => out.user_agent = Some(v),
                     "sec-websocket-key" => out.key = Some(v.trim().to_string()),
-                    "sec-websocket-version" => out.version = Some(v),
-                    "sec-websocket-protocol" => out.protocols.extend(header_list(&v)),
                     "sec-websocket-extensions" => out.extensions.extend(header_list(&v)),
                     "upgrade" => {
                         out.upgrade_websocket |= v.to_ascii_lowercase().contains("websocket")
@@ -201,7 +194,8 @@ Sec-WebSocket-Version: 13\r\n\r\n";
         assert_eq!(n, REQ.len());
         assert_eq!(r.path, "/chat");
         assert!(r.upgrade_websocket);
-        assert_eq!(r.protocols, vec!["chat", "superchat"]);
+        assert_eq!(r.host.as_deref(), Some("server.example.com"));
+        assert_eq!(r.origin.as_deref(), Some("http://example.com"));
         assert_eq!(
             r.extensions,
             vec!["permessage-deflate; client_max_window_bits"]

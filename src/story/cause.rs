@@ -7,7 +7,7 @@ use crate::story::Evidence;
 use crate::tcp::Direction;
 
 /// Idle timeouts of common proxies and load balancers, in seconds, with who uses them.
-pub const IDLE_TIMEOUTS: &[(f64, &str)] = &[
+const IDLE_TIMEOUTS: &[(f64, &str)] = &[
     (
         60.0,
         "the 60 s default idle timeout of nginx (proxy_read_timeout) and AWS ALB",

@@ -22,8 +22,6 @@ use crate::rules::Rule;
 use crate::tcp::{Direction, PerDirection, Side};
 use crate::timefmt::ms_between;
 
-pub use cause::IDLE_TIMEOUTS;
-
 /// A FIN or RST: who sent it, in which packet, when.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct End {
