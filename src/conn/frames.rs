@@ -129,7 +129,7 @@ impl App {
                     });
                 } else if op != Opcode::Continuation && in_message {
                     self.note(Rule::NewMessageInsideFragmented, at, frame_no, || {
-                        format!("{sender} started a new {op:?} message before finishing a fragmented one (RFC 6455 §5.4)")
+                        format!("{sender} started a new {op} message before finishing a fragmented one (RFC 6455 §5.4)")
                     });
                 }
             }
@@ -168,19 +168,19 @@ impl App {
         let rsv1_allowed = self.rsv1_allowed() && matches!(op, Opcode::Text | Opcode::Binary);
         if (header.rsv1 && !rsv1_allowed) || header.rsv2 || header.rsv3 {
             self.note(Rule::ReservedBitsSet, at, frame_no, || {
-                format!("{sender} set RSV bits (rsv1={} rsv2={} rsv3={}) on a {op:?} frame without an extension that defines them (RFC 6455 §5.2, RFC 7692 §6)", u8::from(header.rsv1), u8::from(header.rsv2), u8::from(header.rsv3))
+                format!("{sender} set RSV bits (rsv1={} rsv2={} rsv3={}) on a {op} frame without an extension that defines them (RFC 6455 §5.2, RFC 7692 §6)", u8::from(header.rsv1), u8::from(header.rsv2), u8::from(header.rsv3))
             });
         }
         if op.is_control() {
             if header.payload_len > MAX_CONTROL_PAYLOAD {
                 let n = header.payload_len;
                 self.note(Rule::ControlFrameTooLong, at, frame_no, || {
-                    format!("{sender} sent a {op:?} frame with a {n}-byte payload; control frames carry at most 125 (RFC 6455 §5.5)")
+                    format!("{sender} sent a {op} frame with a {n}-byte payload; control frames carry at most 125 (RFC 6455 §5.5)")
                 });
             }
             if !header.fin {
                 self.note(Rule::FragmentedControlFrame, at, frame_no, || {
-                    format!("{sender} sent a fragmented {op:?} frame; control frames must not be fragmented (RFC 6455 §5.5)")
+                    format!("{sender} sent a fragmented {op} frame; control frames must not be fragmented (RFC 6455 §5.5)")
                 });
             }
         }

@@ -50,6 +50,21 @@ impl Opcode {
     }
 }
 
+impl std::fmt::Display for Opcode {
+    /// The opcode's name in RFC 6455 §5.2 (`Reserved(3)` for a reserved value).
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Opcode::Continuation => f.write_str("Continuation"),
+            Opcode::Text => f.write_str("Text"),
+            Opcode::Binary => f.write_str("Binary"),
+            Opcode::Close => f.write_str("Close"),
+            Opcode::Ping => f.write_str("Ping"),
+            Opcode::Pong => f.write_str("Pong"),
+            Opcode::Reserved(v) => write!(f, "Reserved({v})"),
+        }
+    }
+}
+
 /// A parsed frame header.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct FrameHeader {
@@ -193,6 +208,8 @@ mod tests {
         for v in 0..16u8 {
             let op = Opcode::from_u8(v);
             assert_eq!(op.is_control(), v >= 8, "{v}");
+            // The name in reports is the one the Debug form would give.
+            assert_eq!(op.to_string(), format!("{op:?}"));
         }
     }
 }
