@@ -1,6 +1,8 @@
 //! TCP: flow identity, direction, and per-direction stream reassembly.
 
 pub mod reassembly;
+mod seq;
+pub use seq::Seq;
 
 use std::net::{IpAddr, SocketAddr};
 
