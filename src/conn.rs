@@ -14,7 +14,7 @@ use crate::decode::Segment;
 use crate::http::{self, Head, Request, Response};
 use crate::report::{CloseReport, ConnReport, Detection, Finding, Handshake, Rule, Verdict};
 use crate::tcp::reassembly::{GapKind, Stream, StreamEvent};
-use crate::tcp::{endpoint, Direction};
+use crate::tcp::{endpoint, Direction, Seq};
 use crate::tls::{self, TlsEvent, TlsReader};
 use crate::tlsconn::{EndFacts, TlsState};
 use crate::ws::close::{parse_close_payload, ClosePayload};
@@ -1057,7 +1057,7 @@ impl Conn {
     /// this four-tuple? True when this one has ended, or when its initiator's SYN carried a
     /// different sequence number (the end of the old one is not in the capture); a
     /// retransmitted SYN is the same connection.
-    pub fn is_new_connection(&self, src: (IpAddr, u16), isn: u32) -> bool {
+    pub fn is_new_connection(&self, src: (IpAddr, u16), isn: Seq) -> bool {
         if self.ended() {
             return true;
         }
@@ -1093,11 +1093,7 @@ impl Conn {
         let passive = self.passive();
         let Conn { streams, app, .. } = self;
         if !passive && (!seg.payload.is_empty() || seg.missing > 0) {
-            let seq = if flags.syn {
-                seg.seq.wrapping_add(1)
-            } else {
-                seg.seq
-            };
+            let seq = if flags.syn { seg.seq + 1 } else { seg.seq };
             if let Some(st) = streams.get_mut(side) {
                 st.segment(seq, seg.payload, seg.missing, frame, ts, &mut |ev| {
                     app.on_stream(side, ev)

@@ -10,6 +10,8 @@ use std::net::IpAddr;
 
 use etherparse::{IpNumber, LaxIpSlice, TcpSlice};
 
+use crate::tcp::Seq;
+
 /// LINKTYPE_* values this decoder understands (tcpdump.org/linktypes.html).
 pub mod linktype {
     pub const NULL: u32 = 0;
@@ -47,8 +49,8 @@ pub struct Segment<'a> {
     pub dst: IpAddr,
     pub src_port: u16,
     pub dst_port: u16,
-    pub seq: u32,
-    pub ack: u32,
+    pub seq: Seq,
+    pub ack: Seq,
     pub flags: TcpFlags,
     pub payload: &'a [u8],
     /// Payload bytes that were on the wire but not captured (snap length).
@@ -156,8 +158,8 @@ pub fn decode(linktype: u32, data: &[u8], orig_len: u32) -> Result<Segment<'_>, 
         dst: ip.destination_addr(),
         src_port: tcp.source_port(),
         dst_port: tcp.destination_port(),
-        seq: tcp.sequence_number(),
-        ack: tcp.acknowledgment_number(),
+        seq: Seq(tcp.sequence_number()),
+        ack: Seq(tcp.acknowledgment_number()),
         flags: TcpFlags {
             syn: tcp.syn(),
             ack: tcp.ack(),
@@ -194,7 +196,10 @@ mod tests {
     fn raw_ip() {
         let p = ipv4_tcp();
         let s = decode(linktype::RAW, &p, p.len() as u32).unwrap();
-        assert_eq!((s.src_port, s.dst_port, s.seq), (1234, 80, 1000));
+        assert_eq!(
+            (s.src_port, s.dst_port, s.seq, s.ack),
+            (1234, 80, Seq(1000), Seq(1))
+        );
         assert!(s.flags.ack && !s.flags.syn);
         assert_eq!(s.payload, b"hi");
         assert_eq!(s.missing, 0);
