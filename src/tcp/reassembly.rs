@@ -52,14 +52,12 @@ pub enum StreamEvent<'a> {
     },
 }
 
-/// Counters of what the reassembler saw, for the report.
+/// What the reassembler saw that the report mentions.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct StreamStats {
-    pub segments: u64,
-    pub retransmissions: u64,
-    pub out_of_order: u64,
-    /// Retransmitted or overlapping bytes that differ from the first copy.
+    /// Retransmitted or overlapping segments whose bytes differ from the first copy.
     pub inconsistent_overlaps: u64,
+    /// The packet carrying the first of them (0 when there is none).
     pub first_inconsistent_frame: u64,
 }
 
@@ -145,7 +143,6 @@ impl Stream {
         if span == 0 {
             return;
         }
-        self.stats.segments += 1;
         let next = match self.next_seq {
             Some(n) => n,
             None => {
@@ -164,12 +161,10 @@ impl Stream {
         if rel < 0 {
             let end = rel + span as i64;
             if end <= 0 {
-                self.stats.retransmissions += 1;
                 self.check_retransmission(seq, payload, frame_no);
                 return;
             }
             // Partly old: deliver the new tail only.
-            self.stats.retransmissions += 1;
             let skip = (-rel) as u64;
             let (bytes, missing) = split_tail(payload, missing, skip);
             self.deliver(bytes, missing, frame_no, ts, sink);
@@ -183,16 +178,13 @@ impl Stream {
             return;
         }
         // Out of order. A copy of a buffered segment is compared, not buffered again.
-        self.stats.out_of_order += 1;
         let key = self.offset + rel as u64;
         let old_len = match self.pending.get(&key) {
             Some(old) => {
                 let n = old.data.len().min(payload.len());
                 let same = old.data.get(..n) == payload.get(..n);
                 let old_len = old.data.len();
-                if same {
-                    self.stats.retransmissions += 1;
-                } else {
+                if !same {
                     self.note_inconsistent(frame_no);
                 }
                 if payload.len() <= old_len {
@@ -365,7 +357,6 @@ impl Stream {
             self.pending_bytes -= p.data.len();
             let end = key + p.span();
             if end <= self.offset {
-                self.stats.retransmissions += 1;
                 continue;
             }
             let (bytes, missing) = split_tail(&p.data, p.missing, self.offset - key);
@@ -476,10 +467,34 @@ mod tests {
                 (109, b"j"),
             ],
         );
-        assert_eq!(bytes_of(&evs), b"abcdefghij");
-        assert_eq!(s.stats.out_of_order, 1);
-        assert_eq!(s.stats.retransmissions, 1);
+        // Each byte once, in order, as soon as the hole before it is filled; the
+        // duplicate of the filler adds nothing.
+        assert_eq!(
+            evs,
+            vec![
+                Ev::D(0, b"abc".to_vec()),
+                Ev::D(3, b"def".to_vec()),
+                Ev::D(6, b"ghi".to_vec()),
+                Ev::D(9, b"j".to_vec()),
+            ]
+        );
+        assert_eq!(s.pending_bytes(), 0);
         assert_eq!(s.stats.inconsistent_overlaps, 0);
+    }
+
+    #[test]
+    fn out_of_order_duplicate_is_buffered_once() {
+        let mut s = Stream::new(1 << 20);
+        s.syn(Seq(0));
+        let evs = run(&mut s, &[(4, b"def"), (4, b"def"), (4, b"de")]);
+        assert!(evs.is_empty());
+        assert_eq!(s.pending_bytes(), 3);
+        let evs = run(&mut s, &[(1, b"abc")]);
+        assert_eq!(
+            evs,
+            vec![Ev::D(0, b"abc".to_vec()), Ev::D(3, b"def".to_vec())]
+        );
+        assert_eq!(s.pending_bytes(), 0);
     }
 
     #[test]
