@@ -10,7 +10,8 @@ use std::fs::File;
 use std::io::{self, Read};
 
 use pcap_parser::pcapng::Block;
-use pcap_parser::{PcapBlockOwned, PcapError};
+use pcap_parser::traits::{PcapNGPacketBlock, PcapReaderIterator};
+use pcap_parser::{InterfaceDescriptionBlock, Linktype, PcapBlockOwned, PcapError};
 
 use crate::error::Error;
 
@@ -45,6 +46,7 @@ pub enum Format {
 pub struct RawPacket<'a> {
     /// 1-based packet number, as Wireshark numbers frames.
     pub frame_no: u64,
+    /// When the packet was captured.
     pub ts: Ts,
     /// LINKTYPE_* value of the interface the packet was captured on.
     pub linktype: u32,
@@ -57,15 +59,19 @@ pub struct RawPacket<'a> {
 /// What the reader learnt about the file, besides its packets.
 #[derive(Debug, Default, Clone)]
 pub struct CaptureInfo {
+    /// The container format, once the first bytes were read.
     pub format: Option<Format>,
+    /// Packets delivered.
     pub packets: u64,
 }
 
+/// A pcapng interface: what the link type and timestamps of its packets mean.
 #[derive(Clone, Copy, Debug)]
 struct Interface {
     linktype: u32,
-    /// Timestamp units per second.
+    /// Timestamp units per second (`if_tsresol`).
     units_per_sec: u64,
+    /// Seconds added to every timestamp (`if_tsoffset`).
     offset_sec: i64,
 }
 
@@ -142,6 +148,41 @@ where
     F: FnMut(&RawPacket<'_>),
 {
     let mut input = FullRead(input);
+    let (format, head) = sniff(path, &mut input)?;
+    info.format = Some(format);
+    let rejoined = FullRead(io::Cursor::new(head).chain(input));
+    let mut blocks = Blocks {
+        reader: open_reader(path, rejoined)?,
+        packets: Packets::new(),
+        offset: 0,
+    };
+    let result = blocks.read_all(&mut on_packet);
+    info.packets = blocks.packets.frame_no;
+    result.map_err(|what| Error::Truncated {
+        path: path.to_string(),
+        offset: blocks.offset,
+        frame_no: blocks.packets.frame_no,
+        what: what.to_string(),
+    })
+}
+
+/// pcap's magic numbers: micro- and nanosecond timestamps and the "modified" (Kuznetsov)
+/// format, each in both byte orders, as read little-endian. pcap-parser names only the
+/// pcapng one (`SHB_MAGIC`).
+const PCAP_MAGICS: [u32; 6] = [
+    0xa1b2_c3d4,
+    0xd4c3_b2a1,
+    0xa1b2_3c4d,
+    0x4d3c_b2a1,
+    0xa1b2_cd34,
+    0x34cd_b2a1,
+];
+
+/// Tells pcap from pcapng by the first four bytes, and returns them to be put back in front
+/// of the input. Done here rather than left to `pcap_parser::create_reader` so that an empty
+/// file, a cut header and a file that is no capture at all each get their own message,
+/// with the bytes that were found.
+fn sniff(path: &str, input: &mut impl Read) -> Result<(Format, Vec<u8>), Error> {
     let mut magic = [0u8; 4];
     let n = input.read(&mut magic).map_err(|source| Error::Io {
         path: path.to_string(),
@@ -153,10 +194,8 @@ where
         });
     }
     let format = match u32::from_le_bytes(magic) {
-        0x0a0d_0d0a => Format::Pcapng,
-        0xa1b2_c3d4 | 0xd4c3_b2a1 | 0xa1b2_3c4d | 0x4d3c_b2a1 | 0xa1b2_cd34 | 0x34cd_b2a1 => {
-            Format::Pcap
-        }
+        pcap_parser::SHB_MAGIC => Format::Pcapng,
+        m if PCAP_MAGICS.contains(&m) => Format::Pcap,
         _ if n < 4 => {
             return Err(Error::TruncatedHeader {
                 path: path.to_string(),
@@ -169,170 +208,235 @@ where
             })
         }
     };
-    info.format = Some(format);
-    let rejoined =
-        FullRead(io::Cursor::new(magic.get(..n).unwrap_or_default().to_vec()).chain(input));
-    let mut reader = match pcap_parser::create_reader(INITIAL_BUFFER, rejoined) {
-        Ok(r) => r,
-        Err(PcapError::ReadError) => {
-            return Err(Error::Io {
-                path: path.to_string(),
-                source: io::Error::other("read failed"),
-            })
-        }
-        Err(_) => {
-            return Err(Error::TruncatedHeader {
-                path: path.to_string(),
-            })
-        }
-    };
+    Ok((format, magic.get(..n).unwrap_or_default().to_vec()))
+}
 
-    let mut interfaces: Vec<Interface> = Vec::new();
-    let mut legacy_linktype = 1u32;
-    let mut legacy_nanos = false;
-    let mut frame_no = 0u64;
-    let mut offset = 0u64;
-    let mut damage: Option<&str> = None;
-
-    loop {
-        match reader.next() {
-            Ok((consumed, block)) => {
-                match block {
-                    PcapBlockOwned::LegacyHeader(h) => {
-                        legacy_linktype = h.network.0 as u32;
-                        legacy_nanos = h.is_nanosecond_precision();
-                    }
-                    PcapBlockOwned::Legacy(b) => {
-                        frame_no += 1;
-                        let frac = if legacy_nanos {
-                            i64::from(b.ts_usec)
-                        } else {
-                            i64::from(b.ts_usec) * 1000
-                        };
-                        let ts = Ts(i64::from(b.ts_sec) * 1_000_000_000 + frac);
-                        on_packet(&RawPacket {
-                            frame_no,
-                            ts,
-                            linktype: legacy_linktype,
-                            data: b.data,
-                            orig_len: b.origlen,
-                        });
-                    }
-                    PcapBlockOwned::NG(Block::SectionHeader(_)) => interfaces.clear(),
-                    PcapBlockOwned::NG(Block::InterfaceDescription(idb)) => {
-                        interfaces.push(Interface {
-                            linktype: idb.linktype.0 as u32,
-                            units_per_sec: units_per_sec(idb.if_tsresol),
-                            offset_sec: idb.if_tsoffset,
-                        });
-                    }
-                    PcapBlockOwned::NG(Block::EnhancedPacket(epb)) => {
-                        frame_no += 1;
-                        let iface =
-                            interfaces
-                                .get(epb.if_id as usize)
-                                .copied()
-                                .unwrap_or(Interface {
-                                    linktype: u32::MAX,
-                                    units_per_sec: 1_000_000,
-                                    offset_sec: 0,
-                                });
-                        let raw = (u64::from(epb.ts_high) << 32) | u64::from(epb.ts_low);
-                        let ts = Ts(to_nanos(raw, iface.units_per_sec, iface.offset_sec));
-                        let caplen = (epb.caplen as usize).min(epb.data.len());
-                        on_packet(&RawPacket {
-                            frame_no,
-                            ts,
-                            linktype: iface.linktype,
-                            data: epb.data.get(..caplen).unwrap_or_default(),
-                            orig_len: epb.origlen,
-                        });
-                    }
-                    PcapBlockOwned::NG(Block::SimplePacket(spb)) => {
-                        frame_no += 1;
-                        let linktype = interfaces.first().map(|i| i.linktype).unwrap_or(u32::MAX);
-                        let caplen = (spb.origlen as usize).min(spb.data.len());
-                        on_packet(&RawPacket {
-                            frame_no,
-                            ts: Ts(0),
-                            linktype,
-                            data: spb.data.get(..caplen).unwrap_or_default(),
-                            orig_len: spb.origlen,
-                        });
-                    }
-                    PcapBlockOwned::NG(_) => {}
-                }
-                offset += consumed as u64;
-                // No shift here: `refill` moves the few unread bytes once per buffer, while
-                // `consume` would move half the buffer every time it passes the middle.
-                reader.consume_noshift(consumed);
-            }
-            Err(PcapError::Eof) => break,
-            Err(PcapError::Incomplete(_)) => {
-                let before = reader.data().len();
-                if reader.refill().is_err() {
-                    damage = Some(READ_ERROR);
-                    break;
-                }
-                if reader.reader_exhausted() && reader.data().len() == before {
-                    if before > 0 {
-                        damage = Some(CUT_RECORD);
-                    }
-                    break;
-                }
-            }
-            Err(PcapError::BufferTooSmall) => {
-                let cap = reader.data().len().max(INITIAL_BUFFER);
-                let new_size = cap.saturating_mul(2);
-                if new_size > MAX_BLOCK || !reader.grow(new_size) {
-                    damage = Some("packet record larger than 16 MiB (corrupt length?)");
-                    break;
-                }
-                if reader.refill().is_err() {
-                    damage = Some(READ_ERROR);
-                    break;
-                }
-            }
-            Err(PcapError::UnexpectedEof) => {
-                damage = Some(CUT_RECORD);
-                break;
-            }
-            Err(PcapError::ReadError) => {
-                damage = Some(READ_ERROR);
-                break;
-            }
-            Err(_) => {
-                damage = Some("corrupt packet record");
-                break;
-            }
-        }
-    }
-    info.packets = frame_no;
-    match damage {
-        Some(what) => Err(Error::Truncated {
+/// pcap-parser's streaming reader over `input`, its header already parsed.
+fn open_reader<'r>(
+    path: &str,
+    input: impl Read + Send + 'r,
+) -> Result<Box<dyn PcapReaderIterator + Send + 'r>, Error> {
+    pcap_parser::create_reader(INITIAL_BUFFER, input).map_err(|e| match e {
+        PcapError::ReadError => Error::Io {
             path: path.to_string(),
-            offset,
-            frame_no,
-            what: what.to_string(),
-        }),
-        None => Ok(()),
+            source: io::Error::other("read failed"),
+        },
+        _ => Error::TruncatedHeader {
+            path: path.to_string(),
+        },
+    })
+}
+
+/// Why reading stopped before the end of the input; it becomes `Error::Truncated`.
+type Damage = &'static str;
+
+const READ_ERROR: Damage = "read error";
+const CUT_RECORD: Damage = "capture ends in the middle of a packet record";
+const TOO_LARGE: Damage = "packet record larger than 16 MiB (corrupt length?)";
+const CORRUPT: Damage = "corrupt packet record";
+
+/// The block loop over one bounded buffer: blocks are parsed in place, the buffer is
+/// refilled when a block runs past its end and grown (up to `MAX_BLOCK`) when a block is
+/// larger than all of it.
+struct Blocks<'r> {
+    reader: Box<dyn PcapReaderIterator + Send + 'r>,
+    packets: Packets,
+    /// Bytes of the capture consumed so far: where the damage is, when there is some.
+    offset: u64,
+}
+
+impl Blocks<'_> {
+    /// Hands every packet to `on_packet`, until the end of the input or the first damage.
+    fn read_all<F>(&mut self, on_packet: &mut F) -> Result<(), Damage>
+    where
+        F: FnMut(&RawPacket<'_>),
+    {
+        loop {
+            match self.reader.next() {
+                Ok((consumed, block)) => {
+                    self.packets.block(block, on_packet);
+                    self.offset += consumed as u64;
+                    // No shift here: `refill` moves the few unread bytes once per buffer,
+                    // while `consume` would move half the buffer every time it passes the
+                    // middle.
+                    self.reader.consume_noshift(consumed);
+                }
+                Err(PcapError::Eof) => return Ok(()),
+                Err(PcapError::Incomplete(_)) => {
+                    if !self.refill()? {
+                        return Ok(());
+                    }
+                }
+                Err(PcapError::BufferTooSmall) => self.grow()?,
+                Err(PcapError::UnexpectedEof) => return Err(CUT_RECORD),
+                Err(PcapError::ReadError) => return Err(READ_ERROR),
+                Err(_) => return Err(CORRUPT),
+            }
+        }
+    }
+
+    /// The next block runs past the bytes buffered: read more. `Ok(false)` at a clean end of
+    /// the input. A read that adds nothing while bytes are left over means the last record
+    /// is cut, which also guarantees the loop never spins on an empty refill.
+    fn refill(&mut self) -> Result<bool, Damage> {
+        let before = self.reader.data().len();
+        if self.reader.refill().is_err() {
+            return Err(READ_ERROR);
+        }
+        if self.reader.reader_exhausted() && self.reader.data().len() == before {
+            return if before > 0 {
+                Err(CUT_RECORD)
+            } else {
+                Ok(false)
+            };
+        }
+        Ok(true)
+    }
+
+    /// The next block is larger than the whole buffer: double it, within `MAX_BLOCK`.
+    fn grow(&mut self) -> Result<(), Damage> {
+        let cap = self.reader.data().len().max(INITIAL_BUFFER);
+        let new_size = cap.saturating_mul(2);
+        if new_size > MAX_BLOCK || !self.reader.grow(new_size) {
+            return Err(TOO_LARGE);
+        }
+        if self.reader.refill().is_err() {
+            return Err(READ_ERROR);
+        }
+        Ok(())
     }
 }
 
-const READ_ERROR: &str = "read error";
-const CUT_RECORD: &str = "capture ends in the middle of a packet record";
+/// Turns blocks into packets: keeps what the headers say about the packets after them
+/// (link type, timestamp precision, pcapng interfaces) and numbers the frames.
+struct Packets {
+    /// The pcapng interfaces of the current section, by interface id.
+    interfaces: Vec<Interface>,
+    /// The pcap header's link type.
+    legacy_linktype: u32,
+    /// The pcap header's timestamps count nanoseconds, not microseconds.
+    legacy_nanos: bool,
+    /// Frames delivered so far (the last frame's number).
+    frame_no: u64,
+}
 
-/// pcapng `if_tsresol`: high bit clear means 10^-n seconds, set means 2^-n. Invalid values
-/// fall back to the default of microseconds.
-fn units_per_sec(tsresol: u8) -> u64 {
-    let n = u32::from(tsresol & 0x7f);
+/// Link type and clock for an EPB whose interface was never described.
+const UNKNOWN_INTERFACE: Interface = Interface {
+    linktype: u32::MAX,
+    units_per_sec: 1_000_000,
+    offset_sec: 0,
+};
+
+impl Packets {
+    fn new() -> Packets {
+        Packets {
+            interfaces: Vec::new(),
+            legacy_linktype: linktype_value(Linktype::ETHERNET),
+            legacy_nanos: false,
+            frame_no: 0,
+        }
+    }
+
+    fn block<F>(&mut self, block: PcapBlockOwned<'_>, on_packet: &mut F)
+    where
+        F: FnMut(&RawPacket<'_>),
+    {
+        match block {
+            PcapBlockOwned::LegacyHeader(h) => {
+                self.legacy_linktype = linktype_value(h.network);
+                self.legacy_nanos = h.is_nanosecond_precision();
+            }
+            PcapBlockOwned::Legacy(b) => {
+                let frac = if self.legacy_nanos {
+                    i64::from(b.ts_usec)
+                } else {
+                    i64::from(b.ts_usec) * 1000
+                };
+                let ts = Ts(i64::from(b.ts_sec) * 1_000_000_000 + frac);
+                self.deliver(ts, self.legacy_linktype, b.data, b.origlen, on_packet);
+            }
+            PcapBlockOwned::NG(Block::SectionHeader(_)) => self.interfaces.clear(),
+            PcapBlockOwned::NG(Block::InterfaceDescription(idb)) => {
+                self.interfaces.push(Interface::of(&idb));
+            }
+            PcapBlockOwned::NG(Block::EnhancedPacket(epb)) => {
+                let iface = usize::try_from(epb.if_id)
+                    .ok()
+                    .and_then(|id| self.interfaces.get(id))
+                    .copied()
+                    .unwrap_or(UNKNOWN_INTERFACE);
+                let raw = (u64::from(epb.ts_high) << 32) | u64::from(epb.ts_low);
+                let ts = Ts(to_nanos(raw, iface.units_per_sec, iface.offset_sec));
+                self.deliver(
+                    ts,
+                    iface.linktype,
+                    epb.packet_data(),
+                    epb.origlen,
+                    on_packet,
+                );
+            }
+            PcapBlockOwned::NG(Block::SimplePacket(spb)) => {
+                let linktype = self.interfaces.first().map_or(u32::MAX, |i| i.linktype);
+                self.deliver(Ts(0), linktype, spb.packet_data(), spb.origlen, on_packet);
+            }
+            PcapBlockOwned::NG(_) => {}
+        }
+    }
+
+    fn deliver<F>(&mut self, ts: Ts, linktype: u32, data: &[u8], orig_len: u32, on_packet: &mut F)
+    where
+        F: FnMut(&RawPacket<'_>),
+    {
+        self.frame_no += 1;
+        on_packet(&RawPacket {
+            frame_no: self.frame_no,
+            ts,
+            linktype,
+            data,
+            orig_len,
+        });
+    }
+}
+
+impl Interface {
+    fn of(idb: &InterfaceDescriptionBlock<'_>) -> Interface {
+        Interface {
+            linktype: linktype_value(idb.linktype),
+            units_per_sec: units_per_sec(idb),
+            offset_sec: idb.ts_offset(),
+        }
+    }
+}
+
+/// The LINKTYPE_* number as stored in the file. pcap-parser holds it as an `i32`; the field
+/// is unsigned on disk (pcap keeps FCS flags in its high bits), so the cast gives back the
+/// file's value unchanged.
+fn linktype_value(l: Linktype) -> u32 {
+    l.0 as u32
+}
+
+/// The interface's timestamp units per second (`if_tsresol`). pcap-parser's
+/// `ts_resolution` decodes the 10^-n form; in 0.17 it returns `None` for every 2^-n value
+/// (it range-checks the byte before masking off the flag bit), so that form is decoded
+/// here. Invalid values fall back to microseconds, the pcapng default.
+fn units_per_sec(idb: &InterfaceDescriptionBlock<'_>) -> u64 {
+    idb.ts_resolution()
+        .or_else(|| binary_resolution(idb.if_tsresol))
+        .unwrap_or(1_000_000)
+}
+
+/// `if_tsresol` with the high bit set: 2^-n seconds, for n below 64.
+fn binary_resolution(tsresol: u8) -> Option<u64> {
     if tsresol & 0x80 == 0 {
-        10u64.checked_pow(n).unwrap_or(1_000_000)
-    } else {
-        1u64.checked_shl(n).filter(|_| n < 64).unwrap_or(1_000_000)
+        return None;
     }
+    1u64.checked_shl(u32::from(tsresol & 0x7f))
 }
 
+/// A pcapng timestamp as nanoseconds since the epoch. Hand-written rather than
+/// pcap-parser's `decode_ts`: that returns `u32` seconds (which wrap in 2106) and the
+/// fraction in interface units, and takes the offset unsigned, while `Ts` wants signed
+/// nanoseconds that saturate instead of overflowing.
 fn to_nanos(raw: u64, units_per_sec: u64, offset_sec: i64) -> i64 {
     let units = u128::from(units_per_sec.max(1));
     let secs = u128::from(raw) / units;
@@ -347,13 +451,173 @@ fn to_nanos(raw: u64, units_per_sec: u64, offset_sec: i64) -> i64 {
 mod tests {
     use super::*;
 
+    /// A pcapng block: type, total length, body, total length again (little-endian).
+    fn block(kind: u32, body: &[u8]) -> Vec<u8> {
+        let len = (12 + body.len()) as u32;
+        let mut b = kind.to_le_bytes().to_vec();
+        b.extend_from_slice(&len.to_le_bytes());
+        b.extend_from_slice(body);
+        b.extend_from_slice(&len.to_le_bytes());
+        b
+    }
+
+    fn shb() -> Vec<u8> {
+        let mut body = 0x1a2b_3c4du32.to_le_bytes().to_vec(); // byte-order magic
+        body.extend_from_slice(&[1, 0, 0, 0]); // version 1.0
+        body.extend_from_slice(&u64::MAX.to_le_bytes()); // section length unknown
+        block(0x0a0d_0d0a, &body)
+    }
+
+    /// An interface with link type `linktype`, and `if_tsresol` / `if_tsoffset` if given.
+    fn idb(linktype: u16, tsresol: Option<u8>, tsoffset: Option<i64>) -> Vec<u8> {
+        let mut body = linktype.to_le_bytes().to_vec();
+        body.extend_from_slice(&[0, 0]); // reserved
+        body.extend_from_slice(&0u32.to_le_bytes()); // snaplen
+        if let Some(r) = tsresol {
+            body.extend_from_slice(&[9, 0, 1, 0, r, 0, 0, 0]); // if_tsresol, padded
+        }
+        if let Some(o) = tsoffset {
+            body.extend_from_slice(&[14, 0, 8, 0]); // if_tsoffset
+            body.extend_from_slice(&o.to_le_bytes());
+        }
+        body.extend_from_slice(&[0, 0, 0, 0]); // opt_endofopt
+        block(1, &body)
+    }
+
+    /// An enhanced packet on interface `if_id` at raw timestamp `ts`.
+    fn epb(if_id: u32, ts: u64, data: &[u8], orig_len: u32) -> Vec<u8> {
+        let mut body = if_id.to_le_bytes().to_vec();
+        body.extend_from_slice(&((ts >> 32) as u32).to_le_bytes());
+        body.extend_from_slice(&(ts as u32).to_le_bytes());
+        body.extend_from_slice(&(data.len() as u32).to_le_bytes()); // caplen
+        body.extend_from_slice(&orig_len.to_le_bytes());
+        body.extend_from_slice(data);
+        body.resize(body.len().div_ceil(4) * 4, 0); // padding
+        block(6, &body)
+    }
+
+    /// A pcap file with `magic` (written little-endian), link type 101, and one record per
+    /// (ts_sec, ts_frac, data).
+    fn pcap(magic: u32, records: &[(u32, u32, &[u8])]) -> Vec<u8> {
+        let mut f = magic.to_le_bytes().to_vec();
+        f.extend_from_slice(&[2, 0, 4, 0]); // version 2.4
+        f.extend_from_slice(&[0; 8]); // thiszone, sigfigs
+        f.extend_from_slice(&65535u32.to_le_bytes()); // snaplen
+        f.extend_from_slice(&101u32.to_le_bytes()); // LINKTYPE_RAW
+        for (sec, frac, data) in records {
+            for v in [*sec, *frac, data.len() as u32, data.len() as u32] {
+                f.extend_from_slice(&v.to_le_bytes());
+            }
+            f.extend_from_slice(data);
+        }
+        f
+    }
+
+    /// (frame_no, ts, linktype, data, orig_len) of every packet, and the result.
+    type Seen = (u64, i64, u32, Vec<u8>, u32);
+
+    fn read(bytes: Vec<u8>) -> (Vec<Seen>, CaptureInfo, Result<(), Error>) {
+        let mut seen = Vec::new();
+        let mut info = CaptureInfo::default();
+        let r = read_packets("t", Box::new(io::Cursor::new(bytes)), &mut info, |p| {
+            seen.push((p.frame_no, p.ts.0, p.linktype, p.data.to_vec(), p.orig_len))
+        });
+        (seen, info, r)
+    }
+
+    #[test]
+    fn pcapng_interfaces_give_link_type_and_clock() {
+        let mut f = shb();
+        f.extend(idb(1, None, None)); // 0: Ethernet, microseconds
+        f.extend(idb(113, Some(9), None)); // 1: Linux SLL, nanoseconds
+        f.extend(idb(101, Some(0x80 | 10), Some(2))); // 2: raw IP, 2^-10 s, +2 s
+        f.extend(idb(228, Some(30), Some(-1))); // 3: invalid resolution, -1 s
+        f.extend(epb(0, 1_500_000, b"abc", 60));
+        f.extend(epb(1, 1_500_000_001, b"abcd", 4));
+        f.extend(epb(2, 1024 + 512, b"a", 1));
+        f.extend(epb(3, 3_000_000, b"", 0));
+        f.extend(epb(7, 5, b"z", 1)); // no such interface
+        let (seen, info, r) = read(f);
+        assert!(r.is_ok());
+        assert_eq!(info.format, Some(Format::Pcapng));
+        assert_eq!(info.packets, 5);
+        assert_eq!(
+            seen,
+            vec![
+                (1, 1_500_000_000, 1, b"abc".to_vec(), 60),
+                (2, 1_500_000_001, 113, b"abcd".to_vec(), 4),
+                (3, 3_500_000_000, 101, b"a".to_vec(), 1),
+                (4, 2_000_000_000, 228, vec![], 0),
+                (5, 5_000, u32::MAX, b"z".to_vec(), 1),
+            ]
+        );
+    }
+
+    #[test]
+    fn a_new_section_forgets_the_interfaces() {
+        let mut f = shb();
+        f.extend(idb(113, None, None));
+        f.extend(shb());
+        f.extend(epb(0, 0, b"x", 1));
+        let (seen, _, r) = read(f);
+        assert!(r.is_ok());
+        assert_eq!(seen[0].2, u32::MAX);
+    }
+
+    #[test]
+    fn pcap_micro_and_nanoseconds() {
+        let (seen, info, r) = read(pcap(0xa1b2_c3d4, &[(2, 5, b"ab")]));
+        assert!(r.is_ok());
+        assert_eq!(info.format, Some(Format::Pcap));
+        assert_eq!(seen, vec![(1, 2_000_005_000, 101, b"ab".to_vec(), 2)]);
+        let (seen, _, _) = read(pcap(0xa1b2_3c4d, &[(2, 5, b"ab")]));
+        assert_eq!(seen[0].1, 2_000_000_005);
+    }
+
+    #[test]
+    fn damage_is_reported_after_the_packets_before_it() {
+        let mut f = pcap(0xa1b2_c3d4, &[(1, 0, b"abcd"), (2, 0, b"efgh")]);
+        f.truncate(f.len() - 2);
+        let (seen, info, r) = read(f);
+        assert_eq!(seen.len(), 1);
+        assert_eq!(info.packets, 1);
+        assert_eq!(
+            r.unwrap_err().to_string(),
+            "t: capture ends in the middle of a packet record at byte offset 44 (after frame 1); \
+             the packets before it are reported"
+        );
+        // A header and nothing else is a clean, empty capture.
+        let (seen, _, r) = read(pcap(0xa1b2_c3d4, &[]));
+        assert!(seen.is_empty() && r.is_ok());
+    }
+
+    #[test]
+    fn not_a_capture() {
+        let msg = |b: &[u8]| read(b.to_vec()).2.unwrap_err().to_string();
+        assert_eq!(msg(b""), "t: empty file, not a capture");
+        assert_eq!(
+            msg(b"\xd4\xc3"),
+            "t: capture header is cut short, no packets to read"
+        );
+        assert_eq!(
+            msg(b"GET / HTTP/1.1"),
+            "t: not a pcap or pcapng capture (starts with 47 45 54 20)"
+        );
+        assert_eq!(
+            msg(&pcap(0xa1b2_c3d4, &[])[..20]),
+            "t: capture header is cut short, no packets to read"
+        );
+    }
+
     #[test]
     fn resolutions() {
-        assert_eq!(units_per_sec(6), 1_000_000);
-        assert_eq!(units_per_sec(9), 1_000_000_000);
-        assert_eq!(units_per_sec(0x80 | 10), 1024);
-        assert_eq!(units_per_sec(30), 1_000_000);
+        assert_eq!(binary_resolution(0x80 | 10), Some(1024));
+        assert_eq!(binary_resolution(0x80 | 63), Some(1 << 63));
+        assert_eq!(binary_resolution(0x80 | 64), None);
+        assert_eq!(binary_resolution(6), None);
         assert_eq!(to_nanos(1_500_000, 1_000_000, 0), 1_500_000_000);
         assert_eq!(to_nanos(1024 + 512, 1024, 2), 3_500_000_000);
+        assert_eq!(to_nanos(u64::MAX, 1, 0), i64::MAX);
+        assert_eq!(to_nanos(0, 1_000_000, i64::MIN), i64::MIN);
     }
 }

@@ -11,6 +11,7 @@ use std::sync::mpsc;
 use crate::capture::{read_packets, CaptureInfo, Ts};
 use crate::decode::{decode, Segment, Skip, TcpFlags};
 use crate::error::Error;
+use crate::tcp::Seq;
 
 /// TCP payload bytes a batch carries.
 const BATCH_BYTES: usize = 1 << 20;
@@ -30,8 +31,8 @@ struct Head {
     dst: IpAddr,
     src_port: u16,
     dst_port: u16,
-    seq: u32,
-    ack: u32,
+    seq: Seq,
+    ack: Seq,
     flags: TcpFlags,
     missing: u32,
     payload: (usize, usize),

@@ -12,7 +12,7 @@ use crate::report::EndKind;
 use crate::rules::Rule;
 use crate::story::End;
 use crate::tcp::reassembly::{GapKind, Stream};
-use crate::tcp::{PerSide, Side};
+use crate::tcp::{PerSide, Seq, Side};
 
 impl Conn {
     /// A connection whose first packet seen goes from `src` to `dst`.
@@ -108,7 +108,7 @@ impl Conn {
     /// this four-tuple? True when this one has ended, or when its initiator's SYN carried a
     /// different sequence number (the end of the old one is not in the capture); a
     /// retransmitted SYN is the same connection.
-    pub fn is_new_connection(&self, src: SocketAddr, isn: u32) -> bool {
+    pub fn is_new_connection(&self, src: SocketAddr, isn: Seq) -> bool {
         if self.ended() {
             return true;
         }
@@ -135,11 +135,7 @@ impl Conn {
         let Conn { streams, app, .. } = self;
         let (own, peer) = streams.pair_mut(side);
         if !passive && (!seg.payload.is_empty() || seg.missing > 0) {
-            let seq = if flags.syn {
-                seg.seq.wrapping_add(1)
-            } else {
-                seg.seq
-            };
+            let seq = if flags.syn { seg.seq + 1 } else { seg.seq };
             own.segment(seq, seg.payload, seg.missing, frame, ts, &mut |ev| {
                 app.on_stream(side, ev)
             });

@@ -2,6 +2,8 @@
 //! per-direction stream reassembly.
 
 pub mod reassembly;
+mod seq;
+pub use seq::Seq;
 
 use std::net::{IpAddr, SocketAddr};
 use std::ops::{Index, IndexMut};

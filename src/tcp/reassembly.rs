@@ -9,12 +9,13 @@
 //!
 //! Invariants: `offset` is the stream offset of `next_seq`; every key in `pending` is greater
 //! than `offset`; `pending_bytes` is the sum of the lengths buffered in `pending` and never
-//! exceeds the configured cap. Sequence numbers are compared with wrapping arithmetic only.
+//! exceeds the configured cap. Sequence numbers are `Seq`s: wrapping arithmetic only.
 //! Never panics on input.
 
 use std::collections::BTreeMap;
 
 use crate::capture::Ts;
+use crate::tcp::Seq;
 
 /// Why bytes of a stream are missing.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -51,14 +52,12 @@ pub enum StreamEvent<'a> {
     },
 }
 
-/// Counters of what the reassembler saw, for the report.
+/// What the reassembler saw that the report mentions.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct StreamStats {
-    pub segments: u64,
-    pub retransmissions: u64,
-    pub out_of_order: u64,
-    /// Retransmitted or overlapping bytes that differ from the first copy.
+    /// Retransmitted or overlapping segments whose bytes differ from the first copy.
     pub inconsistent_overlaps: u64,
+    /// The packet carrying the first of them (0 when there is none).
     pub first_inconsistent_frame: u64,
 }
 
@@ -78,16 +77,16 @@ impl Pending {
 
 /// One direction of a TCP connection.
 pub struct Stream {
-    next_seq: Option<u32>,
+    next_seq: Option<Seq>,
     offset: u64,
     pending: BTreeMap<u64, Pending>,
     pending_bytes: usize,
     max_pending: usize,
     /// Sequence number, length and digest of the last in-order segment, to tell a faithful
     /// retransmission from one carrying different bytes.
-    last_segment: Option<(u32, usize, u64)>,
+    last_segment: Option<(Seq, usize, u64)>,
     pub stats: StreamStats,
-    isn: Option<u32>,
+    isn: Option<Seq>,
 }
 
 impl Stream {
@@ -116,22 +115,22 @@ impl Stream {
     }
 
     /// A SYN with initial sequence number `isn`.
-    pub fn syn(&mut self, isn: u32) {
+    pub fn syn(&mut self, isn: Seq) {
         if self.next_seq.is_none() {
-            self.next_seq = Some(isn.wrapping_add(1));
+            self.next_seq = Some(isn + 1);
             self.isn = Some(isn);
         }
     }
 
     /// The initial sequence number, when the SYN was seen.
-    pub fn isn(&self) -> Option<u32> {
+    pub fn isn(&self) -> Option<Seq> {
         self.isn
     }
 
     /// A segment carrying `payload` at `seq`, with `missing` more bytes cut by the snap length.
     pub fn segment<F>(
         &mut self,
-        seq: u32,
+        seq: Seq,
         payload: &[u8],
         missing: u32,
         frame_no: u64,
@@ -144,7 +143,6 @@ impl Stream {
         if span == 0 {
             return;
         }
-        self.stats.segments += 1;
         let next = match self.next_seq {
             Some(n) => n,
             None => {
@@ -159,16 +157,14 @@ impl Stream {
                 seq
             }
         };
-        let rel = i64::from(seq.wrapping_sub(next) as i32);
+        let rel = i64::from(seq.since(next));
         if rel < 0 {
             let end = rel + span as i64;
             if end <= 0 {
-                self.stats.retransmissions += 1;
                 self.check_retransmission(seq, payload, frame_no);
                 return;
             }
             // Partly old: deliver the new tail only.
-            self.stats.retransmissions += 1;
             let skip = (-rel) as u64;
             let (bytes, missing) = split_tail(payload, missing, skip);
             self.deliver(bytes, missing, frame_no, ts, sink);
@@ -182,16 +178,13 @@ impl Stream {
             return;
         }
         // Out of order. A copy of a buffered segment is compared, not buffered again.
-        self.stats.out_of_order += 1;
         let key = self.offset + rel as u64;
         let old_len = match self.pending.get(&key) {
             Some(old) => {
                 let n = old.data.len().min(payload.len());
                 let same = old.data.get(..n) == payload.get(..n);
                 let old_len = old.data.len();
-                if same {
-                    self.stats.retransmissions += 1;
-                } else {
+                if !same {
                     self.note_inconsistent(frame_no);
                 }
                 if payload.len() <= old_len {
@@ -242,7 +235,7 @@ impl Stream {
 
     /// The peer acknowledged up to `ack`: if that is beyond a hole we are waiting on, the
     /// bytes were sent but are not in the capture, so stop waiting for them.
-    pub fn acked<F>(&mut self, ack: u32, frame_no: u64, ts: Ts, sink: &mut F)
+    pub fn acked<F>(&mut self, ack: Seq, frame_no: u64, ts: Ts, sink: &mut F)
     where
         F: FnMut(StreamEvent<'_>),
     {
@@ -250,7 +243,7 @@ impl Stream {
         if self.pending.is_empty() {
             return;
         }
-        let ahead = ack.wrapping_sub(next) as i32;
+        let ahead = ack.since(next);
         if ahead <= 0 {
             return;
         }
@@ -320,7 +313,8 @@ impl Stream {
     fn advance(&mut self, n: u64) {
         self.offset += n;
         if let Some(next) = self.next_seq.as_mut() {
-            *next = next.wrapping_add(n as u32);
+            // Sequence numbers count modulo 2^32: dropping the high bits is the wrap.
+            *next += n as u32;
         }
     }
 
@@ -363,7 +357,6 @@ impl Stream {
             self.pending_bytes -= p.data.len();
             let end = key + p.span();
             if end <= self.offset {
-                self.stats.retransmissions += 1;
                 continue;
             }
             let (bytes, missing) = split_tail(&p.data, p.missing, self.offset - key);
@@ -371,7 +364,7 @@ impl Stream {
         }
     }
 
-    fn check_retransmission(&mut self, seq: u32, payload: &[u8], frame_no: u64) {
+    fn check_retransmission(&mut self, seq: Seq, payload: &[u8], frame_no: u64) {
         if let Some((last_seq, last_len, last_digest)) = self.last_segment {
             if last_seq == seq && last_len == payload.len() && digest(payload) != last_digest {
                 self.note_inconsistent(frame_no);
@@ -432,7 +425,7 @@ mod tests {
     fn run(stream: &mut Stream, segs: &[(u32, &[u8])]) -> Vec<Ev> {
         let mut out = Vec::new();
         for (i, (seq, data)) in segs.iter().enumerate() {
-            stream.segment(*seq, data, 0, i as u64 + 1, Ts(0), &mut |e| {
+            stream.segment(Seq(*seq), data, 0, i as u64 + 1, Ts(0), &mut |e| {
                 push(&mut out, e)
             });
         }
@@ -463,7 +456,7 @@ mod tests {
     #[test]
     fn in_order_reorder_duplicate() {
         let mut s = Stream::new(1 << 20);
-        s.syn(99);
+        s.syn(Seq(99));
         let evs = run(
             &mut s,
             &[
@@ -474,19 +467,68 @@ mod tests {
                 (109, b"j"),
             ],
         );
-        assert_eq!(bytes_of(&evs), b"abcdefghij");
-        assert_eq!(s.stats.out_of_order, 1);
-        assert_eq!(s.stats.retransmissions, 1);
+        // Each byte once, in order, as soon as the hole before it is filled; the
+        // duplicate of the filler adds nothing.
+        assert_eq!(
+            evs,
+            vec![
+                Ev::D(0, b"abc".to_vec()),
+                Ev::D(3, b"def".to_vec()),
+                Ev::D(6, b"ghi".to_vec()),
+                Ev::D(9, b"j".to_vec()),
+            ]
+        );
+        assert_eq!(s.pending_bytes(), 0);
         assert_eq!(s.stats.inconsistent_overlaps, 0);
+    }
+
+    #[test]
+    fn out_of_order_duplicate_is_buffered_once() {
+        let mut s = Stream::new(1 << 20);
+        s.syn(Seq(0));
+        let evs = run(&mut s, &[(4, b"def"), (4, b"def"), (4, b"de")]);
+        assert!(evs.is_empty());
+        assert_eq!(s.pending_bytes(), 3);
+        let evs = run(&mut s, &[(1, b"abc")]);
+        assert_eq!(
+            evs,
+            vec![Ev::D(0, b"abc".to_vec()), Ev::D(3, b"def".to_vec())]
+        );
+        assert_eq!(s.pending_bytes(), 0);
     }
 
     #[test]
     fn sequence_wraps() {
         let mut s = Stream::new(1 << 20);
-        s.syn(u32::MAX - 2);
+        s.syn(Seq(u32::MAX - 2));
         let evs = run(&mut s, &[(u32::MAX - 1, b"ab"), (0, b"cd"), (2, b"e")]);
         assert_eq!(bytes_of(&evs), b"abcde");
         assert_eq!(s.offset(), 5);
+    }
+
+    #[test]
+    fn hole_and_ack_across_the_wrap() {
+        let mut s = Stream::new(1 << 20);
+        s.syn(Seq(u32::MAX - 1));
+        let mut out = Vec::new();
+        // Offsets 0..2 sit at MAX and 0; the hole at offsets 2..4 (seq 1..3) is never sent.
+        s.segment(Seq(u32::MAX), b"ab", 0, 1, Ts(0), &mut |e| {
+            push(&mut out, e)
+        });
+        s.segment(Seq(3), b"ef", 0, 2, Ts(0), &mut |e| push(&mut out, e));
+        // An old ACK from before the wrap releases nothing.
+        s.acked(Seq(u32::MAX - 5), 3, Ts(0), &mut |e| push(&mut out, e));
+        assert_eq!(out, vec![Ev::D(0, b"ab".to_vec())]);
+        s.acked(Seq(5), 4, Ts(0), &mut |e| push(&mut out, e));
+        assert_eq!(
+            out,
+            vec![
+                Ev::D(0, b"ab".to_vec()),
+                Ev::G(2, 2, GapKind::Missing),
+                Ev::D(4, b"ef".to_vec())
+            ]
+        );
+        assert_eq!(s.offset(), 6);
     }
 
     #[test]
@@ -500,18 +542,18 @@ mod tests {
     #[test]
     fn hole_flushed_at_end_and_by_ack() {
         let mut s = Stream::new(1 << 20);
-        s.syn(0);
+        s.syn(Seq(0));
         let mut out = Vec::new();
-        s.segment(1, b"aa", 0, 1, Ts(0), &mut |e| push(&mut out, e));
-        s.segment(5, b"cc", 0, 2, Ts(0), &mut |e| push(&mut out, e));
+        s.segment(Seq(1), b"aa", 0, 1, Ts(0), &mut |e| push(&mut out, e));
+        s.segment(Seq(5), b"cc", 0, 2, Ts(0), &mut |e| push(&mut out, e));
         assert_eq!(out.len(), 1);
-        s.acked(7, 3, Ts(0), &mut |e| push(&mut out, e));
+        s.acked(Seq(7), 3, Ts(0), &mut |e| push(&mut out, e));
         assert_eq!(out[1], Ev::G(2, 2, GapKind::Missing));
         assert_eq!(out[2], Ev::D(4, b"cc".to_vec()));
         let mut s = Stream::new(1 << 20);
-        s.syn(0);
+        s.syn(Seq(0));
         let mut out = Vec::new();
-        s.segment(4, b"zz", 0, 1, Ts(0), &mut |e| push(&mut out, e));
+        s.segment(Seq(4), b"zz", 0, 1, Ts(0), &mut |e| push(&mut out, e));
         s.flush(&mut |e| push(&mut out, e));
         assert_eq!(
             out,
@@ -522,7 +564,7 @@ mod tests {
     #[test]
     fn buffer_cap_gives_up_on_hole() {
         let mut s = Stream::new(4);
-        s.syn(0);
+        s.syn(Seq(0));
         let evs = run(&mut s, &[(3, b"cc"), (5, b"dd"), (7, b"ee")]);
         assert_eq!(evs[0], Ev::G(0, 2, GapKind::BufferLimit));
         assert!(s.pending_bytes() <= 4);
@@ -532,12 +574,12 @@ mod tests {
     #[test]
     fn different_bytes_on_retransmission_are_noted() {
         let mut s = Stream::new(1 << 20);
-        s.syn(0);
+        s.syn(Seq(0));
         run(&mut s, &[(1, b"abc"), (1, b"abX")]);
         assert_eq!(s.stats.inconsistent_overlaps, 1);
         assert_eq!(s.stats.first_inconsistent_frame, 2);
         let mut s = Stream::new(1 << 20);
-        s.syn(0);
+        s.syn(Seq(0));
         run(&mut s, &[(5, b"abc"), (5, b"abX")]);
         assert_eq!(s.stats.inconsistent_overlaps, 1);
     }
@@ -545,10 +587,10 @@ mod tests {
     #[test]
     fn snaplen_cut_becomes_gap() {
         let mut s = Stream::new(1 << 20);
-        s.syn(0);
+        s.syn(Seq(0));
         let mut out = Vec::new();
-        s.segment(1, b"ab", 3, 1, Ts(0), &mut |e| push(&mut out, e));
-        s.segment(6, b"f", 0, 2, Ts(0), &mut |e| push(&mut out, e));
+        s.segment(Seq(1), b"ab", 3, 1, Ts(0), &mut |e| push(&mut out, e));
+        s.segment(Seq(6), b"f", 0, 2, Ts(0), &mut |e| push(&mut out, e));
         assert_eq!(
             out,
             vec![
@@ -562,7 +604,7 @@ mod tests {
     #[test]
     fn partial_overlap_delivers_tail_once() {
         let mut s = Stream::new(1 << 20);
-        s.syn(0);
+        s.syn(Seq(0));
         let evs = run(&mut s, &[(1, b"abcd"), (3, b"cdefg")]);
         assert_eq!(bytes_of(&evs), b"abcdefg");
     }
@@ -619,7 +661,7 @@ mod model {
                 }
             }
             let mut stream = Stream::new(cap);
-            stream.syn(isn);
+            stream.syn(Seq(isn));
             let mut delivered: Vec<Option<u8>> = vec![None; data.len()];
             let mut covered = vec![0u8; data.len()];
             let mut sink = |e: StreamEvent<'_>| match e {
@@ -642,7 +684,7 @@ mod model {
             };
             for (n, i) in sent.iter().enumerate() {
                 let (a, b) = segs[*i];
-                let seq = isn.wrapping_add(1).wrapping_add(a as u32);
+                let seq = Seq(isn) + 1 + a as u32;
                 stream.segment(seq, &data[a..b], 0, n as u64 + 1, Ts(0), &mut sink);
                 prop_assert!(stream.pending_bytes() <= cap);
             }
