@@ -1,4 +1,4 @@
-//! Runs the library, not the binary, on a capture built in memory, and
+//! Runs the library, not the binary, on a capture built in memory or on a sample, and
 //! returns the typed report: the file's summary and warnings, every connection in the order
 //! the callback received it (the order of the JSON output), and the fatal error if any.
 //!
@@ -20,6 +20,15 @@ pub fn analyze_bytes(name: &str, bytes: &[u8], opts: &Options) -> Analysis {
     both_ways(name, opts, |opts| {
         let input = Box::new(Cursor::new(bytes.to_vec()));
         collect(|on_conn| wsclose::analyze_reader(name, input, false, opts, on_conn))
+    })
+}
+
+/// `samples/<name>` analyzed with `opts`, read both ways.
+pub fn analyze_sample(name: &str, opts: &Options) -> Analysis {
+    let path = crate::root().join("samples").join(name);
+    let path = path.to_str().expect("UTF-8 path");
+    both_ways(name, opts, |opts| {
+        collect(|on_conn| wsclose::analyze_file(path, opts, on_conn))
     })
 }
 
