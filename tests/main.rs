@@ -1,6 +1,8 @@
-//! Integration tests: the `wsclose` binary on the samples, on synthetic captures, and on the
-//! public Zeek captures in `../shared/captures/zeek`.
+//! Integration tests: the library and the `wsclose` binary on the samples, on synthetic
+//! captures, and on the public Zeek captures in `../shared/captures/zeek`.
 
+#[path = "support/analysis.rs"]
+mod analysis;
 #[path = "support/pcapgen.rs"]
 mod pcapgen;
 
