@@ -26,13 +26,14 @@ fn explain(args: &ExplainArgs) -> ExitCode {
     use wsclose::explain::{
         all_cards, card, differences, parse_query, render_list, render_text, ExplainDoc,
     };
+    let lang = args.lang.into();
     let cards = if args.list {
-        all_cards(args.lang)
+        all_cards(lang)
     } else {
         let mut cards = Vec::new();
         for q in &args.queries {
             match parse_query(q) {
-                Ok(query) => cards.push(card(query, args.lang)),
+                Ok(query) => cards.push(card(query, lang)),
                 Err(e) => {
                     eprintln!("wsclose: explain: {e}");
                     return ExitCode::from(2);
@@ -46,11 +47,11 @@ fn explain(args: &ExplainArgs) -> ExitCode {
             let doc = ExplainDoc {
                 tool: "wsclose",
                 version: env!("CARGO_PKG_VERSION"),
-                lang: args.lang,
+                lang,
                 differences: if args.list {
                     Vec::new()
                 } else {
-                    differences(&cards, args.lang)
+                    differences(&cards, lang)
                 },
                 entries: &cards,
             };
@@ -62,8 +63,8 @@ fn explain(args: &ExplainArgs) -> ExitCode {
                 }
             }
         }
-        ExplainFormat::Text if args.list => render_list(&cards, args.lang),
-        ExplainFormat::Text => render_text(&cards, args.lang, usize::from(args.width)),
+        ExplainFormat::Text if args.list => render_list(&cards, lang),
+        ExplainFormat::Text => render_text(&cards, lang, usize::from(args.width)),
     };
     let mut stdout = io::stdout().lock();
     match stdout
@@ -194,7 +195,7 @@ fn analyze(args: &cli::AnalyzeArgs) -> ExitCode {
     opts.pipelined = args.threads > 1;
     let stdout = io::stdout();
     let mut lock = io::BufWriter::with_capacity(1 << 16, stdout.lock());
-    let mut out = Output::new(args.format, color, &mut lock);
+    let mut out = Output::new(args.format.into(), color, &mut lock);
     let mut failed = false;
     let mut io_error: Option<io::Error> = None;
     if let Err(e) = out.begin() {
