@@ -2,7 +2,7 @@
 //! the exit code: 0 done, 1 `check` found the policy broken, 2 an input (or the policy, or
 //! an `explain` query) could not be read.
 
-use std::io::{self, IsTerminal, Write};
+use std::io::{self, Write};
 use std::process::ExitCode;
 
 use clap::Parser;
@@ -185,7 +185,11 @@ fn analyze(args: &cli::AnalyzeArgs) -> ExitCode {
     let color = match args.color {
         Color::Always => true,
         Color::Never => false,
-        Color::Auto => io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none(),
+        // A terminal that takes colour, unless NO_COLOR or CLICOLOR say otherwise.
+        Color::Auto => matches!(
+            anstream::AutoStream::choice(&io::stdout()),
+            anstream::ColorChoice::Always | anstream::ColorChoice::AlwaysAnsi
+        ),
     };
     let mut opts = Options::default();
     opts.conn.ws_ports = args.ws_ports.clone();
