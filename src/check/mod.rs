@@ -8,6 +8,7 @@
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
+use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -15,10 +16,9 @@ use serde::{Deserialize, Serialize};
 use crate::report::{ConnReport, Detection, Outcome};
 use crate::rules::{Fix, Level, Rule};
 
-/// Rules that come from the policy itself rather than from a finding.
-pub const DENIED_CODE: &str = "DeniedCode";
-pub const CODE_NOT_ALLOWED: &str = "CodeNotAllowed";
-pub const ABNORMAL_SHARE: &str = "AbnormalShare";
+pub mod rule;
+
+pub use rule::{CheckRule, PolicyRule};
 
 /// A close code or an inclusive range of them.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -107,19 +107,38 @@ pub struct Codes {
     pub severity: Option<Level>,
 }
 
+/// A server a scope names: an address, or a name (lower case) matched against the Host
+/// header and the TLS server name.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(untagged)]
+pub enum HostPattern {
+    Ip(IpAddr),
+    Name(String),
+}
+
+impl HostPattern {
+    /// The pattern a policy file writes as `text`.
+    pub fn parse(text: &str) -> HostPattern {
+        match text.parse() {
+            Ok(ip) => HostPattern::Ip(ip),
+            Err(_) => HostPattern::Name(text.to_ascii_lowercase()),
+        }
+    }
+}
+
 /// Overrides for connections to some hosts or ports.
 #[derive(Clone, Debug, Default, Serialize)]
 pub struct Scope {
-    pub hosts: Vec<String>,
+    pub hosts: Vec<HostPattern>,
     pub ports: Vec<u16>,
-    pub rules: BTreeMap<String, Level>,
+    pub rules: BTreeMap<CheckRule, Level>,
     pub codes: Option<Codes>,
 }
 
 /// A parsed policy.
 #[derive(Clone, Debug, Default, Serialize)]
 pub struct Policy {
-    pub rules: BTreeMap<String, Level>,
+    pub rules: BTreeMap<CheckRule, Level>,
     pub codes: Codes,
     pub max_abnormal_share: Option<f64>,
     pub abnormal_level: Level,
@@ -160,25 +179,22 @@ fn line_of_key(text: &str, section: Option<&str>, key: &str) -> usize {
         .unwrap_or(1)
 }
 
-fn known_rule(name: &str) -> bool {
-    Rule::from_name(name).is_some()
-        || [DENIED_CODE, CODE_NOT_ALLOWED, ABNORMAL_SHARE].contains(&name)
-}
-
-fn check_rules(
+/// The rules of a `rules` table, by name; an unknown name is an error at its line.
+fn typed_rules(
     text: &str,
     section: &str,
-    rules: &BTreeMap<String, Level>,
-) -> Result<(), PolicyError> {
-    for name in rules.keys() {
-        if !known_rule(name) {
-            return Err(PolicyError {
-                line: line_of_key(text, Some(section), name),
+    rules: BTreeMap<String, Level>,
+) -> Result<BTreeMap<CheckRule, Level>, PolicyError> {
+    rules
+        .into_iter()
+        .map(|(name, level)| match CheckRule::from_name(&name) {
+            Some(rule) => Ok((rule, level)),
+            None => Err(PolicyError {
+                line: line_of_key(text, Some(section), &name),
                 message: format!("unknown rule `{name}` in {section} (rules are the finding names of `wsclose analyze`, e.g. IllegalCloseCode, NoCloseHandshake, or DeniedCode, CodeNotAllowed, AbnormalShare)"),
-            });
-        }
-    }
-    Ok(())
+            }),
+        })
+        .collect()
 }
 
 fn convert_codes(text: &str, section: &str, c: CodesFile) -> Result<Codes, PolicyError> {
@@ -215,7 +231,7 @@ impl Policy {
             line: e.span().map(|s| line_of(text, s.start)).unwrap_or(1),
             message: e.message().trim().replace('\n', " "),
         })?;
-        check_rules(text, "[rules]", &file.rules)?;
+        let rules = typed_rules(text, "[rules]", file.rules)?;
         let codes = match file.codes {
             Some(c) => convert_codes(text, "[codes]", c)?,
             None => Codes::default(),
@@ -233,20 +249,20 @@ impl Policy {
         }
         let mut scopes = Vec::new();
         for s in file.scope {
-            check_rules(text, "[[scope]]", &s.rules)?;
+            let rules = typed_rules(text, "[[scope]]", s.rules)?;
             let codes = match s.codes {
                 Some(c) => Some(convert_codes(text, "[[scope]]", c)?),
                 None => None,
             };
             scopes.push(Scope {
-                hosts: s.hosts,
+                hosts: s.hosts.iter().map(|h| HostPattern::parse(h)).collect(),
                 ports: s.ports,
-                rules: s.rules,
+                rules,
                 codes,
             });
         }
         Ok(Policy {
-            rules: file.rules,
+            rules,
             codes,
             max_abnormal_share: limits.max_abnormal_share,
             abnormal_level: limits.severity.unwrap_or(Level::Error),
@@ -256,34 +272,15 @@ impl Policy {
     }
 
     fn scopes_for<'a>(&'a self, c: &'a ConnReport) -> impl Iterator<Item = &'a Scope> + 'a {
-        let server_ip = c.server.ip().to_string();
-        let server_port = Some(c.server.port());
-        let host = c
-            .handshake
-            .as_ref()
-            .and_then(|h| h.host.as_deref())
-            .map(|h| split_host(h).to_ascii_lowercase());
-        let sni = c
-            .tls
-            .as_ref()
-            .and_then(|t| t.sni.as_deref())
-            .map(str::to_ascii_lowercase);
-        self.scopes.iter().filter(move |s| {
-            let host_ok = s.hosts.is_empty()
-                || s.hosts.iter().any(|h| {
-                    let h = h.to_ascii_lowercase();
-                    h == server_ip || Some(&h) == host.as_ref() || Some(&h) == sni.as_ref()
-                });
-            let port_ok = s.ports.is_empty() || server_port.is_some_and(|p| s.ports.contains(&p));
-            host_ok && port_ok
-        })
+        let server = Server::of(c);
+        self.scopes.iter().filter(move |s| s.applies_to(&server))
     }
 
     /// The level of `rule` for connection `c`.
-    fn level(&self, rule: &str, default: Level, c: &ConnReport) -> Level {
-        let mut level = self.rules.get(rule).copied().unwrap_or(default);
+    fn level(&self, rule: CheckRule, default: Level, c: &ConnReport) -> Level {
+        let mut level = self.rules.get(&rule).copied().unwrap_or(default);
         for s in self.scopes_for(c) {
-            if let Some(l) = s.rules.get(rule) {
+            if let Some(l) = s.rules.get(&rule) {
                 level = *l;
             }
         }
@@ -307,6 +304,47 @@ impl Policy {
     }
 }
 
+/// What a scope is matched against: the server's address, and the names the client used
+/// for it (Host header without its port, TLS server name), in lower case.
+struct Server {
+    addr: SocketAddr,
+    host: Option<HostPattern>,
+    sni: Option<HostPattern>,
+}
+
+impl Server {
+    fn of(c: &ConnReport) -> Server {
+        Server {
+            addr: c.server,
+            host: c
+                .handshake
+                .as_ref()
+                .and_then(|h| h.host.as_deref())
+                .map(|h| HostPattern::parse(split_host(h))),
+            sni: c
+                .tls
+                .as_ref()
+                .and_then(|t| t.sni.as_deref())
+                .map(HostPattern::parse),
+        }
+    }
+}
+
+impl Scope {
+    /// The scope's hosts (any) and ports (any) include the server; empty lists include all.
+    fn applies_to(&self, server: &Server) -> bool {
+        let host_ok = self.hosts.is_empty()
+            || self.hosts.iter().any(|h| {
+                *h == HostPattern::Ip(server.addr.ip())
+                    || Some(h) == server.host.as_ref()
+                    || Some(h) == server.sni.as_ref()
+            });
+        let port_ok = self.ports.is_empty() || self.ports.contains(&server.addr.port());
+        host_ok && port_ok
+    }
+}
+
+/// The host of a Host header value, without its port (and brackets, for IPv6).
 fn split_host(h: &str) -> &str {
     if h.starts_with('[') {
         return h
@@ -325,7 +363,7 @@ fn split_host(h: &str) -> &str {
 #[derive(Clone, Debug, Serialize)]
 pub struct Violation {
     pub file: String,
-    pub rule: String,
+    pub rule: CheckRule,
     pub severity: Level,
     /// Packet number (0 when about the whole file).
     pub frame: u64,
@@ -378,7 +416,7 @@ pub fn check_connection(policy: &Policy, file: &str, c: &ConnReport, out: &mut F
     }
     let conn = format!("{} -> {}", c.client, c.server);
     for f in &c.findings {
-        let level = policy.level(f.rule.name(), f.rule.check_level(), c);
+        let level = policy.level(f.rule.into(), f.rule.check_level(), c);
         if level == Level::Off {
             continue;
         }
@@ -389,7 +427,7 @@ pub fn check_connection(policy: &Policy, file: &str, c: &ConnReport, out: &mut F
         };
         out.violations.push(Violation {
             file: file.to_string(),
-            rule: f.rule.name().to_string(),
+            rule: f.rule.into(),
             severity: level,
             frame: f.frame,
             connection: Some(conn.clone()),
@@ -407,14 +445,17 @@ pub fn check_connection(policy: &Policy, file: &str, c: &ConnReport, out: &mut F
             } else {
                 format!("{}-{}", r.0, r.1)
             };
-            (DENIED_CODE, format!("which the policy denies ({what})"))
+            (
+                PolicyRule::DeniedCode,
+                format!("which the policy denies ({what})"),
+            )
         } else if codes.allow.as_ref().is_some_and(|allow| {
             // Illegal codes are already their own rule; the allow list is about legal ones.
             crate::close::code::CloseCode(code).is_legal_on_wire()
                 && !allow.iter().any(|r| r.contains(code))
         }) {
             (
-                CODE_NOT_ALLOWED,
+                PolicyRule::CodeNotAllowed,
                 "which is not in the policy's allowed codes".to_string(),
             )
         } else {
@@ -422,14 +463,14 @@ pub fn check_connection(policy: &Policy, file: &str, c: &ConnReport, out: &mut F
         };
         let level = codes
             .severity
-            .unwrap_or_else(|| policy.level(rule, Level::Error, c));
+            .unwrap_or_else(|| policy.level(rule.into(), Level::Error, c));
         if level == Level::Off {
             continue;
         }
         let entry = crate::close::catalog::lookup(code);
         out.violations.push(Violation {
             file: file.to_string(),
-            rule: rule.to_string(),
+            rule: rule.into(),
             severity: level,
             frame: close.frame,
             connection: Some(conn.clone()),
@@ -455,7 +496,7 @@ pub fn check_file(policy: &Policy, out: &mut FileResult) {
     };
     let level = policy
         .rules
-        .get(ABNORMAL_SHARE)
+        .get(&CheckRule::Policy(PolicyRule::AbnormalShare))
         .copied()
         .unwrap_or(policy.abnormal_level);
     if level == Level::Off || out.websocket_connections == 0 {
@@ -465,7 +506,7 @@ pub fn check_file(policy: &Policy, out: &mut FileResult) {
     if share > max {
         out.violations.push(Violation {
             file: out.path.clone(),
-            rule: ABNORMAL_SHARE.to_string(),
+            rule: PolicyRule::AbnormalShare.into(),
             severity: level,
             frame: 0,
             connection: None,
@@ -642,27 +683,23 @@ fn xml(s: &str) -> String {
 /// JUnit XML: a test suite per capture, a test case per enabled rule (failures for its
 /// errors, warnings in system-out), and one for reading the file.
 pub fn render_junit(results: &[FileResult], policy: &Policy) -> String {
-    let mut rules: Vec<String> = Rule::ALL
+    let mut rules: Vec<CheckRule> = Rule::ALL
         .iter()
         .filter(|r| {
             policy
                 .rules
-                .get(r.name())
+                .get(&CheckRule::Finding(**r))
                 .copied()
                 .unwrap_or(r.check_level())
                 != Level::Off
         })
-        .map(|r| r.name().to_string())
+        .map(|r| CheckRule::Finding(*r))
         .collect();
-    rules.extend(
-        [DENIED_CODE, CODE_NOT_ALLOWED, ABNORMAL_SHARE]
-            .iter()
-            .map(|s| s.to_string()),
-    );
+    rules.extend(PolicyRule::ALL.iter().map(|r| CheckRule::Policy(*r)));
     for r in results {
         for v in &r.violations {
             if !rules.contains(&v.rule) {
-                rules.push(v.rule.clone());
+                rules.push(v.rule);
             }
         }
     }
@@ -676,7 +713,7 @@ pub fn render_junit(results: &[FileResult], policy: &Policy) -> String {
                 .filter(|rule| {
                     r.violations
                         .iter()
-                        .any(|v| &v.rule == *rule && v.severity == Level::Error)
+                        .any(|v| v.rule == **rule && v.severity == Level::Error)
                 })
                 .count()
         })
@@ -690,7 +727,7 @@ pub fn render_junit(results: &[FileResult], policy: &Policy) -> String {
             .filter(|rule| {
                 r.violations
                     .iter()
-                    .any(|v| &v.rule == *rule && v.severity == Level::Error)
+                    .any(|v| v.rule == **rule && v.severity == Level::Error)
             })
             .count();
         let _ = writeln!(
@@ -721,18 +758,18 @@ pub fn render_junit(results: &[FileResult], policy: &Policy) -> String {
             let errors: Vec<&Violation> = r
                 .violations
                 .iter()
-                .filter(|v| &v.rule == rule && v.severity == Level::Error)
+                .filter(|v| v.rule == *rule && v.severity == Level::Error)
                 .collect();
             let warnings: Vec<&Violation> = r
                 .violations
                 .iter()
-                .filter(|v| &v.rule == rule && v.severity == Level::Warning)
+                .filter(|v| v.rule == *rule && v.severity == Level::Warning)
                 .collect();
             let _ = write!(
                 o,
                 "    <testcase classname=\"{}\" name=\"{}\"",
                 xml(&r.path),
-                xml(rule)
+                xml(rule.name())
             );
             if errors.is_empty() && warnings.is_empty() {
                 let _ = writeln!(o, "/>");
@@ -745,7 +782,7 @@ pub fn render_junit(results: &[FileResult], policy: &Policy) -> String {
                     o,
                     "      <failure message=\"{}\" type=\"{}\">{}</failure>",
                     xml(&format!("{} violation(s): {}", errors.len(), first.message)),
-                    xml(rule),
+                    xml(rule.name()),
                     xml(&body.join("\n"))
                 );
             }
@@ -869,7 +906,10 @@ codes = { deny = [1001] }
 "#,
         )
         .unwrap();
-        assert_eq!(p.rules.get("NoCloseHandshake"), Some(&Level::Error));
+        assert_eq!(
+            p.rules.get(&CheckRule::Finding(Rule::NoCloseHandshake)),
+            Some(&Level::Error)
+        );
         assert_eq!(
             p.codes.deny,
             vec![CodeRange(1011, 1011), CodeRange(4500, 4599)]
