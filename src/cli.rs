@@ -35,11 +35,32 @@ pub enum CheckFormat {
     Github,
 }
 
+impl From<CheckFormat> for wsclose::check::render::Format {
+    fn from(f: CheckFormat) -> Self {
+        use wsclose::check::render::Format;
+        match f {
+            CheckFormat::Human => Format::Human,
+            CheckFormat::Json => Format::Json,
+            CheckFormat::Junit => Format::Junit,
+            CheckFormat::Github => Format::Github,
+        }
+    }
+}
+
 /// Which violations fail the check.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum FailOn {
     Error,
     Warning,
+}
+
+impl From<FailOn> for wsclose::check::FailOn {
+    fn from(f: FailOn) -> Self {
+        match f {
+            FailOn::Error => wsclose::check::FailOn::Error,
+            FailOn::Warning => wsclose::check::FailOn::Warning,
+        }
+    }
 }
 
 #[derive(Debug, Args)]

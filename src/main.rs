@@ -9,7 +9,7 @@ use clap::Parser;
 
 mod cli;
 
-use cli::{CheckArgs, CheckFormat, Cli, Color, Command, ExplainArgs, ExplainFormat, FailOn};
+use cli::{CheckArgs, Cli, Color, Command, ExplainArgs, ExplainFormat};
 use wsclose::render::Output;
 use wsclose::{analyze_file, Options};
 
@@ -76,83 +76,31 @@ fn explain(args: &ExplainArgs) -> ExitCode {
     }
 }
 
+/// `wsclose check`: exit 0 when the policy holds, 1 when it is broken, 2 when the policy or
+/// an input cannot be read.
 fn check(args: &CheckArgs) -> ExitCode {
-    use wsclose::check::{
-        check_connection, check_file, collect_inputs, render_github, render_human, render_junit,
-        totals, CheckDoc, FileResult, Policy,
+    use wsclose::check::{self, Verdict};
+    let policy = match check::load_policy(args.policy.as_deref()) {
+        Ok(p) => p,
+        Err(e) => return fatal(&e),
     };
-    let policy_path = args.policy.clone().or_else(|| {
-        let default = std::path::PathBuf::from("wsclose.toml");
-        default.is_file().then_some(default)
-    });
-    let mut policy = Policy::default();
-    if let Some(path) = &policy_path {
-        let shown = path.display().to_string();
-        let text = match std::fs::read_to_string(path) {
-            Ok(t) => t,
-            Err(e) => {
-                eprintln!("wsclose: {shown}: {e}");
-                return ExitCode::from(2);
-            }
-        };
-        policy = match Policy::parse(&text) {
-            Ok(p) => p,
-            Err(e) => {
-                eprintln!("wsclose: {shown}:{}: {}", e.line, e.message);
-                return ExitCode::from(2);
-            }
-        };
-        policy.source = Some(shown);
-    }
-    let files = match collect_inputs(&args.inputs) {
+    let files = match check::collect_inputs(&args.inputs) {
         Ok(f) => f,
-        Err(e) => {
-            eprintln!("wsclose: {e}");
-            return ExitCode::from(2);
-        }
+        Err(e) => return fatal(&e),
     };
     let mut opts = Options::default();
     opts.conn.ws_ports = args.ws_ports.clone();
-    let mut results = Vec::new();
-    for path in &files {
-        let mut result = FileResult {
-            path: path.clone(),
-            ..FileResult::default()
-        };
-        let (_report, err) = analyze_file(path, &opts, &mut |c| {
-            check_connection(&policy, path, c, &mut result)
-        });
-        check_file(&policy, &mut result);
-        if let Some(e) = err {
+    let run = check::run_with(&files, &policy, &opts, |r| {
+        if let Some(e) = &r.error {
             eprintln!("wsclose: {e}");
-            result.error = Some(e.to_string());
         }
-        results.push(result);
-    }
-    let t = totals(&results);
-    let fail_on_warning = args.fail_on == FailOn::Warning;
-    let failed = t.errors > 0 || (fail_on_warning && t.warnings > 0);
-    let text = match args.format {
-        CheckFormat::Human => render_human(&results, &t, fail_on_warning),
-        CheckFormat::Junit => render_junit(&results, &policy),
-        CheckFormat::Github => render_github(&results, &t),
-        CheckFormat::Json => {
-            let doc = CheckDoc {
-                tool: "wsclose",
-                version: env!("CARGO_PKG_VERSION"),
-                schema: wsclose::report::SCHEMA_VERSION,
-                passed: !failed && t.unreadable == 0,
-                policy: policy.source.as_deref(),
-                totals: &t,
-                files: &results,
-            };
-            match serde_json::to_string_pretty(&doc) {
-                Ok(s) => s + "\n",
-                Err(e) => {
-                    eprintln!("wsclose: check: {e}");
-                    return ExitCode::from(2);
-                }
-            }
+    });
+    let fail_on = args.fail_on.into();
+    let text = match check::render::render(args.format.into(), &run, &policy, fail_on) {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("wsclose: check: {e}");
+            return ExitCode::from(2);
         }
     };
     let mut stdout = io::stdout().lock();
@@ -162,13 +110,17 @@ fn check(args: &CheckArgs) -> ExitCode {
     {
         return finish_io(e);
     }
-    if t.unreadable > 0 {
-        ExitCode::from(2)
-    } else if failed {
-        ExitCode::from(1)
-    } else {
-        ExitCode::SUCCESS
+    match run.verdict(fail_on) {
+        Verdict::InputError => ExitCode::from(2),
+        Verdict::Failed => ExitCode::from(1),
+        Verdict::Passed => ExitCode::SUCCESS,
     }
+}
+
+/// A fatal error: one line on standard error, exit 2.
+fn fatal(e: &dyn std::fmt::Display) -> ExitCode {
+    eprintln!("wsclose: {e}");
+    ExitCode::from(2)
 }
 
 /// A write to standard output failed: a closed pipe ends quietly, anything else is fatal.
