@@ -352,3 +352,50 @@ fn scope_by_tls_server_name() {
         0
     );
 }
+
+/// A directory with symbolic links back to itself: `check DIR` finishes, and lists each
+/// capture once (two loops in one tree used to make the search grow without end).
+#[cfg(unix)]
+#[test]
+fn symlink_loops_are_searched_once() {
+    use std::os::unix::fs::symlink;
+    use std::time::{Duration, Instant};
+
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("symlink-loop");
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(dir.join("sub")).unwrap();
+    std::fs::copy(root().join("samples/normal.pcap"), dir.join("normal.pcap")).unwrap();
+    std::fs::copy(
+        root().join("samples/drop-rst.pcap"),
+        dir.join("sub/drop-rst.pcap"),
+    )
+    .unwrap();
+    symlink(&dir, dir.join("sub/again")).unwrap();
+    symlink("..", dir.join("sub/up")).unwrap();
+    symlink(".", dir.join("here")).unwrap();
+
+    let mut child = Command::new(env!("CARGO_BIN_EXE_wsclose"))
+        .args(["check", "--format", "json", dir.to_str().unwrap()])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let start = Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if start.elapsed() > Duration::from_secs(60) {
+            let _ = child.kill();
+            panic!("check DIR did not finish on a directory with symlink loops");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let files: Vec<&str> = doc["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["path"].as_str().unwrap())
+        .collect();
+    let shown = |p: &str| dir.join(p).to_string_lossy().into_owned();
+    assert_eq!(files, [shown("normal.pcap"), shown("sub/drop-rst.pcap")]);
+}

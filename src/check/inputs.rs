@@ -5,7 +5,9 @@
 //! exist is kept too, for the analysis to report as unreadable with the others still checked.
 
 use std::io;
-use std::path::{Path, PathBuf};
+use std::path::Path;
+
+use walkdir::WalkDir;
 
 /// An input that names nothing to check.
 #[derive(Debug, thiserror::Error)]
@@ -90,22 +92,149 @@ fn is_capture_name(name: &str) -> bool {
     n.ends_with(".pcap") || n.ends_with(".pcapng") || n.ends_with(".cap")
 }
 
+/// Adds the captures under `dir`, in file name order. Symbolic links are followed, to
+/// directories too, except a link back to a directory being searched: that would loop, so
+/// it is skipped. An entry that cannot be followed (a dangling link) counts as a file.
 fn walk(dir: &Path, out: &mut Vec<String>) -> io::Result<()> {
-    let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)?
-        .filter_map(|e| e.ok())
-        .map(|e| e.path())
-        .collect();
-    entries.sort();
-    for p in entries {
-        if p.is_dir() {
-            walk(&p, out)?;
-        } else if p
+    let entries = WalkDir::new(dir).follow_links(true).sort_by_file_name();
+    for entry in entries {
+        let path = match entry {
+            Ok(e) if e.file_type().is_dir() => continue,
+            Ok(e) => e.into_path(),
+            Err(e) if e.loop_ancestor().is_some() => continue,
+            Err(e) => match e.path() {
+                // A directory that cannot be read.
+                Some(p) if p.is_dir() => {
+                    return Err(e
+                        .into_io_error()
+                        .unwrap_or_else(|| io::Error::other("file system loop")))
+                }
+                Some(p) => p.to_path_buf(),
+                // Reading an entry of a directory failed: nothing to name.
+                None => continue,
+            },
+        };
+        if path
             .file_name()
             .and_then(|n| n.to_str())
             .is_some_and(is_capture_name)
         {
-            out.push(p.to_string_lossy().into_owned());
+            out.push(path.to_string_lossy().into_owned());
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::fs;
+
+    fn s(p: &Path) -> String {
+        p.to_string_lossy().into_owned()
+    }
+
+    #[test]
+    fn capture_names() {
+        for n in ["a.pcap", "a.PCAPNG", "a.cap", "a.pcap.gz", "a.Pcapng.GZ"] {
+            assert!(is_capture_name(n), "{n}");
+        }
+        for n in ["a.txt", "a.gz", "pcap", "a.pcap.zip", "a.pcapng~"] {
+            assert!(!is_capture_name(n), "{n}");
+        }
+    }
+
+    #[test]
+    fn directories_files_and_patterns() {
+        let tmp = tempfile::tempdir().unwrap();
+        let root = tmp.path();
+        fs::create_dir_all(root.join("b/deeper")).unwrap();
+        fs::create_dir_all(root.join("empty")).unwrap();
+        for f in [
+            "z.pcap",
+            "a.pcapng",
+            "b/deeper/c.cap.gz",
+            "b/notes.txt",
+            "empty/x.txt",
+        ] {
+            fs::write(root.join(f), b"").unwrap();
+        }
+        let dir = s(root);
+        let found = collect_inputs(std::slice::from_ref(&dir)).unwrap();
+        assert_eq!(
+            found,
+            [
+                s(&root.join("a.pcapng")),
+                s(&root.join("b/deeper/c.cap.gz")),
+                s(&root.join("z.pcap")),
+            ]
+        );
+        // Named outright: kept whatever the name, once, sorted with the rest; a missing
+        // file is kept for the analysis to report.
+        let notes = s(&root.join("b/notes.txt"));
+        let missing = s(&root.join("missing.pcap"));
+        let found =
+            collect_inputs(&[missing.clone(), notes.clone(), dir.clone(), "-".into()]).unwrap();
+        assert_eq!(found.len(), 6);
+        assert!(found.contains(&notes) && found.contains(&missing) && found.contains(&"-".into()));
+        assert!(found.windows(2).all(|w| w[0] < w[1]));
+
+        let pattern = s(&root.join("*.pcap*"));
+        assert_eq!(
+            collect_inputs(&[pattern]).unwrap(),
+            [s(&root.join("a.pcapng")), s(&root.join("z.pcap"))]
+        );
+        // A pattern matching a directory searches it.
+        let pattern = s(&root.join("b*"));
+        assert_eq!(
+            collect_inputs(&[pattern]).unwrap(),
+            [s(&root.join("b/deeper/c.cap.gz"))]
+        );
+
+        let e = collect_inputs(&[s(&root.join("empty"))]).unwrap_err();
+        assert!(matches!(e, InputError::NoCaptures { .. }));
+        assert!(
+            e.to_string().ends_with(
+                "empty: no capture files (.pcap, .pcapng, .cap, optionally .gz) in this directory"
+            ),
+            "{e}"
+        );
+        let e = collect_inputs(&[s(&root.join("nothing-*.pcap"))]).unwrap_err();
+        assert!(
+            e.to_string()
+                .ends_with("nothing-*.pcap: no file matches this pattern"),
+            "{e}"
+        );
+        let e = collect_inputs(&[s(&root.join("[*.pcap"))]).unwrap_err();
+        assert!(e.to_string().contains("[*.pcap: bad pattern: "), "{e}");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn symlinks_are_followed_but_loops_are_not() {
+        use std::os::unix::fs::symlink;
+        let tmp = tempfile::tempdir().unwrap();
+        let root = tmp.path();
+        let elsewhere = tempfile::tempdir().unwrap();
+        fs::create_dir_all(root.join("sub")).unwrap();
+        fs::write(root.join("top.pcap"), b"").unwrap();
+        fs::write(root.join("sub/inner.pcap"), b"").unwrap();
+        fs::write(elsewhere.path().join("linked.pcap"), b"").unwrap();
+        // Two loops (to the root and to the parent directory), a link to a directory
+        // outside, and a dangling link with a capture name.
+        symlink(root, root.join("sub/again")).unwrap();
+        symlink("..", root.join("sub/up")).unwrap();
+        symlink(elsewhere.path(), root.join("outside")).unwrap();
+        symlink(root.join("gone"), root.join("gone.pcap")).unwrap();
+        let found = collect_inputs(&[s(root)]).unwrap();
+        assert_eq!(
+            found,
+            [
+                s(&root.join("gone.pcap")),
+                s(&root.join("outside/linked.pcap")),
+                s(&root.join("sub/inner.pcap")),
+                s(&root.join("top.pcap")),
+            ]
+        );
+    }
 }
