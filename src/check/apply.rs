@@ -19,7 +19,9 @@ use crate::rules::{Fix, Level, Rule};
 /// The two ends of a connection, written `client -> server`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Endpoints {
+    /// The side that opened the TCP connection.
     pub client: SocketAddr,
+    /// The side that accepted it.
     pub server: SocketAddr,
 }
 
@@ -38,14 +40,18 @@ impl Serialize for Endpoints {
 /// One broken rule.
 #[derive(Clone, Debug, Serialize)]
 pub struct Violation {
+    /// The capture, as named on the command line (or found in a directory).
     pub file: String,
+    /// The rule broken.
     pub rule: CheckRule,
+    /// Its level under the policy: error or warning (rules at `off` give no violation).
     pub severity: Level,
     /// Packet number (0 when about the whole file).
     pub frame: u64,
     /// The connection, when about one.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub connection: Option<Endpoints>,
+    /// What happened, in a sentence.
     pub message: String,
     /// What the catalog says to do.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -55,12 +61,16 @@ pub struct Violation {
 /// What `check` found in one file.
 #[derive(Clone, Debug, Default, Serialize)]
 pub struct FileResult {
+    /// The capture, as named on the command line (or found in a directory).
     pub path: String,
     /// Why the file could not be read (fully or at all).
     pub error: Option<String>,
+    /// WebSocket connections seen (TLS connections are not counted: they may not be).
     pub websocket_connections: u64,
     /// Connections that ended without any Close frame.
     pub abnormal: u64,
+    /// Every violation, connection by connection in the order they finished, then the
+    /// file's own.
     pub violations: Vec<Violation>,
 }
 
@@ -77,11 +87,13 @@ impl FileResult {
 /// Totals over all files.
 #[derive(Clone, Debug, Default, Serialize)]
 pub struct Totals {
+    /// Files checked.
     pub files: usize,
     /// Files that could not be read (fully or at all).
     pub unreadable: usize,
-    /// Violations at level error, and at level warning.
+    /// Violations at level error.
     pub errors: usize,
+    /// Violations at level warning.
     pub warnings: usize,
 }
 

@@ -51,7 +51,9 @@ pub enum Verdict {
 /// What `check` found: each capture's result, in the order checked, and the totals.
 #[derive(Clone, Debug, Default)]
 pub struct CheckRun {
+    /// One result per capture, in the order given to `run`.
     pub files: Vec<FileResult>,
+    /// Counts over `files`.
     pub totals: Totals,
 }
 

@@ -45,6 +45,7 @@ pub struct Codes {
 pub struct Policy {
     /// Levels set by `[rules]`; other rules keep their default level.
     pub rules: BTreeMap<CheckRule, Level>,
+    /// `[codes]`: denied and allowed close codes.
     pub codes: Codes,
     /// Most connections of a capture that may end without a Close, as a fraction.
     pub max_abnormal_share: Option<f64>,
@@ -60,7 +61,9 @@ pub struct Policy {
 #[derive(Debug, PartialEq, Eq, thiserror::Error)]
 #[error("{line}: {message}")]
 pub struct PolicyError {
+    /// Line of the file (1-based).
     pub line: usize,
+    /// What is wrong, naming the section and key.
     pub message: String,
 }
 
@@ -69,10 +72,19 @@ pub struct PolicyError {
 pub enum LoadError {
     /// Reading the file failed.
     #[error("{path}: {source}")]
-    Read { path: String, source: io::Error },
+    Read {
+        /// The file, as given.
+        path: String,
+        source: io::Error,
+    },
     /// The file is not a valid policy.
     #[error("{path}:{error}")]
-    Invalid { path: String, error: PolicyError },
+    Invalid {
+        /// The file, as given.
+        path: String,
+        /// The line and what is wrong.
+        error: PolicyError,
+    },
 }
 
 /// The policy `check` applies: the file at `path` when given, else `./wsclose.toml` when it

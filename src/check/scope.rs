@@ -18,7 +18,9 @@ use crate::rules::Level;
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 #[serde(untagged)]
 pub enum HostPattern {
+    /// Matches a server at this address (and a Host header naming it).
     Ip(IpAddr),
+    /// Matches a Host header or TLS server name, in lower case.
     Name(String),
 }
 
