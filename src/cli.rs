@@ -1,8 +1,8 @@
 //! Command line definition (clap derive), private to the binary. Validation only, no I/O.
+//! The value enums here are the command line's own; each maps to its library type, so that
+//! the library exports no clap types.
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
-
-use wsclose::render::Format;
 
 /// Why did this WebSocket close? Close-frame forensics for pcap and pcapng captures.
 #[derive(Debug, Parser)]
@@ -35,11 +35,32 @@ pub enum CheckFormat {
     Github,
 }
 
+impl From<CheckFormat> for wsclose::check::render::Format {
+    fn from(f: CheckFormat) -> Self {
+        use wsclose::check::render::Format;
+        match f {
+            CheckFormat::Human => Format::Human,
+            CheckFormat::Json => Format::Json,
+            CheckFormat::Junit => Format::Junit,
+            CheckFormat::Github => Format::Github,
+        }
+    }
+}
+
 /// Which violations fail the check.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum FailOn {
     Error,
     Warning,
+}
+
+impl From<FailOn> for wsclose::check::FailOn {
+    fn from(f: FailOn) -> Self {
+        match f {
+            FailOn::Error => wsclose::check::FailOn::Error,
+            FailOn::Warning => wsclose::check::FailOn::Warning,
+        }
+    }
 }
 
 #[derive(Debug, Args)]
@@ -87,12 +108,49 @@ pub struct ExplainArgs {
     pub format: ExplainFormat,
 
     /// Language of the explanations.
-    #[arg(long, value_enum, default_value_t = wsclose::explain::Lang::En)]
-    pub lang: wsclose::explain::Lang,
+    #[arg(long, value_enum, default_value_t = Lang::En)]
+    pub lang: Lang,
 
     /// Width of the text output in columns.
     #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u16).range(40..))]
     pub width: u16,
+}
+
+/// Language of `explain`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Lang {
+    En,
+    Ar,
+}
+
+impl From<Lang> for wsclose::explain::Lang {
+    fn from(l: Lang) -> Self {
+        match l {
+            Lang::En => wsclose::explain::Lang::En,
+            Lang::Ar => wsclose::explain::Lang::Ar,
+        }
+    }
+}
+
+/// Output of `analyze`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// Human report.
+    Text,
+    /// One JSON document.
+    Json,
+    /// One JSON record per close event.
+    Jsonl,
+}
+
+impl From<Format> for wsclose::render::Format {
+    fn from(f: Format) -> Self {
+        match f {
+            Format::Text => wsclose::render::Format::Text,
+            Format::Json => wsclose::render::Format::Json,
+            Format::Jsonl => wsclose::render::Format::Jsonl,
+        }
+    }
 }
 
 /// When to colour the human report.

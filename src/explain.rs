@@ -10,7 +10,7 @@ use crate::close::catalog_ar::{self, ArText};
 use crate::render::wrap::{width as text_width, wrap_lines as wrap};
 
 /// Language of the explanations.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Lang {
     En,

@@ -2,14 +2,14 @@
 //! the exit code: 0 done, 1 `check` found the policy broken, 2 an input (or the policy, or
 //! an `explain` query) could not be read.
 
-use std::io::{self, IsTerminal, Write};
+use std::io::{self, Write};
 use std::process::ExitCode;
 
 use clap::Parser;
 
 mod cli;
 
-use cli::{CheckArgs, CheckFormat, Cli, Color, Command, ExplainArgs, ExplainFormat, FailOn};
+use cli::{CheckArgs, Cli, Color, Command, ExplainArgs, ExplainFormat};
 use wsclose::render::Output;
 use wsclose::{analyze_file, Options};
 
@@ -26,13 +26,14 @@ fn explain(args: &ExplainArgs) -> ExitCode {
     use wsclose::explain::{
         all_cards, card, differences, parse_query, render_list, render_text, ExplainDoc,
     };
+    let lang = args.lang.into();
     let cards = if args.list {
-        all_cards(args.lang)
+        all_cards(lang)
     } else {
         let mut cards = Vec::new();
         for q in &args.queries {
             match parse_query(q) {
-                Ok(query) => cards.push(card(query, args.lang)),
+                Ok(query) => cards.push(card(query, lang)),
                 Err(e) => {
                     eprintln!("wsclose: explain: {e}");
                     return ExitCode::from(2);
@@ -46,11 +47,11 @@ fn explain(args: &ExplainArgs) -> ExitCode {
             let doc = ExplainDoc {
                 tool: "wsclose",
                 version: env!("CARGO_PKG_VERSION"),
-                lang: args.lang,
+                lang,
                 differences: if args.list {
                     Vec::new()
                 } else {
-                    differences(&cards, args.lang)
+                    differences(&cards, lang)
                 },
                 entries: &cards,
             };
@@ -62,8 +63,8 @@ fn explain(args: &ExplainArgs) -> ExitCode {
                 }
             }
         }
-        ExplainFormat::Text if args.list => render_list(&cards, args.lang),
-        ExplainFormat::Text => render_text(&cards, args.lang, usize::from(args.width)),
+        ExplainFormat::Text if args.list => render_list(&cards, lang),
+        ExplainFormat::Text => render_text(&cards, lang, usize::from(args.width)),
     };
     let mut stdout = io::stdout().lock();
     match stdout
@@ -75,83 +76,31 @@ fn explain(args: &ExplainArgs) -> ExitCode {
     }
 }
 
+/// `wsclose check`: exit 0 when the policy holds, 1 when it is broken, 2 when the policy or
+/// an input cannot be read.
 fn check(args: &CheckArgs) -> ExitCode {
-    use wsclose::check::{
-        check_connection, check_file, collect_inputs, render_github, render_human, render_junit,
-        totals, CheckDoc, FileResult, Policy,
+    use wsclose::check::{self, Verdict};
+    let policy = match check::load_policy(args.policy.as_deref()) {
+        Ok(p) => p,
+        Err(e) => return fatal(&e),
     };
-    let policy_path = args.policy.clone().or_else(|| {
-        let default = std::path::PathBuf::from("wsclose.toml");
-        default.is_file().then_some(default)
-    });
-    let mut policy = Policy::default();
-    if let Some(path) = &policy_path {
-        let shown = path.display().to_string();
-        let text = match std::fs::read_to_string(path) {
-            Ok(t) => t,
-            Err(e) => {
-                eprintln!("wsclose: {shown}: {e}");
-                return ExitCode::from(2);
-            }
-        };
-        policy = match Policy::parse(&text) {
-            Ok(p) => p,
-            Err(e) => {
-                eprintln!("wsclose: {shown}:{}: {}", e.line, e.message);
-                return ExitCode::from(2);
-            }
-        };
-        policy.source = Some(shown);
-    }
-    let files = match collect_inputs(&args.inputs) {
+    let files = match check::collect_inputs(&args.inputs) {
         Ok(f) => f,
-        Err(e) => {
-            eprintln!("wsclose: {e}");
-            return ExitCode::from(2);
-        }
+        Err(e) => return fatal(&e),
     };
     let mut opts = Options::default();
     opts.conn.ws_ports = args.ws_ports.clone();
-    let mut results = Vec::new();
-    for path in &files {
-        let mut result = FileResult {
-            path: path.clone(),
-            ..FileResult::default()
-        };
-        let (_report, err) = analyze_file(path, &opts, &mut |c| {
-            check_connection(&policy, path, c, &mut result)
-        });
-        check_file(&policy, &mut result);
-        if let Some(e) = err {
+    let run = check::run_with(&files, &policy, &opts, |r| {
+        if let Some(e) = &r.error {
             eprintln!("wsclose: {e}");
-            result.error = Some(e.to_string());
         }
-        results.push(result);
-    }
-    let t = totals(&results);
-    let fail_on_warning = args.fail_on == FailOn::Warning;
-    let failed = t.errors > 0 || (fail_on_warning && t.warnings > 0);
-    let text = match args.format {
-        CheckFormat::Human => render_human(&results, &t, fail_on_warning),
-        CheckFormat::Junit => render_junit(&results, &policy),
-        CheckFormat::Github => render_github(&results, &t),
-        CheckFormat::Json => {
-            let doc = CheckDoc {
-                tool: "wsclose",
-                version: env!("CARGO_PKG_VERSION"),
-                schema: wsclose::report::SCHEMA_VERSION,
-                passed: !failed && t.unreadable == 0,
-                policy: policy.source.as_deref(),
-                totals: &t,
-                files: &results,
-            };
-            match serde_json::to_string_pretty(&doc) {
-                Ok(s) => s + "\n",
-                Err(e) => {
-                    eprintln!("wsclose: check: {e}");
-                    return ExitCode::from(2);
-                }
-            }
+    });
+    let fail_on = args.fail_on.into();
+    let text = match check::render::render(args.format.into(), &run, &policy, fail_on) {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("wsclose: check: {e}");
+            return ExitCode::from(2);
         }
     };
     let mut stdout = io::stdout().lock();
@@ -161,13 +110,17 @@ fn check(args: &CheckArgs) -> ExitCode {
     {
         return finish_io(e);
     }
-    if t.unreadable > 0 {
-        ExitCode::from(2)
-    } else if failed {
-        ExitCode::from(1)
-    } else {
-        ExitCode::SUCCESS
+    match run.verdict(fail_on) {
+        Verdict::InputError => ExitCode::from(2),
+        Verdict::Failed => ExitCode::from(1),
+        Verdict::Passed => ExitCode::SUCCESS,
     }
+}
+
+/// A fatal error: one line on standard error, exit 2.
+fn fatal(e: &dyn std::fmt::Display) -> ExitCode {
+    eprintln!("wsclose: {e}");
+    ExitCode::from(2)
 }
 
 /// A write to standard output failed: a closed pipe ends quietly, anything else is fatal.
@@ -184,7 +137,11 @@ fn analyze(args: &cli::AnalyzeArgs) -> ExitCode {
     let color = match args.color {
         Color::Always => true,
         Color::Never => false,
-        Color::Auto => io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none(),
+        // A terminal that takes colour, unless NO_COLOR or CLICOLOR say otherwise.
+        Color::Auto => matches!(
+            anstream::AutoStream::choice(&io::stdout()),
+            anstream::ColorChoice::Always | anstream::ColorChoice::AlwaysAnsi
+        ),
     };
     let mut opts = Options::default();
     opts.conn.ws_ports = args.ws_ports.clone();
@@ -194,7 +151,7 @@ fn analyze(args: &cli::AnalyzeArgs) -> ExitCode {
     opts.pipelined = args.threads > 1;
     let stdout = io::stdout();
     let mut lock = io::BufWriter::with_capacity(1 << 16, stdout.lock());
-    let mut out = Output::new(args.format, color, &mut lock);
+    let mut out = Output::new(args.format.into(), color, &mut lock);
     let mut failed = false;
     let mut io_error: Option<io::Error> = None;
     if let Err(e) = out.begin() {

@@ -126,11 +126,12 @@ fn severities_limits_and_scopes() {
     );
     // A scope on the server's address and port applies; one on another port does not.
     let doc = crate::analyze_json("samples/drop-rst.pcap");
-    let server = doc["files"][0]["connections"][0]["server"]
+    let server: std::net::SocketAddr = doc["files"][0]["connections"][0]["server"]
         .as_str()
         .unwrap()
-        .to_string();
-    let (ip, port) = server.rsplit_once(':').unwrap();
+        .parse()
+        .unwrap();
+    let (ip, port) = (server.ip(), server.port());
     let scoped = format!("[[scope]]\nhosts = [\"{ip}\"]\nports = [{port}]\nrules = {{ NoCloseHandshake = \"error\" }}\n");
     let p = policy("scope.toml", &scoped);
     assert_eq!(
@@ -145,7 +146,7 @@ fn severities_limits_and_scopes() {
     );
     let other = format!(
         "[[scope]]\nports = [{}]\nrules = {{ NoCloseHandshake = \"error\" }}\n",
-        port.parse::<u16>().unwrap() + 1
+        port + 1
     );
     let p = policy("scope-other.toml", &other);
     assert_eq!(
@@ -351,4 +352,101 @@ fn scope_by_tls_server_name() {
         .0,
         0
     );
+}
+
+/// A directory with symbolic links back to itself: `check DIR` finishes, and lists each
+/// capture once (two loops in one tree used to make the search grow without end).
+#[cfg(unix)]
+#[test]
+fn symlink_loops_are_searched_once() {
+    use std::os::unix::fs::symlink;
+    use std::time::{Duration, Instant};
+
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("symlink-loop");
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(dir.join("sub")).unwrap();
+    std::fs::copy(root().join("samples/normal.pcap"), dir.join("normal.pcap")).unwrap();
+    std::fs::copy(
+        root().join("samples/drop-rst.pcap"),
+        dir.join("sub/drop-rst.pcap"),
+    )
+    .unwrap();
+    symlink(&dir, dir.join("sub/again")).unwrap();
+    symlink("..", dir.join("sub/up")).unwrap();
+    symlink(".", dir.join("here")).unwrap();
+
+    let mut child = Command::new(env!("CARGO_BIN_EXE_wsclose"))
+        .args(["check", "--format", "json", dir.to_str().unwrap()])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let start = Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if start.elapsed() > Duration::from_secs(60) {
+            let _ = child.kill();
+            panic!("check DIR did not finish on a directory with symlink loops");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let files: Vec<&str> = doc["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["path"].as_str().unwrap())
+        .collect();
+    let shown = |p: &str| dir.join(p).to_string_lossy().into_owned();
+    assert_eq!(files, [shown("normal.pcap"), shown("sub/drop-rst.pcap")]);
+}
+
+#[test]
+fn scope_by_ipv6_address() {
+    // samples/ipv6.pcap: [::1]:39270 -> [::1]:18718, both sides close with 4001.
+    let p = policy(
+        "v6.toml",
+        "[[scope]]\nhosts = [\"::1\"]\nports = [18718]\ncodes = { deny = [4001] }\n",
+    );
+    let (code, out, _) = run(&[
+        "check",
+        "--policy",
+        p.to_str().unwrap(),
+        "samples/ipv6.pcap",
+    ]);
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains(
+            "DeniedCode  packet 9, [::1]:39270 -> [::1]:18718: the server closed with 4001"
+        ),
+        "{out}"
+    );
+    let p = policy(
+        "v6-other.toml",
+        "[[scope]]\nhosts = [\"::2\"]\ncodes = { deny = [4001] }\n",
+    );
+    assert_eq!(
+        run(&[
+            "check",
+            "--policy",
+            p.to_str().unwrap(),
+            "samples/ipv6.pcap"
+        ])
+        .0,
+        0
+    );
+}
+
+#[test]
+fn unreadable_policy_is_one_line_and_exit_2() {
+    let (code, out, err) = run(&[
+        "check",
+        "--policy",
+        "no/such/policy.toml",
+        "samples/normal.pcap",
+    ]);
+    assert_eq!(code, 2);
+    assert!(out.is_empty(), "{out}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.starts_with("wsclose: no/such/policy.toml: "), "{err}");
 }

@@ -88,15 +88,38 @@ fn reads_standard_input() {
     assert!(text.contains("\"code\":1001") && text.contains("\"file\":\"-\""));
 }
 
+/// `wsclose analyze --color COLOR samples/wire-1015.pcap`, with `env` set and the colour
+/// variables of the test's own environment removed.
+fn analyze_colour(color: &str, env: &[(&str, &str)]) -> Vec<u8> {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_wsclose"));
+    cmd.args(["analyze", "--color", color, "samples/wire-1015.pcap"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"));
+    for var in ["NO_COLOR", "CLICOLOR", "CLICOLOR_FORCE"] {
+        cmd.env_remove(var);
+    }
+    cmd.envs(env.iter().copied());
+    let out = cmd.output().expect("run wsclose");
+    assert!(out.status.success());
+    out.stdout
+}
+
 #[test]
 fn colour_only_when_asked() {
-    let plain = wsclose(&["analyze", "--color", "never", "samples/wire-1015.pcap"]);
-    assert!(!plain.stdout.contains(&0x1b));
-    let coloured = wsclose(&["analyze", "--color", "always", "samples/wire-1015.pcap"]);
-    assert!(String::from_utf8_lossy(&coloured.stdout).contains("\x1b[1;31mILLEGAL\x1b[0m"));
+    let plain = analyze_colour("never", &[]);
+    assert!(!plain.contains(&0x1b));
+    let coloured = analyze_colour("always", &[]);
+    // ILLEGAL in bold red, then reset.
+    assert!(String::from_utf8_lossy(&coloured).contains("\x1b[1m\x1b[31mILLEGAL\x1b[0m"));
     // Not a terminal: auto means no colour.
-    let auto = wsclose(&["analyze", "samples/wire-1015.pcap"]);
-    assert!(!auto.stdout.contains(&0x1b));
+    let auto = analyze_colour("auto", &[]);
+    assert!(!auto.contains(&0x1b));
+    // `auto` follows the usual variables: CLICOLOR_FORCE asks for colour, NO_COLOR wins.
+    assert_eq!(analyze_colour("auto", &[("CLICOLOR_FORCE", "1")]), coloured);
+    let no = analyze_colour("auto", &[("CLICOLOR_FORCE", "1"), ("NO_COLOR", "1")]);
+    assert_eq!(no, plain);
+    // `always` and `never` are not overridden.
+    assert_eq!(analyze_colour("always", &[("NO_COLOR", "1")]), coloured);
+    assert_eq!(analyze_colour("never", &[("CLICOLOR_FORCE", "1")]), plain);
 }
 
 #[test]

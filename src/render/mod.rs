@@ -22,7 +22,7 @@ use crate::report::{ConnReport, FileReport};
 const SPOOL_MEMORY: usize = 8 << 20;
 
 /// Output formats of `analyze`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Format {
     /// Human report.
     Text,

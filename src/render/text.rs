@@ -20,28 +20,40 @@ pub struct Style {
     pub color: bool,
 }
 
+/// The styles of the report: headings bold, problems bold red, good news green, doubts
+/// yellow, context dim.
+const BOLD: anstyle::Style = anstyle::Style::new().bold();
+const RED: anstyle::Style = anstyle::Style::new()
+    .bold()
+    .fg_color(Some(anstyle::Color::Ansi(anstyle::AnsiColor::Red)));
+const GREEN: anstyle::Style =
+    anstyle::Style::new().fg_color(Some(anstyle::Color::Ansi(anstyle::AnsiColor::Green)));
+const YELLOW: anstyle::Style =
+    anstyle::Style::new().fg_color(Some(anstyle::Color::Ansi(anstyle::AnsiColor::Yellow)));
+const DIM: anstyle::Style = anstyle::Style::new().dimmed();
+
 impl Style {
-    fn paint(self, code: &str, s: &str) -> String {
+    fn paint(self, style: anstyle::Style, s: &str) -> String {
         if self.color {
-            format!("\x1b[{code}m{s}\x1b[0m")
+            format!("{style}{s}{style:#}")
         } else {
             s.to_string()
         }
     }
     fn bold(self, s: &str) -> String {
-        self.paint("1", s)
+        self.paint(BOLD, s)
     }
     fn red(self, s: &str) -> String {
-        self.paint("1;31", s)
+        self.paint(RED, s)
     }
     fn green(self, s: &str) -> String {
-        self.paint("32", s)
+        self.paint(GREEN, s)
     }
     fn yellow(self, s: &str) -> String {
-        self.paint("33", s)
+        self.paint(YELLOW, s)
     }
     fn dim(self, s: &str) -> String {
-        self.paint("2", s)
+        self.paint(DIM, s)
     }
 }
 
@@ -507,5 +519,21 @@ fn truncate(s: &str, max: usize) -> String {
         let mut t: String = s.chars().take(max).collect();
         t.push('…');
         t
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Style;
+
+    #[test]
+    fn style_paints_only_with_colour() {
+        let on = Style { color: true };
+        assert_eq!(on.red("ILLEGAL"), "\x1b[1m\x1b[31mILLEGAL\x1b[0m");
+        assert_eq!(on.bold("close"), "\x1b[1mclose\x1b[0m");
+        assert_eq!(on.green("legal"), "\x1b[32mlegal\x1b[0m");
+        assert_eq!(on.yellow("warning"), "\x1b[33mwarning\x1b[0m");
+        assert_eq!(on.dim("info"), "\x1b[2minfo\x1b[0m");
+        assert_eq!(Style { color: false }.red("ILLEGAL"), "ILLEGAL");
     }
 }
