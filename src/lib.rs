@@ -33,7 +33,6 @@ pub mod http;
 pub mod output;
 pub mod pipeline;
 pub mod report;
-pub mod synth;
 pub mod tcp;
 pub mod tls;
 pub mod tlsconn;
