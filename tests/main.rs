@@ -1,8 +1,8 @@
 //! Integration tests: the `wsclose` binary on the samples, on synthetic captures, and on the
 //! public Zeek captures in `../shared/captures/zeek`.
 
-#[path = "support/pcapgen.rs"]
-mod pcapgen;
+// The conversation builder, under the name the tests use for it.
+use wsclose_testgen::conv as pcapgen;
 
 mod check;
 mod cli;
