@@ -1,6 +1,6 @@
 //! `analyze` throughput on a synthetic capture of about 300 MB (many interleaved
 //! connections, ~550-byte packets, every close outcome), built once under target/ by the
-//! project's generator. Run: `cargo bench --bench analyze`.
+//! project's generator (`wsclose-testgen`). Run: `cargo bench --bench analyze`.
 
 use std::fs::File;
 use std::io::BufWriter;
@@ -8,7 +8,7 @@ use std::path::PathBuf;
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 
-use wsclose::synth::{write_capture, SynthConfig, SynthStats};
+use wsclose_testgen::synth::{write_capture, SynthConfig, SynthStats};
 
 fn capture(mb: u64) -> (PathBuf, SynthStats) {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/bench-data");

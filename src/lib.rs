@@ -44,7 +44,6 @@ pub mod render;
 pub mod report;
 pub mod rules;
 pub mod story;
-pub mod synth;
 pub mod tcp;
 pub mod timefmt;
 pub mod tls;

@@ -3,8 +3,8 @@
 
 #[path = "support/analysis.rs"]
 mod analysis;
-#[path = "support/pcapgen.rs"]
-mod pcapgen;
+// The conversation builder, under the name the tests use for it.
+use wsclose_testgen::conv as pcapgen;
 
 mod check;
 mod cli;

@@ -1,8 +1,8 @@
 //! Arbitrary bytes into every parser and into the whole pipeline: nothing may panic. The
 //! stable-toolchain companion of the cargo-fuzz targets.
 
-#[path = "support/pcapgen.rs"]
-mod pcapgen;
+// The conversation builder, under the name the tests use for it.
+use wsclose_testgen::conv as pcapgen;
 
 use std::io::Cursor;
 

@@ -6,9 +6,9 @@ fuzz_target!(|data: &[u8]| {
     let input = Box::new(std::io::Cursor::new(data.to_vec()));
     let opts = wsclose::Options::default();
     let _ = wsclose::analyze_reader("fuzz", input, false, &opts, &mut |c| {
-        let _ = wsclose::report::text::connection(
+        let _ = wsclose::render::text::connection(
             c,
-            wsclose::report::text::Style { color: false },
+            wsclose::render::text::Style { color: false },
             &mut Default::default(),
         );
         let _ = serde_json::to_string(c);

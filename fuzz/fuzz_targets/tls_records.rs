@@ -3,27 +3,23 @@
 use libfuzzer_sys::fuzz_target;
 use wsclose::capture::Ts;
 use wsclose::tcp::reassembly::StreamEvent;
-use wsclose::tls::TlsReader;
-use wsclose::tlsconn::{EndFacts, TlsState};
+use wsclose::tcp::{PerSide, Side};
+use wsclose::tls::record::TlsReader;
+use wsclose::tls::session::Session;
 
 fuzz_target!(|data: &[u8]| {
-    let mut state = TlsState::default();
-    let mut readers = [TlsReader::new(), TlsReader::new()];
+    let mut state = Session::default();
+    let mut readers = PerSide::new(TlsReader::new(), TlsReader::new());
     // Alternate directions at every 0xff byte, as two peers would.
     for (i, chunk) in data.split(|b| *b == 0xff).enumerate() {
-        let side = i % 2;
+        let side = if i % 2 == 0 { Side::A } else { Side::B };
         let ev = StreamEvent::Data {
             offset: 0,
             bytes: chunk,
             frame_no: i as u64 + 1,
             ts: Ts(i as i64),
         };
-        if let Some(r) = readers.get_mut(side) {
-            r.feed(&ev, &mut |e, f, ts| state.on_event(side, e, f, ts));
-        }
+        readers[side].feed(&ev, &mut |e, f, ts| state.on_event(side, e, f, ts));
     }
-    let _ = state.report(&EndFacts {
-        client: 0,
-        end: None,
-    });
+    let _ = wsclose::story::tls::report(&state, Side::A, None);
 });

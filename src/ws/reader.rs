@@ -519,33 +519,10 @@ mod split_invariance {
     //! frames with the same Close payloads.
     use super::*;
     use proptest::prelude::*;
+    use wsclose_testgen::ws::encode_frame;
 
-    fn encode(frames: &[(u8, bool, Vec<u8>)]) -> Vec<u8> {
-        let mut out = Vec::new();
-        for (op, masked, payload) in frames {
-            out.push(0x80 | op);
-            let m = if *masked { 0x80 } else { 0 };
-            match payload.len() {
-                n if n < 126 => out.push(m | n as u8),
-                n if n <= 0xffff => {
-                    out.push(m | 126);
-                    out.extend_from_slice(&(n as u16).to_be_bytes());
-                }
-                n => {
-                    out.push(m | 127);
-                    out.extend_from_slice(&(n as u64).to_be_bytes());
-                }
-            }
-            let key = [9, 8, 7, 6];
-            if *masked {
-                out.extend_from_slice(&key);
-                out.extend(payload.iter().enumerate().map(|(i, b)| b ^ key[i % 4]));
-            } else {
-                out.extend_from_slice(payload);
-            }
-        }
-        out
-    }
+    /// Masking key of the masked frames.
+    const MASK_KEY: [u8; 4] = [9, 8, 7, 6];
 
     fn frames_of(chunks: &[&[u8]]) -> Vec<(Opcode, u64, Option<Vec<u8>>)> {
         let mut r = FrameReader::new();
@@ -585,7 +562,10 @@ mod split_invariance {
                 1..8),
             cuts in proptest::collection::vec(any::<usize>(), 0..12),
         ) {
-            let bytes = encode(&frames);
+            let mut bytes = Vec::new();
+            for (op, masked, payload) in &frames {
+                encode_frame(&mut bytes, true, *op, masked.then_some(MASK_KEY), payload);
+            }
             let whole = frames_of(&[&bytes]);
             prop_assert_eq!(whole.len(), frames.len());
             let mut points: Vec<usize> = cuts.iter().map(|c| c % (bytes.len() + 1)).collect();
