@@ -8,7 +8,8 @@ use std::net::SocketAddr;
 
 use serde::{Serialize, Serializer};
 
-use super::policy::{Codes, Policy};
+use super::codes::Codes;
+use super::policy::Policy;
 use super::rule::{CheckRule, PolicyRule};
 use super::scope::{Scope, Server};
 use crate::close::catalog;

@@ -13,6 +13,7 @@
 //! `run` is the loop over the captures; `CheckRun::verdict` decides pass or fail.
 
 pub mod apply;
+pub mod codes;
 pub mod inputs;
 pub mod policy;
 pub mod render;
@@ -20,8 +21,9 @@ pub mod rule;
 pub mod scope;
 
 pub use apply::{Endpoints, FileResult, Totals, Violation};
+pub use codes::{CodeRange, Codes};
 pub use inputs::{collect_inputs, InputError};
-pub use policy::{load_policy, CodeRange, Codes, LoadError, Policy, PolicyError};
+pub use policy::{load_policy, LoadError, Policy, PolicyError};
 pub use rule::{CheckRule, PolicyRule};
 pub use scope::{HostPattern, Scope};
 

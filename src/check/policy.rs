@@ -11,34 +11,13 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
+use super::codes::{CodeRange, Codes};
 use super::rule::CheckRule;
 use super::scope::{HostPattern, Scope};
 use crate::rules::Level;
 
 /// The policy file read when `--policy` is not given, if it exists in the working directory.
 pub const DEFAULT_POLICY_FILE: &str = "wsclose.toml";
-
-/// A close code or an inclusive range of them.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-pub struct CodeRange(pub u16, pub u16);
-
-impl CodeRange {
-    /// `code` is in the range.
-    pub fn contains(&self, code: u16) -> bool {
-        self.0 <= code && code <= self.1
-    }
-}
-
-/// Code rules of a policy or scope.
-#[derive(Clone, Debug, Default, Serialize)]
-pub struct Codes {
-    /// Codes that break the policy (rule `DeniedCode`).
-    pub deny: Vec<CodeRange>,
-    /// When set, the only legal codes allowed (rule `CodeNotAllowed`).
-    pub allow: Option<Vec<CodeRange>>,
-    /// The level of both code rules, over the `rules` tables.
-    pub severity: Option<Level>,
-}
 
 /// A parsed policy.
 #[derive(Clone, Debug, Default, Serialize)]

@@ -8,7 +8,7 @@ use std::net::{IpAddr, SocketAddr};
 
 use serde::Serialize;
 
-use super::policy::Codes;
+use super::codes::Codes;
 use super::rule::CheckRule;
 use crate::report::ConnReport;
 use crate::rules::Level;
