@@ -451,64 +451,16 @@ fn to_nanos(raw: u64, units_per_sec: u64, offset_sec: i64) -> i64 {
 mod tests {
     use super::*;
 
-    /// A pcapng block: type, total length, body, total length again (little-endian).
-    fn block(kind: u32, body: &[u8]) -> Vec<u8> {
-        let len = (12 + body.len()) as u32;
-        let mut b = kind.to_le_bytes().to_vec();
-        b.extend_from_slice(&len.to_le_bytes());
-        b.extend_from_slice(body);
-        b.extend_from_slice(&len.to_le_bytes());
-        b
-    }
+    use wsclose_testgen::pcapng::{
+        enhanced_packet as epb, interface as idb, section_header as shb,
+    };
 
-    fn shb() -> Vec<u8> {
-        let mut body = 0x1a2b_3c4du32.to_le_bytes().to_vec(); // byte-order magic
-        body.extend_from_slice(&[1, 0, 0, 0]); // version 1.0
-        body.extend_from_slice(&u64::MAX.to_le_bytes()); // section length unknown
-        block(0x0a0d_0d0a, &body)
-    }
-
-    /// An interface with link type `linktype`, and `if_tsresol` / `if_tsoffset` if given.
-    fn idb(linktype: u16, tsresol: Option<u8>, tsoffset: Option<i64>) -> Vec<u8> {
-        let mut body = linktype.to_le_bytes().to_vec();
-        body.extend_from_slice(&[0, 0]); // reserved
-        body.extend_from_slice(&0u32.to_le_bytes()); // snaplen
-        if let Some(r) = tsresol {
-            body.extend_from_slice(&[9, 0, 1, 0, r, 0, 0, 0]); // if_tsresol, padded
-        }
-        if let Some(o) = tsoffset {
-            body.extend_from_slice(&[14, 0, 8, 0]); // if_tsoffset
-            body.extend_from_slice(&o.to_le_bytes());
-        }
-        body.extend_from_slice(&[0, 0, 0, 0]); // opt_endofopt
-        block(1, &body)
-    }
-
-    /// An enhanced packet on interface `if_id` at raw timestamp `ts`.
-    fn epb(if_id: u32, ts: u64, data: &[u8], orig_len: u32) -> Vec<u8> {
-        let mut body = if_id.to_le_bytes().to_vec();
-        body.extend_from_slice(&((ts >> 32) as u32).to_le_bytes());
-        body.extend_from_slice(&(ts as u32).to_le_bytes());
-        body.extend_from_slice(&(data.len() as u32).to_le_bytes()); // caplen
-        body.extend_from_slice(&orig_len.to_le_bytes());
-        body.extend_from_slice(data);
-        body.resize(body.len().div_ceil(4) * 4, 0); // padding
-        block(6, &body)
-    }
-
-    /// A pcap file with `magic` (written little-endian), link type 101, and one record per
+    /// A pcap file with `magic`, link type 101 (raw IP), and one record per
     /// (ts_sec, ts_frac, data).
     fn pcap(magic: u32, records: &[(u32, u32, &[u8])]) -> Vec<u8> {
-        let mut f = magic.to_le_bytes().to_vec();
-        f.extend_from_slice(&[2, 0, 4, 0]); // version 2.4
-        f.extend_from_slice(&[0; 8]); // thiszone, sigfigs
-        f.extend_from_slice(&65535u32.to_le_bytes()); // snaplen
-        f.extend_from_slice(&101u32.to_le_bytes()); // LINKTYPE_RAW
+        let mut f = wsclose_testgen::pcap::file_header_with_magic(magic, 101).to_vec();
         for (sec, frac, data) in records {
-            for v in [*sec, *frac, data.len() as u32, data.len() as u32] {
-                f.extend_from_slice(&v.to_le_bytes());
-            }
-            f.extend_from_slice(data);
+            wsclose_testgen::pcap::push_raw_record(&mut f, *sec, *frac, data);
         }
         f
     }

@@ -689,14 +689,10 @@ fn close_payload_partly_missing_from_the_capture() {
 #[test]
 fn unsupported_link_types_and_ip_fragments_are_file_warnings() {
     // One packet on link type 147 (user-defined) and one IPv4 fragment carrying TCP.
-    let mut p = pcap(&[]);
-    p[20..24].copy_from_slice(&147u32.to_le_bytes());
+    let p = wsclose_testgen::pcap::file_header(147).to_vec();
     let record = |data: &[u8]| {
         let mut r = Vec::new();
-        r.extend_from_slice(&[0u8; 8]);
-        r.extend_from_slice(&(data.len() as u32).to_le_bytes());
-        r.extend_from_slice(&(data.len() as u32).to_le_bytes());
-        r.extend_from_slice(data);
+        wsclose_testgen::pcap::push_raw_record(&mut r, 0, 0, data);
         r
     };
     let mut user = p.clone();

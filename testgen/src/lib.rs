@@ -5,6 +5,7 @@
 //! Layers, each usable alone:
 //!
 //! - [`pcap`]: file header and records (microsecond timestamps, Ethernet link type).
+//! - [`pcapng`]: section, interface and enhanced packet blocks.
 //! - [`packet`]: one TCP segment in an Ethernet II frame over IPv4 (etherparse's
 //!   `PacketBuilder`), at fixed offsets that tests may patch.
 //! - [`ws`]: WebSocket frames (RFC 6455 §5.2), [`close`]: Close bodies (§5.5.1).
@@ -20,5 +21,6 @@ pub mod close;
 pub mod conv;
 pub mod packet;
 pub mod pcap;
+pub mod pcapng;
 pub mod synth;
 pub mod ws;

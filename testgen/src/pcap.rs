@@ -37,6 +37,24 @@ pub fn file_header(linktype: u32) -> [u8; FILE_HEADER_LEN] {
     h
 }
 
+/// A file header with any `magic` (byte order and resolution variants; written
+/// little-endian) and `linktype`.
+pub fn file_header_with_magic(magic: u32, linktype: u32) -> [u8; FILE_HEADER_LEN] {
+    let mut h = file_header(linktype);
+    h[0..4].copy_from_slice(&magic.to_le_bytes());
+    h
+}
+
+/// Appends a record with the timestamp fields as given (seconds, and the fraction in the
+/// file's units) to `out`.
+pub fn push_raw_record(out: &mut Vec<u8>, ts_sec: u32, ts_frac: u32, data: &[u8]) {
+    let len = data.len() as u32;
+    for v in [ts_sec, ts_frac, len, len] {
+        out.extend_from_slice(&v.to_le_bytes());
+    }
+    out.extend_from_slice(data);
+}
+
 /// The record header of a `len`-byte packet at `ts_us` microseconds since the epoch.
 /// Seconds are truncated to 32 bits, as the format requires.
 pub fn record_header(ts_us: u64, len: usize) -> [u8; RECORD_HEADER_LEN] {
