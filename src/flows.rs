@@ -41,7 +41,7 @@ pub struct Flows<'a> {
     flows: HashMap<FlowKey, Conn, RandomState>,
     closed: HashSet<FlowKey, RandomState>,
     next_id: u64,
-    pub summary: Summary,
+    summary: Summary,
     unsupported: BTreeMap<u32, u64>,
     fragments: u64,
     cut: u64,
