@@ -16,8 +16,9 @@ pub fn document_head() -> String {
     )
 }
 
+/// What every JSONL record starts with: its type and the connection it is about.
 #[derive(Serialize)]
-struct CloseRecord<'a> {
+struct RecordHead<'a> {
     #[serde(rename = "type")]
     kind: &'static str,
     file: &'a str,
@@ -25,19 +26,33 @@ struct CloseRecord<'a> {
     client: SocketAddr,
     server: SocketAddr,
     outcome: Outcome,
+}
+
+impl<'a> RecordHead<'a> {
+    fn of(kind: &'static str, file: &'a str, c: &ConnReport) -> RecordHead<'a> {
+        RecordHead {
+            kind,
+            file,
+            connection: c.id,
+            client: c.client,
+            server: c.server,
+            outcome: c.story.outcome,
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct CloseRecord<'a> {
+    #[serde(flatten)]
+    head: RecordHead<'a>,
     #[serde(flatten)]
     close: &'a CloseReport,
 }
 
 #[derive(Serialize)]
 struct NoCloseRecord<'a> {
-    #[serde(rename = "type")]
-    kind: &'static str,
-    file: &'a str,
-    connection: u64,
-    client: SocketAddr,
-    server: SocketAddr,
-    outcome: Outcome,
+    #[serde(flatten)]
+    head: RecordHead<'a>,
     frame: u64,
     ts: Ts,
     client_observed: &'a Option<Observed>,
@@ -50,18 +65,11 @@ struct NoCloseRecord<'a> {
 /// The JSONL records of one connection, each followed by a newline.
 pub fn jsonl_records(file: &str, c: &ConnReport, out: &mut Vec<u8>) -> serde_json::Result<()> {
     for close in &c.closes {
-        serde_json::to_writer(
-            &mut *out,
-            &CloseRecord {
-                kind: "close_frame",
-                file,
-                connection: c.id,
-                client: c.client,
-                server: c.server,
-                outcome: c.story.outcome,
-                close,
-            },
-        )?;
+        let record = CloseRecord {
+            head: RecordHead::of("close_frame", file, c),
+            close,
+        };
+        serde_json::to_writer(&mut *out, &record)?;
         out.push(b'\n');
     }
     if c.closes.is_empty() {
@@ -69,23 +77,16 @@ pub fn jsonl_records(file: &str, c: &ConnReport, out: &mut Vec<u8>) -> serde_jso
             Some(e) => (e.frame, e.ts),
             None => (c.last_frame, c.end),
         };
-        serde_json::to_writer(
-            &mut *out,
-            &NoCloseRecord {
-                kind: "no_close_frame",
-                file,
-                connection: c.id,
-                client: c.client,
-                server: c.server,
-                outcome: c.story.outcome,
-                frame,
-                ts,
-                client_observed: &c.story.client_observed,
-                server_observed: &c.story.server_observed,
-                likely_cause: &c.story.likely_cause,
-                tls: c.tls.as_ref(),
-            },
-        )?;
+        let record = NoCloseRecord {
+            head: RecordHead::of("no_close_frame", file, c),
+            frame,
+            ts,
+            client_observed: &c.story.client_observed,
+            server_observed: &c.story.server_observed,
+            likely_cause: &c.story.likely_cause,
+            tls: c.tls.as_ref(),
+        };
+        serde_json::to_writer(&mut *out, &record)?;
         out.push(b'\n');
     }
     Ok(())
