@@ -1,4 +1,4 @@
-//! Byte-for-byte output of every sample, text and JSON. `WSCLOSE_BLESS=1 cargo test` rewrites
+//! Byte-for-byte output of every sample: text, JSON and JSONL. `WSCLOSE_BLESS=1 cargo test` rewrites
 //! the expected files; review that diff.
 
 use std::fs;
@@ -46,6 +46,11 @@ fn golden_outputs_match() {
         let file = format!("samples/{name}");
         failures.extend(check(name, "txt", &["analyze", "--color", "never", &file]));
         failures.extend(check(name, "json", &["analyze", "--format", "json", &file]));
+        failures.extend(check(
+            name,
+            "jsonl",
+            &["analyze", "--format", "jsonl", &file],
+        ));
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
