@@ -1,5 +1,5 @@
-//! Byte-for-byte output of every sample: text, JSON and JSONL. `WSCLOSE_BLESS=1 cargo test` rewrites
-//! the expected files; review that diff.
+//! Byte-for-byte output of every sample: text, JSON and JSONL. `WSCLOSE_BLESS=1 cargo test`
+//! rewrites the expected files; review that diff.
 
 use std::fs;
 
