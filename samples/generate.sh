@@ -2,9 +2,13 @@
 # Regenerates samples/: real python-websockets conversations (and raw peers) on loopback,
 # recorded with tcpdump, then rewritten into the other capture shapes wsclose reads.
 # Needs root (tcpdump), python3 with `websockets` (pip install websockets==17.*), gzip.
-# The wss:// samples also need openssl and a JDK (java, keytool): see gen/tls_scenarios.py.
-# Takes about 2 minutes (one scenario waits out a 60 s idle period).
-# ONLY=tls regenerates just the wss:// samples.
+# The wss:// samples also need openssl and a JDK (java, keytool): see gen/tls_scenarios.py;
+# the decryption samples add node + npm (the `ws` library, installed here by `npm ci` in
+# gen/node from its package-lock.json), chromium, firefox-esr with certutil (libnss3-tools),
+# and editcap (tshark / wireshark-common) for the pcapng with an embedded key log.
+# Takes about 3 minutes (one scenario waits out a 60 s idle period).
+# ONLY=tls regenerates just the wss:// samples; ONLY=decrypt just the decryption ones
+# (wss-tls12-gcm ... wss-other-session.keys), leaving the older wss:// samples as they are.
 set -euo pipefail
 cd "$(dirname "$0")"
 GEN=gen/scenarios.py
@@ -27,17 +31,19 @@ record() { # record NAME IFACE TCPDUMP_ARGS... -- SCENARIO HOST
   echo "recorded $name"
 }
 
-record_tls() { # record_tls NAME: a wss:// scenario, with its TLS key log beside it
-  local name=$1
+record_tls() { # record_tls NAME [RUNNER...]: a wss:// scenario, with its TLS key log beside it
+  local name=$1; shift
+  local runner=("$@")
+  [[ ${#runner[@]} -gt 0 ]] || runner=(python3 gen/tls_scenarios.py)
   PORT=$((PORT + 1))
   tcpdump -i lo -U -w "$name.pcap" "tcp port $PORT" 2>/dev/null &
   local pid=$!
   sleep 1
   rm -f "$name.keys"
-  timeout 120 python3 gen/tls_scenarios.py "$name" "$PORT" "$PKI" "$PWD/$name.keys" 2>/dev/null || true
+  timeout 120 "${runner[@]}" "$name" "$PORT" "$PKI" "$PWD/$name.keys" 2>/dev/null || true
   sleep 1
   kill -INT "$pid"; wait "$pid" || true
-  [[ -s $name.keys ]] || rm -f "$name.keys"
+  if [[ -s $name.keys ]]; then chmod 644 "$name.keys"; else rm -f "$name.keys"; fi
   echo "recorded $name.pcap"
 }
 
@@ -46,11 +52,31 @@ trap 'rm -rf "$PKI"' EXIT
 gen/pki.sh "$PKI" >/dev/null
 keytool -importcert -noprompt -alias wsclose-ca -file "$PKI/ca.crt" -keystore "$PKI/trust.p12" \
   -storetype PKCS12 -storepass changeit >/dev/null 2>&1
-for s in wss-good wss-expired-tls12 wss-expired-tls12-noalert wss-untrusted-ca wss-version-mismatch \
-         wss-expired-tls13 wss-expired-tls13-openssl wss-to-ws-port ws-to-wss-port wss-no-answer; do
+if [[ ${ONLY:-} != decrypt ]]; then
+  for s in wss-good wss-expired-tls12 wss-expired-tls12-noalert wss-untrusted-ca wss-version-mismatch \
+           wss-expired-tls13 wss-expired-tls13-openssl wss-to-ws-port ws-to-wss-port wss-no-answer; do
+    record_tls "$s"
+  done
+fi
+
+# Decryption samples: real libraries (Node ws, python-websockets, OpenSSL s_client, browsers)
+# with the client's key log beside each capture.
+[[ -d gen/node/node_modules ]] || (cd gen/node && npm ci --no-audit --no-fund >/dev/null)
+for s in wss-tls12-gcm wss-tls13-chacha-1008 wss-tls12-chacha wss-tls12-cbc wss-tls12-cbc-sha384 \
+         wss-tls12-cbc-mte wss-hrr; do
+  record_tls "$s" node gen/wss_node.js
+done
+for s in wss-wire-1015 wss-drop wss-mtls-rejected wss-keyupdate wss-browser wss-firefox; do
   record_tls "$s"
 done
-[[ ${ONLY:-} == tls ]] && exit 0
+# The same 1008 session with its key log inside the file (pcapng Decryption Secrets Block).
+editcap --inject-secrets tls,wss-tls13-chacha-1008.keys wss-tls13-chacha-1008.pcap wss-embedded.pcapng
+# A key log whose sessions are in no sample: one TLS 1.3 and one TLS 1.2 session, not recorded.
+rm -f wss-other-session.keys
+python3 gen/tls_scenarios.py wss-other-session $((PORT + 1)) "$PKI" "$PWD/wss-other-session.keys" 2>/dev/null
+node gen/wss_node.js wss-tls12-gcm $((PORT + 2)) "$PKI" "$PWD/wss-other-session.keys" 2>/dev/null
+PORT=$((PORT + 2))
+[[ ${ONLY:-} == tls || ${ONLY:-} == decrypt ]] && exit 0
 
 for s in normal private policy going-away empty-close drop-rst fragmented-large deflate refused \
          wire-1015 wire-1006 wire-1005 one-byte-close bad-utf8-reason oversized-close unmasked-client; do
