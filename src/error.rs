@@ -36,6 +36,9 @@ pub enum Error {
         frame_no: u64,
         what: String,
     },
+    /// A TLS key log (for decrypting wss://) could not be read or holds no usable secret.
+    #[error("{path}: {what}")]
+    KeyLog { path: String, what: String },
 }
 
 #[cfg(test)]
@@ -81,5 +84,16 @@ mod tests {
             "t: corrupt packet record at byte offset 40 (after frame 1); \
              the packets before it are reported"
         );
+        let keylog = Error::KeyLog {
+            path: "keys.log".into(),
+            what: "not a TLS key log: no CLIENT_RANDOM or *_TRAFFIC_SECRET line (12 lines read)"
+                .into(),
+        };
+        assert_eq!(
+            keylog.to_string(),
+            "keys.log: not a TLS key log: no CLIENT_RANDOM or *_TRAFFIC_SECRET line \
+             (12 lines read)"
+        );
+        assert!(keylog.source().is_none());
     }
 }

@@ -7,6 +7,8 @@
 //! `TlsAlertDescription`, ...); `Version` and `CipherSuite` add the names the report shows.
 
 pub mod cert;
+pub mod crypto;
+pub mod keylog;
 pub mod record;
 pub mod session;
 
