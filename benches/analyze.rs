@@ -1,10 +1,15 @@
 //! `analyze` throughput on a synthetic capture of about 300 MB (many interleaved
 //! connections, ~550-byte packets, every close outcome), built once under target/ by the
-//! project's generator (`wsclose-testgen`). Run: `cargo bench --bench analyze`.
+//! project's generator (`wsclose-testgen`), and on wss:// decrypted with key logs: the
+//! recorded decryption samples (TLS 1.2 and 1.3, AES-GCM, ChaCha20, CBC) replayed many
+//! times into one capture, and, when `WSCLOSE_BENCH_WSS=CAPTURE` names one (with
+//! `CAPTURE.keys` beside it, e.g. from `samples/gen/load/record.sh`), a large real one.
+//! Run: `cargo bench --bench analyze`.
 
 use std::fs::File;
 use std::io::BufWriter;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 
@@ -24,12 +29,99 @@ fn capture(mb: u64) -> (PathBuf, SynthStats) {
     (path, stats)
 }
 
+/// Samples replayed into the wss:// capture, with their key logs.
+const WSS_SAMPLES: [&str; 5] = [
+    "wss-tls12-gcm",
+    "wss-tls12-chacha",
+    "wss-tls12-cbc",
+    "wss-tls13-chacha-1008",
+    "wss-keyupdate",
+];
+/// Times each sample is replayed.
+const REPLAYS: usize = 2000;
+
+/// The TCP payloads of a capture in order: (from the client, bytes).
+fn payloads(path: &Path) -> Vec<(bool, Vec<u8>)> {
+    let file = File::open(path).expect("sample");
+    let mut info = wsclose::capture::CaptureInfo::default();
+    let mut client = None;
+    let mut out = Vec::new();
+    let r = wsclose::capture::read_packets("sample", Box::new(file), &mut info, |r| {
+        let wsclose::capture::Record::Packet(p) = r else {
+            return;
+        };
+        if let Ok(seg) = wsclose::decode::decode(p.linktype, p.data, p.orig_len) {
+            let port = *client.get_or_insert(seg.src_port);
+            if !seg.payload.is_empty() {
+                out.push((seg.src_port == port, seg.payload.to_vec()));
+            }
+        }
+    });
+    assert!(r.is_ok());
+    out
+}
+
+/// The decryption samples replayed `REPLAYS` times each, one session after another on the
+/// same addresses (each a new SYN), and the key log that opens them.
+fn wss_capture() -> (PathBuf, wsclose::tls::keylog::KeyLog, u64) {
+    use wsclose_testgen::conv::{Conv, ACK, START_US, SYN};
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let mut keylog = wsclose::tls::keylog::KeyLog::new();
+    let mut c = Conv {
+        pkts: Vec::new(),
+        cseq: 1,
+        sseq: 1,
+        ts_us: START_US,
+    };
+    let sessions: Vec<_> = WSS_SAMPLES
+        .iter()
+        .map(|name| {
+            let dir = root.join("samples");
+            keylog
+                .read_file(&dir.join(format!("{name}.keys")))
+                .expect("key log");
+            payloads(&dir.join(format!("{name}.pcap")))
+        })
+        .collect();
+    for i in 0..REPLAYS {
+        for session in &sessions {
+            c.cseq = (i as u32).wrapping_mul(7919);
+            c.sseq = (i as u32).wrapping_mul(104_729);
+            c.raw(true, SYN, &[]);
+            c.cseq = c.cseq.wrapping_add(1);
+            c.raw(false, SYN | ACK, &[]);
+            c.sseq = c.sseq.wrapping_add(1);
+            c.raw(true, ACK, &[]);
+            for (from_client, bytes) in session {
+                c.send(*from_client, bytes);
+            }
+            c.fin(true);
+            c.fin(false);
+        }
+    }
+    let bytes = c.pcap();
+    let dir = root.join("target/bench-data");
+    std::fs::create_dir_all(&dir).expect("bench data dir");
+    let path = dir.join("wss-replay.pcap");
+    std::fs::write(&path, &bytes).expect("write capture");
+    (path, keylog, bytes.len() as u64)
+}
+
 fn run(path: &str, pipelined: bool) -> u64 {
+    run_with(path, pipelined, None)
+}
+
+fn run_with(
+    path: &str,
+    pipelined: bool,
+    keylog: Option<&Arc<wsclose::tls::keylog::KeyLog>>,
+) -> u64 {
     let mut closes = 0u64;
-    let opts = wsclose::Options {
+    let mut opts = wsclose::Options {
         pipelined,
         ..wsclose::Options::default()
     };
+    opts.conn.keylog = keylog.cloned();
     let (_report, err) =
         wsclose::analyze_file(path, &opts, &mut |c| closes += c.closes.len() as u64);
     assert!(err.is_none());
@@ -55,6 +147,41 @@ fn bench(c: &mut Criterion) {
     group.bench_function("synth-300MB/two-threads/packets", |b| {
         b.iter(|| run(&path, true))
     });
+    group.finish();
+
+    let (path, keylog, bytes) = wss_capture();
+    let path = path.to_str().expect("utf-8 path").to_string();
+    let keylog = Arc::new(keylog);
+    let closes = run_with(&path, false, Some(&keylog));
+    assert_eq!(closes, (2 * WSS_SAMPLES.len() * REPLAYS) as u64);
+    assert_eq!(run(&path, false), 0, "nothing is seen without the keys");
+    let mut group = c.benchmark_group("analyze-wss");
+    group.sample_size(10);
+    group.throughput(Throughput::Bytes(bytes));
+    group.bench_function("replayed-samples/keylog/one-thread", |b| {
+        b.iter(|| run_with(&path, false, Some(&keylog)))
+    });
+    group.bench_function("replayed-samples/no-keylog/one-thread", |b| {
+        b.iter(|| run(&path, false))
+    });
+    if let Some(big) = std::env::var_os("WSCLOSE_BENCH_WSS") {
+        let big = big.to_string_lossy().into_owned();
+        let mut keys = wsclose::tls::keylog::KeyLog::new();
+        keys.read_file(Path::new(&format!(
+            "{}.keys",
+            big.trim_end_matches(".pcap")
+        )))
+        .expect("the capture's key log");
+        let keys = Arc::new(keys);
+        let size = std::fs::metadata(&big).map(|m| m.len()).unwrap_or(0);
+        group.throughput(Throughput::Bytes(size));
+        group.bench_function("real-capture/keylog/one-thread", |b| {
+            b.iter(|| run_with(&big, false, Some(&keys)))
+        });
+        group.bench_function("real-capture/keylog/two-threads", |b| {
+            b.iter(|| run_with(&big, true, Some(&keys)))
+        });
+    }
     group.finish();
 }
 

@@ -4,12 +4,12 @@
 
 use std::io::Read;
 
-use crate::capture::{self, CaptureInfo};
+use crate::capture::{self, CaptureInfo, Record};
 use crate::conn::ConnOptions;
 use crate::decode;
 use crate::error::Error;
 use crate::flows::{Flows, Limits};
-use crate::pipeline;
+use crate::pipeline::{self, Item};
 use crate::report::{ConnReport, FileReport};
 
 /// Default cap on connections tracked at once. At a few hundred bytes each this keeps the
@@ -41,6 +41,7 @@ impl Default for Options {
             conn: ConnOptions {
                 ws_ports: Vec::new(),
                 max_pending: DEFAULT_MAX_PENDING,
+                keylog: None,
             },
             max_flows: DEFAULT_MAX_FLOWS,
             max_total_pending: MAX_TOTAL_PENDING,
@@ -96,16 +97,18 @@ pub fn analyze_reader(
     };
     let mut flows = Flows::new(&opts.conn, limits, on_conn);
     let result = if opts.pipelined {
-        pipeline::read_segments(path, input, &mut info, |frame_no, ts, seg| {
-            flows.packet(frame_no, ts, seg)
+        pipeline::read_segments(path, input, &mut info, |item| match item {
+            Item::Segment(frame_no, ts, seg) => flows.packet(frame_no, ts, seg),
+            Item::TlsSecrets(text) => flows.tls_secrets(text),
         })
     } else {
-        capture::read_packets(path, input, &mut info, |pkt| {
-            flows.packet(
+        capture::read_packets(path, input, &mut info, |record| match record {
+            Record::Packet(pkt) => flows.packet(
                 pkt.frame_no,
                 pkt.ts,
                 decode::decode(pkt.linktype, pkt.data, pkt.orig_len),
-            )
+            ),
+            Record::TlsSecrets(text) => flows.tls_secrets(text),
         })
     };
     let (mut summary, warnings) = flows.finish();

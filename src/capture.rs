@@ -9,7 +9,7 @@
 use std::fs::File;
 use std::io::{self, Read};
 
-use pcap_parser::pcapng::Block;
+use pcap_parser::pcapng::{Block, SecretsType};
 use pcap_parser::traits::{PcapNGPacketBlock, PcapReaderIterator};
 use pcap_parser::{InterfaceDescriptionBlock, Linktype, PcapBlockOwned, PcapError};
 
@@ -55,6 +55,17 @@ pub struct RawPacket<'a> {
     /// Length of the packet on the wire.
     pub orig_len: u32,
 }
+
+/// One record of the capture that matters to the analysis, in file order.
+#[derive(Debug)]
+pub enum Record<'a> {
+    Packet(RawPacket<'a>),
+    /// A pcapng Decryption Secrets Block holding a TLS key log (NSS key log lines).
+    TlsSecrets(&'a [u8]),
+}
+
+/// The secrets type of a Decryption Secrets Block holding an NSS key log ("TLSK").
+const TLS_KEY_LOG: SecretsType = SecretsType::TlsKeyLog;
 
 /// What the reader learnt about the file, besides its packets.
 #[derive(Debug, Default, Clone)]
@@ -133,7 +144,8 @@ pub fn open(path: &str) -> Result<(Box<dyn Read + Send>, bool), Error> {
     }
 }
 
-/// Reads every packet of the capture in `input`, calling `on_packet` for each in file order.
+/// Reads every packet of the capture in `input`, calling `on_record` for each (and for each
+/// block of TLS secrets) in file order.
 ///
 /// Returns what was learnt about the file. A capture that stops being readable part way
 /// returns `Err(Error::Truncated)` after delivering every packet before the damage; `info`
@@ -142,10 +154,10 @@ pub fn read_packets<F>(
     path: &str,
     input: Box<dyn Read + Send>,
     info: &mut CaptureInfo,
-    mut on_packet: F,
+    mut on_record: F,
 ) -> Result<(), Error>
 where
-    F: FnMut(&RawPacket<'_>),
+    F: FnMut(Record<'_>),
 {
     let mut input = FullRead(input);
     let (format, head) = sniff(path, &mut input)?;
@@ -156,7 +168,7 @@ where
         packets: Packets::new(),
         offset: 0,
     };
-    let result = blocks.read_all(&mut on_packet);
+    let result = blocks.read_all(&mut on_record);
     info.packets = blocks.packets.frame_no;
     result.map_err(|what| Error::Truncated {
         path: path.to_string(),
@@ -249,7 +261,7 @@ impl Blocks<'_> {
     /// Hands every packet to `on_packet`, until the end of the input or the first damage.
     fn read_all<F>(&mut self, on_packet: &mut F) -> Result<(), Damage>
     where
-        F: FnMut(&RawPacket<'_>),
+        F: FnMut(Record<'_>),
     {
         loop {
             match self.reader.next() {
@@ -339,7 +351,7 @@ impl Packets {
 
     fn block<F>(&mut self, block: PcapBlockOwned<'_>, on_packet: &mut F)
     where
-        F: FnMut(&RawPacket<'_>),
+        F: FnMut(Record<'_>),
     {
         match block {
             PcapBlockOwned::LegacyHeader(h) => {
@@ -379,22 +391,28 @@ impl Packets {
                 let linktype = self.interfaces.first().map_or(u32::MAX, |i| i.linktype);
                 self.deliver(Ts(0), linktype, spb.packet_data(), spb.origlen, on_packet);
             }
+            PcapBlockOwned::NG(Block::DecryptionSecrets(dsb))
+                if dsb.secrets_type == TLS_KEY_LOG =>
+            {
+                let len = usize::try_from(dsb.secrets_len).unwrap_or(usize::MAX);
+                on_packet(Record::TlsSecrets(dsb.data.get(..len).unwrap_or(dsb.data)));
+            }
             PcapBlockOwned::NG(_) => {}
         }
     }
 
     fn deliver<F>(&mut self, ts: Ts, linktype: u32, data: &[u8], orig_len: u32, on_packet: &mut F)
     where
-        F: FnMut(&RawPacket<'_>),
+        F: FnMut(Record<'_>),
     {
         self.frame_no += 1;
-        on_packet(&RawPacket {
+        on_packet(Record::Packet(RawPacket {
             frame_no: self.frame_no,
             ts,
             linktype,
             data,
             orig_len,
-        });
+        }));
     }
 }
 
@@ -471,8 +489,10 @@ mod tests {
     fn read(bytes: Vec<u8>) -> (Vec<Seen>, CaptureInfo, Result<(), Error>) {
         let mut seen = Vec::new();
         let mut info = CaptureInfo::default();
-        let r = read_packets("t", Box::new(io::Cursor::new(bytes)), &mut info, |p| {
-            seen.push((p.frame_no, p.ts.0, p.linktype, p.data.to_vec(), p.orig_len))
+        let r = read_packets("t", Box::new(io::Cursor::new(bytes)), &mut info, |r| {
+            if let Record::Packet(p) = r {
+                seen.push((p.frame_no, p.ts.0, p.linktype, p.data.to_vec(), p.orig_len))
+            }
         });
         (seen, info, r)
     }
@@ -502,6 +522,31 @@ mod tests {
                 (4, 2_000_000_000, 228, vec![], 0),
                 (5, 5_000, u32::MAX, b"z".to_vec(), 1),
             ]
+        );
+    }
+
+    #[test]
+    fn tls_secrets_come_in_file_order() {
+        use wsclose_testgen::pcapng::{decryption_secrets, TLS_KEY_LOG};
+        let mut f = shb();
+        f.extend(idb(1, None, None));
+        f.extend(epb(0, 1, b"a", 1));
+        f.extend(decryption_secrets(TLS_KEY_LOG, b"CLIENT_RANDOM 00 11\n"));
+        // Another kind of secrets (WireGuard) is not ours.
+        f.extend(decryption_secrets(0x5747_4b4c, b"wg"));
+        f.extend(epb(0, 2, b"b", 1));
+        let mut seen = Vec::new();
+        let mut info = CaptureInfo::default();
+        let r = read_packets("t", Box::new(io::Cursor::new(f)), &mut info, |r| {
+            seen.push(match r {
+                Record::Packet(p) => format!("packet {}", p.frame_no),
+                Record::TlsSecrets(s) => format!("secrets {:?}", String::from_utf8_lossy(s)),
+            })
+        });
+        assert!(r.is_ok());
+        assert_eq!(
+            seen,
+            ["packet 1", "secrets \"CLIENT_RANDOM 00 11\\n\"", "packet 2"]
         );
     }
 

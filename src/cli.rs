@@ -84,6 +84,10 @@ pub struct CheckArgs {
     /// As for `analyze`.
     #[arg(long = "ws-port", value_name = "PORT")]
     pub ws_ports: Vec<u16>,
+
+    /// As for `analyze`.
+    #[arg(long = "keylog", value_name = "FILE")]
+    pub keylogs: Vec<std::path::PathBuf>,
 }
 
 /// Output of `explain`.
@@ -180,6 +184,11 @@ pub struct AnalyzeArgs {
     /// (repeatable).
     #[arg(long = "ws-port", value_name = "PORT")]
     pub ws_ports: Vec<u16>,
+
+    /// TLS key log (NSS SSLKEYLOGFILE format) to decrypt wss:// with (repeatable). Secrets
+    /// embedded in a pcapng (Decryption Secrets Blocks) are used without it.
+    #[arg(long = "keylog", value_name = "FILE")]
+    pub keylogs: Vec<std::path::PathBuf>,
 
     /// Most TCP connections tracked at once; the least recently active are evicted (and
     /// reported) beyond it.

@@ -8,6 +8,7 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 use foldhash::fast::RandomState;
 
@@ -16,6 +17,7 @@ use crate::conn::{Conn, ConnOptions};
 use crate::decode::{Segment, Skip};
 use crate::report::{ConnReport, FileWarning, Summary, WarningKind};
 use crate::tcp::FlowKey;
+use crate::tls::keylog::KeyLog;
 
 /// A finished connection stays in the table this long (capture time) so that its last
 /// packets (a late Close, the final ACKs) still reach it.
@@ -49,6 +51,11 @@ pub struct Flows<'a> {
     /// Bytes buffered across the flow table.
     pending_total: usize,
     now: Ts,
+    /// The TLS secrets known so far: the key logs given, plus the capture's own blocks.
+    keylog: Option<Arc<KeyLog>>,
+    /// Decryption Secrets Blocks read, and their lines that were not key log lines.
+    secret_blocks: u64,
+    malformed_secrets: u64,
     on_conn: &'a mut dyn FnMut(&ConnReport),
 }
 
@@ -72,8 +79,25 @@ impl<'a> Flows<'a> {
             evicted: 0,
             pending_total: 0,
             now: Ts(0),
+            keylog: conn_opts.keylog.clone(),
+            secret_blocks: 0,
+            malformed_secrets: 0,
             on_conn,
         }
+    }
+
+    /// A block of TLS secrets embedded in the capture (pcapng Decryption Secrets Block):
+    /// they decrypt the sessions whose ServerHello comes after it, open connections
+    /// included.
+    pub fn tls_secrets(&mut self, text: &[u8]) {
+        self.secret_blocks += 1;
+        let mut keylog = self.keylog.as_deref().cloned().unwrap_or_default();
+        self.malformed_secrets += keylog.add(text).malformed;
+        let keylog = Arc::new(keylog);
+        for conn in self.flows.values_mut() {
+            conn.set_keylog(&keylog);
+        }
+        self.keylog = Some(keylog);
     }
 
     /// One packet of the capture, decoded (or the reason it yielded no TCP segment).
@@ -133,6 +157,9 @@ impl<'a> Flows<'a> {
         self.next_id += 1;
         self.summary.tcp_connections += 1;
         let mut conn = Conn::new(self.next_id, src, dst, frame_no, ts, self.conn_opts);
+        if let Some(keylog) = &self.keylog {
+            conn.set_keylog(keylog);
+        }
         conn.segment(&seg, frame_no, ts);
         self.pending_total += conn.buffered();
         self.flows.insert(key, conn);
@@ -241,6 +268,15 @@ impl<'a> Flows<'a> {
                 message: format!(
                     "{} connection(s) evicted because more than {} were open at once (raise --max-flows)",
                     self.evicted, self.limits.max_flows
+                ),
+            });
+        }
+        if self.malformed_secrets > 0 {
+            warnings.push(FileWarning {
+                kind: WarningKind::KeyLog,
+                message: format!(
+                    "{} line(s) of the capture's {} Decryption Secrets Block(s) are not key log lines and were skipped",
+                    self.malformed_secrets, self.secret_blocks
                 ),
             });
         }

@@ -4,6 +4,7 @@
 
 use std::io::{self, Write};
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use clap::Parser;
 
@@ -11,6 +12,7 @@ mod cli;
 
 use cli::{CheckArgs, Cli, Color, Command, ExplainArgs, ExplainFormat};
 use wsclose::render::Output;
+use wsclose::tls::keylog::KeyLog;
 use wsclose::{analyze_file, Options};
 
 fn main() -> ExitCode {
@@ -90,6 +92,10 @@ fn check(args: &CheckArgs) -> ExitCode {
     };
     let mut opts = Options::default();
     opts.conn.ws_ports = args.ws_ports.clone();
+    match keylogs(&args.keylogs) {
+        Ok(keylog) => opts.conn.keylog = keylog,
+        Err(e) => return fatal(&e),
+    }
     let run = check::run_with(&files, &policy, &opts, |r| {
         if let Some(e) = &r.error {
             eprintln!("wsclose: {e}");
@@ -115,6 +121,27 @@ fn check(args: &CheckArgs) -> ExitCode {
         Verdict::Failed => ExitCode::from(1),
         Verdict::Passed => ExitCode::SUCCESS,
     }
+}
+
+/// The key logs given, read into one; their malformed lines are counted in one warning
+/// each on standard error.
+fn keylogs(paths: &[std::path::PathBuf]) -> Result<Option<Arc<KeyLog>>, wsclose::error::Error> {
+    if paths.is_empty() {
+        return Ok(None);
+    }
+    let mut keylog = KeyLog::new();
+    for path in paths {
+        let parsed = keylog.read_file(path)?;
+        if parsed.malformed > 0 {
+            eprintln!(
+                "wsclose: {}: warning: {} malformed line(s) skipped ({} read)",
+                path.display(),
+                parsed.malformed,
+                parsed.valid
+            );
+        }
+    }
+    Ok(Some(Arc::new(keylog)))
 }
 
 /// A fatal error: one line on standard error, exit 2.
@@ -149,6 +176,10 @@ fn analyze(args: &cli::AnalyzeArgs) -> ExitCode {
     opts.max_flows = usize::try_from(args.max_flows).unwrap_or(usize::MAX);
     opts.max_total_pending = usize::try_from(args.max_buffer_total).unwrap_or(usize::MAX);
     opts.pipelined = args.threads > 1;
+    match keylogs(&args.keylogs) {
+        Ok(keylog) => opts.conn.keylog = keylog,
+        Err(e) => return fatal(&e),
+    }
     let stdout = io::stdout();
     let mut lock = io::BufWriter::with_capacity(1 << 16, stdout.lock());
     let mut out = Output::new(args.format.into(), color, &mut lock);

@@ -8,7 +8,7 @@ use std::io::{self, Read};
 use std::net::IpAddr;
 use std::sync::mpsc;
 
-use crate::capture::{read_packets, CaptureInfo, Ts};
+use crate::capture::{read_packets, CaptureInfo, Record, Ts};
 use crate::decode::{decode, Segment, Skip, TcpFlags};
 use crate::error::Error;
 use crate::tcp::Seq;
@@ -41,6 +41,16 @@ struct Head {
 struct Batch {
     data: Vec<u8>,
     packets: Vec<Decoded>,
+    /// Blocks of TLS secrets, each with the number of packets of the batch before it.
+    secrets: Vec<(usize, Vec<u8>)>,
+}
+
+/// What the calling thread gets, in file order.
+pub enum Item<'a> {
+    /// A packet: its number, time and decoded segment.
+    Segment(u64, Ts, Result<Segment<'a>, Skip>),
+    /// A block of TLS secrets (NSS key log lines) embedded in the capture.
+    TlsSecrets(&'a [u8]),
 }
 
 impl Batch {
@@ -48,20 +58,22 @@ impl Batch {
         Batch {
             data: Vec::with_capacity(BATCH_BYTES),
             packets: Vec::with_capacity(4096),
+            secrets: Vec::new(),
         }
     }
 }
 
-/// Reads the capture in `input` on a second thread and calls `on_segment` for every
-/// packet, decoded, on this one. Returns as `capture::read_packets` does.
+/// Reads the capture in `input` on a second thread and calls `on_item` for every packet,
+/// decoded, and every block of TLS secrets, on this one. Returns as
+/// `capture::read_packets` does.
 pub fn read_segments<F>(
     path: &str,
     input: Box<dyn Read + Send>,
     info: &mut CaptureInfo,
-    mut on_segment: F,
+    mut on_item: F,
 ) -> Result<(), Error>
 where
-    F: FnMut(u64, Ts, Result<Segment<'_>, Skip>),
+    F: FnMut(Item<'_>),
 {
     let (full_tx, full_rx) = mpsc::sync_channel::<Batch>(BATCHES_IN_FLIGHT);
     let (empty_tx, empty_rx) = mpsc::channel::<Batch>();
@@ -72,10 +84,17 @@ where
             let mut info = CaptureInfo::default();
             let mut batch = Batch::new();
             let mut receiver_gone = false;
-            let result = read_packets(&name, input, &mut info, |pkt| {
+            let result = read_packets(&name, input, &mut info, |record| {
                 if receiver_gone {
                     return;
                 }
+                let pkt = match record {
+                    Record::Packet(pkt) => pkt,
+                    Record::TlsSecrets(text) => {
+                        batch.secrets.push((batch.packets.len(), text.to_vec()));
+                        return;
+                    }
+                };
                 let segment = decode(pkt.linktype, pkt.data, pkt.orig_len).map(|seg| {
                     let start = batch.data.len();
                     batch.data.extend_from_slice(seg.payload);
@@ -101,7 +120,8 @@ where
                     receiver_gone = full_tx.send(std::mem::replace(&mut batch, next)).is_err();
                 }
             });
-            if !batch.packets.is_empty() && !receiver_gone {
+            let empty = batch.packets.is_empty() && batch.secrets.is_empty();
+            if !empty && !receiver_gone {
                 let _ = full_tx.send(batch);
             }
             (result, info)
@@ -116,7 +136,11 @@ where
         }
     };
     for mut batch in full_rx {
-        for p in &batch.packets {
+        let mut secrets = batch.secrets.iter().peekable();
+        for (i, p) in batch.packets.iter().enumerate() {
+            while let Some((_, text)) = secrets.next_if(|(at, _)| *at <= i) {
+                on_item(Item::TlsSecrets(text));
+            }
             let segment = match &p.segment {
                 Ok(h) => Ok(Segment {
                     src: h.src,
@@ -131,10 +155,14 @@ where
                 }),
                 Err(skip) => Err(*skip),
             };
-            on_segment(p.frame_no, p.ts, segment);
+            on_item(Item::Segment(p.frame_no, p.ts, segment));
+        }
+        for (_, text) in secrets {
+            on_item(Item::TlsSecrets(text));
         }
         batch.data.clear();
         batch.packets.clear();
+        batch.secrets.clear();
         let _ = empty_tx.send(batch);
     }
     match reader.join() {

@@ -170,6 +170,10 @@ pub struct TcpEnd {
     /// Time from the first Close frame to this teardown, when there was a Close.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub after_close_ms: Option<f64>,
+    /// Decrypted TLS: whether the side that ended TCP had sent close_notify first (false:
+    /// the TLS stream was truncated).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tls_close_notify: Option<bool>,
 }
 
 /// The close code an application on one side would observe (a browser's CloseEvent.code).
@@ -267,8 +271,11 @@ pub struct AlertReport {
     pub frame: u64,
     pub ts: Ts,
     pub direction: Direction,
-    /// The body is encrypted: level and description are not visible without keys.
+    /// The alert was protected on the wire: level and description are visible only when
+    /// it was `decrypted`.
     pub encrypted: bool,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub decrypted: bool,
     pub level: Option<u8>,
     pub description: Option<u8>,
     pub name: Option<&'static str>,
@@ -295,6 +302,21 @@ pub enum FailureKind {
     HttpAnswer,
     /// The client spoke plain HTTP to a TLS port.
     PlainHttpToTls,
+    /// A fatal alert right after a handshake that looked complete, before the WebSocket
+    /// handshake (TLS 1.3 servers reject client certificates this way).
+    AlertAfterHandshake,
+    /// Without keys: the server ended a TLS 1.3 session right after its handshake with
+    /// one short record, most likely such an alert.
+    ProbableAlertAfterHandshake,
+}
+
+/// How sure an inferred claim is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Confidence {
+    High,
+    Medium,
+    Low,
 }
 
 /// Why the TLS handshake failed.
@@ -308,6 +330,40 @@ pub struct TlsFailure {
     pub fix: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub alert: Option<&'static AlertEntry>,
+    /// Set when the failure is inferred from record sizes and timing, not read.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub confidence: Option<Confidence>,
+}
+
+/// Whether a TLS session was decrypted.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DecryptionStatus {
+    /// Its records were opened with the key log's secrets: what the report says of the
+    /// WebSocket inside is read, as for ws://.
+    Decrypted,
+    /// No key log was given and the capture embeds none.
+    NoKeyLog,
+    /// The key log has no line for the session's client random.
+    NoMatchingSecret,
+    /// The key log has lines for the session but not the secrets its version needs.
+    IncompleteSecrets,
+    /// The cipher suite is not one wsclose decrypts.
+    UnsupportedCipher,
+    /// A record failed authentication: the secrets are not this session's (or the record
+    /// is damaged).
+    WrongKey,
+}
+
+/// Decryption of a TLS session.
+#[derive(Clone, Debug, Serialize)]
+pub struct DecryptionReport {
+    pub status: DecryptionStatus,
+    /// The packet the status is about (the ServerHello, or the record that failed).
+    pub frame: u64,
+    pub detail: String,
+    /// Plaintext bytes decrypted each way.
+    pub bytes: PerDirection<u64>,
 }
 
 /// The TLS summary of a connection.
@@ -330,6 +386,10 @@ pub struct TlsReport {
     pub certificate_hints: Vec<String>,
     pub alerts: Vec<AlertReport>,
     pub failure: Option<TlsFailure>,
+    /// Whether the records were decrypted, and why not (absent when no ServerHello was
+    /// seen, so there was nothing to decrypt).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub decryption: Option<DecryptionReport>,
 }
 
 /// One WebSocket connection (or refused upgrade attempt, or TLS connection).
@@ -382,6 +442,8 @@ pub enum WarningKind {
     IpFragments,
     CutHeaders,
     FlowsEvicted,
+    /// Lines of embedded TLS secrets that could not be read.
+    KeyLog,
 }
 
 /// A problem with the file as a whole.

@@ -120,6 +120,15 @@ rules! {
     CertificateProblem => Warning, Warning, Fix::None;
     CertificateHint => Info, Off, Fix::None;
     TlsAlert => Info, Off, Fix::None;
+    /// A fatal alert decrypted after the handshake: one side ended the TLS session.
+    TlsFatalAlert => Warning, Warning, Fix::Text("Look at the logs of the side that sent the alert: it ended the TLS session (for bad_record_mac or decode_error, suspect a proxy or a library bug; for certificate_required, the client certificate).");
+    /// A side closed TCP without a TLS close_notify: the TLS stream was cut (decrypted
+    /// sessions only).
+    TlsTruncated => Info, Off, Fix::Text("End TLS with close_notify before closing TCP; a peer that does not was killed, crashed, or dropped by something in between.");
+    /// A TLS session that was not decrypted, and why.
+    NotDecrypted => Info, Off, Fix::Text("Record the TLS secrets while capturing (SSLKEYLOGFILE for browsers, curl, Python; node --tls-keylog; Go KeyLogWriter) and pass the file with --keylog, or embed it with `editcap --inject-secrets tls,FILE`.");
+    /// The key log's secrets did not open the session's records.
+    DecryptionFailed => Warning, Off, Fix::Text("Use the key log written while this capture was made (its client randoms must match); a damaged record at a capture gap fails too.");
 }
 
 impl Rule {

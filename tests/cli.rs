@@ -194,3 +194,40 @@ fn one_thread_and_two_give_the_same_report() {
         "reports differ between --threads 1 and 2"
     );
 }
+
+#[test]
+fn key_logs_that_cannot_be_used_are_exit_2_naming_the_file() {
+    let sample = "samples/wss-tls12-gcm.pcap";
+    let out = wsclose(&["analyze", "--keylog", "no/such.keys", sample]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.starts_with("wsclose: no/such.keys: "), "{err}");
+    // A file with no key log line at all (here a capture) is no key log.
+    let out = wsclose(&["analyze", "--keylog", "Cargo.toml", sample]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.starts_with("wsclose: Cargo.toml: "), "{err}");
+    assert!(out.stdout.is_empty());
+}
+
+#[test]
+fn malformed_key_log_lines_are_one_warning_and_the_rest_is_used() {
+    let good = std::fs::read_to_string(crate::root().join("samples/wss-tls12-gcm.keys")).unwrap();
+    let text = format!("CLIENT_RANDOM zz 11\nnot a key log line\n{good}");
+    let keys = crate::temp_capture("malformed.keys", text.as_bytes());
+    let out = wsclose(&[
+        "analyze",
+        "--format",
+        "jsonl",
+        "--keylog",
+        keys.to_str().unwrap(),
+        "samples/wss-tls12-gcm.pcap",
+    ]);
+    assert_eq!(out.status.code(), Some(0));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.contains("2 malformed line(s) skipped"), "{err}");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("\"code\":1000"), "{stdout}");
+}

@@ -1,5 +1,6 @@
-//! Byte-for-byte output of every sample: text, JSON and JSONL. `WSCLOSE_BLESS=1 cargo test`
-//! rewrites the expected files; review that diff.
+//! Byte-for-byte output of every sample, decrypted with the key log beside it when there is
+//! one: text, JSON and JSONL. `WSCLOSE_BLESS=1 cargo test` rewrites the expected files;
+//! review that diff.
 
 use std::fs;
 
@@ -14,6 +15,18 @@ fn samples() -> Vec<String> {
         .collect();
     names.sort();
     names
+}
+
+/// `--keylog samples/NAME.keys` when the sample's key log holds secrets (a handshake that
+/// failed before any secret existed leaves only a comment line, which is no key log).
+fn keylog(name: &str) -> Option<[String; 2]> {
+    let stem = name.strip_suffix(".pcap")?;
+    let path = format!("samples/{stem}.keys");
+    let text = fs::read_to_string(root().join(&path)).ok()?;
+    let has_secret = text
+        .lines()
+        .any(|l| l.starts_with("CLIENT_RANDOM ") || l.contains("_SECRET "));
+    has_secret.then(|| ["--keylog".to_string(), path])
 }
 
 fn check(name: &str, ext: &str, args: &[&str]) -> Option<String> {
@@ -44,13 +57,13 @@ fn golden_outputs_match() {
     let mut failures = Vec::new();
     for name in &names {
         let file = format!("samples/{name}");
-        failures.extend(check(name, "txt", &["analyze", "--color", "never", &file]));
-        failures.extend(check(name, "json", &["analyze", "--format", "json", &file]));
-        failures.extend(check(
-            name,
-            "jsonl",
-            &["analyze", "--format", "jsonl", &file],
-        ));
+        let mut args = vec!["analyze".to_string(), file];
+        args.extend(keylog(name).into_iter().flatten());
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let with = |extra: &[&'static str]| [&args[..], extra].concat();
+        failures.extend(check(name, "txt", &with(&["--color", "never"])));
+        failures.extend(check(name, "json", &with(&["--format", "json"])));
+        failures.extend(check(name, "jsonl", &with(&["--format", "jsonl"])));
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }

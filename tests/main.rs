@@ -8,6 +8,7 @@ use wsclose_testgen::conv as pcapgen;
 
 mod check;
 mod cli;
+mod decryption;
 mod expectations;
 mod explain;
 mod golden;

@@ -14,8 +14,10 @@ use wsclose::ws::reader::FrameReader;
 
 fn analyze_bytes(bytes: Vec<u8>) {
     let mut info = CaptureInfo::default();
-    let _ = capture::read_packets("fuzz", Box::new(Cursor::new(bytes)), &mut info, |pkt| {
-        let _ = wsclose::decode::decode(pkt.linktype, pkt.data, pkt.orig_len);
+    let _ = capture::read_packets("fuzz", Box::new(Cursor::new(bytes)), &mut info, |record| {
+        if let capture::Record::Packet(pkt) = record {
+            let _ = wsclose::decode::decode(pkt.linktype, pkt.data, pkt.orig_len);
+        }
     });
 }
 
@@ -72,9 +74,12 @@ proptest! {
         for (i, (offset, chunk)) in [(0, &bytes[..cut]), (cut, &bytes[cut..])].into_iter().enumerate() {
             let ev = StreamEvent::Data { offset: offset as u64, bytes: chunk, frame_no: i as u64 + 1, ts: wsclose::capture::Ts(0) };
             let side = if i % 2 == 0 { wsclose::tcp::Side::A } else { wsclose::tcp::Side::B };
-            reader.feed(&ev, &mut |e, f, ts| state.on_event(side, e, f, ts));
+            reader.feed(&ev, &mut |e, f, ts| {
+            state.on_event(side, e, f, ts);
+            None
+        });
         }
-        let _ = wsclose::story::tls::report(&state, wsclose::tcp::Side::A, None);
+        let _ = wsclose::story::tls::report(&state, wsclose::tcp::Side::A, None, false);
     }
 
     #[test]

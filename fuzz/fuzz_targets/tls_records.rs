@@ -19,7 +19,10 @@ fuzz_target!(|data: &[u8]| {
             frame_no: i as u64 + 1,
             ts: Ts(i as i64),
         };
-        readers[side].feed(&ev, &mut |e, f, ts| state.on_event(side, e, f, ts));
+        readers[side].feed(&ev, &mut |e, f, ts| {
+            state.on_event(side, e, f, ts);
+            None
+        });
     }
-    let _ = wsclose::story::tls::report(&state, Side::A, None);
+    let _ = wsclose::story::tls::report(&state, Side::A, None, false);
 });

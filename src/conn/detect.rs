@@ -74,7 +74,9 @@ impl App {
             frame_no,
             ts,
         };
-        if looks_like_tls(&joined) {
+        // TLS inside TLS is not looked for: a decrypted stream is HTTP and frames.
+        let in_tls = self.sides[side].speaks_tls;
+        if !in_tls && looks_like_tls(&joined) {
             if joined.len() < TLS_HEADER {
                 self.keep_probing(side, joined);
             } else {
@@ -83,7 +85,7 @@ impl App {
             }
             return;
         }
-        if http::looks_like_response(&joined) && self.answers_client_hello(side) {
+        if !in_tls && http::looks_like_response(&joined) && self.answers_client_hello(side) {
             self.http_answer_to_tls(side, &joined, frame_no);
             return;
         }
@@ -154,7 +156,7 @@ impl App {
                 frame_no: seen.frame_no,
                 ts: seen.ts,
             };
-            self.on_stream(side, after.event());
+            self.on_plain(side, after.event());
         }
     }
 
@@ -195,7 +197,7 @@ impl App {
             // A first plausible segment, kept until another agrees.
             return;
         }
-        self.on_stream(side, current.event());
+        self.on_plain(side, current.event());
     }
 
     /// Frame structure without a handshake. False when `current` does not start with

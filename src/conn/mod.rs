@@ -22,6 +22,7 @@ mod tls;
 mod upgrade;
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 use crate::capture::Ts;
 use crate::http::{Request, Response};
@@ -29,6 +30,7 @@ use crate::report::Detection;
 use crate::rules::Rule;
 use crate::tcp::reassembly::{Stream, StreamEvent};
 use crate::tcp::{Direction, PerSide, Side};
+use crate::tls::keylog::KeyLog;
 use crate::tls::record::TlsReader;
 use crate::tls::session::Session;
 use crate::ws::reader::FrameReader;
@@ -43,6 +45,8 @@ pub struct ConnOptions {
     pub ws_ports: Vec<u16>,
     /// Out-of-order bytes buffered per direction.
     pub max_pending: usize,
+    /// TLS secrets (`--keylog`) for decrypting wss://.
+    pub keylog: Option<Arc<KeyLog>>,
 }
 
 /// What one side's stream is being read as.
@@ -53,8 +57,6 @@ enum Mode {
     Hold { pieces: Vec<Held>, held: usize },
     /// WebSocket frames (the reader is out of its slot only while it runs).
     Frames(Option<Box<FrameReader>>),
-    /// TLS records (same arrangement).
-    Tls(Option<Box<TlsReader>>),
     /// Not WebSocket, or nothing more to learn.
     Ignore,
 }
@@ -69,6 +71,12 @@ struct Held {
 
 /// What one side did at the WebSocket level.
 struct SideState {
+    /// TLS records, when the stream speaks TLS: under `mode`, which reads what they
+    /// decrypt to (the reader is out of its slot only while it runs).
+    tls: Option<Box<TlsReader>>,
+    /// The stream speaks TLS (`tls` is set, or out of its slot while it runs).
+    speaks_tls: bool,
+    /// What the stream (or its decrypted plaintext) is read as.
     mode: Mode,
     in_message: bool,
     frames: u64,
@@ -83,6 +91,8 @@ struct SideState {
 impl SideState {
     fn new() -> SideState {
         SideState {
+            tls: None,
+            speaks_tls: false,
             mode: Mode::Probe {
                 buf: Vec::new(),
                 probes: 0,
@@ -150,6 +160,8 @@ struct App {
     forced_server_port: Option<u16>,
     ports: PerSide<u16>,
     tls: Option<Box<Session>>,
+    /// The TLS secrets known when the connection's ServerHello arrives.
+    keylog: Option<Arc<KeyLog>>,
     /// Sec-WebSocket-Accept matched the key (checked once, when the 101 arrives).
     accept_valid: Option<bool>,
     /// Buffers were dropped for the capture-wide budget: reported so that the loss shows.
@@ -178,6 +190,7 @@ impl App {
             forced_server_port,
             ports,
             tls: None,
+            keylog: None,
             accept_valid: None,
             shed: false,
             candidate: None,
@@ -185,12 +198,16 @@ impl App {
     }
 
     /// Worth a report: WebSocket, an Upgrade attempt, or TLS (which may carry wss://).
+    /// A decrypted TLS session whose plaintext is not WebSocket (HTTPS, say) is not.
     fn is_reported(&self) -> bool {
         self.detection.is_some()
             || self.refused
-            || self.tls.is_some()
             || self.request.is_some()
             || self.shed
+            || self
+                .tls
+                .as_ref()
+                .is_some_and(|t| !t.read_and_not_websocket())
     }
 
     fn dir(&self, side: Side) -> Direction {
@@ -233,7 +250,8 @@ impl App {
         self.sides[side].mode = Mode::Ignore;
     }
 
-    /// One event of `side`'s reassembled stream, to whatever reads that stream now.
+    /// One event of `side`'s reassembled stream, to whatever reads that stream now: its
+    /// TLS records, or the plaintext reader directly.
     fn on_stream(&mut self, side: Side, ev: StreamEvent<'_>) {
         if let StreamEvent::Gap {
             offset,
@@ -245,10 +263,19 @@ impl App {
         {
             self.note_gap(side, offset, len, kind, frame_no);
         }
+        if self.sides[side].tls.is_some() {
+            self.feed_tls(side, &ev);
+        } else {
+            self.on_plain(side, ev);
+        }
+    }
+
+    /// One event of `side`'s plaintext (the TCP stream itself, or what TLS decrypted) to
+    /// whatever reads it now.
+    fn on_plain(&mut self, side: Side, ev: StreamEvent<'_>) {
         match &mut self.sides[side].mode {
             Mode::Ignore => {}
             Mode::Frames(_) => self.feed_frames(side, &ev),
-            Mode::Tls(_) => self.feed_tls(side, &ev),
             Mode::Hold { pieces, held } => {
                 if let StreamEvent::Data {
                     offset,

@@ -78,7 +78,10 @@ impl Conn {
             messages,
             closes: app.closes.iter().map(|c| self.close_report(c)).collect(),
             closes_not_listed: app.closes_not_listed,
-            tls: app.tls.as_ref().map(|t| story::tls::report(t, client, end)),
+            tls: app
+                .tls
+                .as_ref()
+                .map(|t| story::tls::report(t, client, end, app.response.is_some())),
             story: Story::open(),
             findings: app
                 .findings

@@ -4,6 +4,7 @@
 //! starts another connection.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 use crate::capture::Ts;
 use crate::conn::{App, Conn, ConnOptions, Mode};
@@ -13,6 +14,7 @@ use crate::rules::Rule;
 use crate::story::End;
 use crate::tcp::reassembly::{GapKind, Stream};
 use crate::tcp::{PerSide, Seq, Side};
+use crate::tls::keylog::KeyLog;
 
 impl Conn {
     /// A connection whose first packet seen goes from `src` to `dst`.
@@ -43,6 +45,12 @@ impl Conn {
             last_payload: None,
             idle_before_end: None,
         }
+    }
+
+    /// The TLS secrets this connection decrypts with (the key log may grow while it is
+    /// open: secrets embedded in a capture apply to the sessions after them).
+    pub fn set_keylog(&mut self, keylog: &Arc<KeyLog>) {
+        self.app.keylog = Some(Arc::clone(keylog));
     }
 
     /// The side that sends from `src`.
@@ -101,7 +109,7 @@ impl Conn {
         self.app
             .sides
             .iter()
-            .all(|(_, s)| matches!(s.mode, Mode::Ignore))
+            .all(|(_, s)| matches!(s.mode, Mode::Ignore) && s.tls.is_none())
     }
 
     /// Is a SYN from `src` with sequence number `isn` the start of another connection on
@@ -173,11 +181,13 @@ impl Conn {
         self.app
             .sides
             .iter()
-            .map(|(_, s)| match &s.mode {
-                Mode::Probe { buf, .. } => buf.len(),
-                Mode::Hold { held, .. } => *held,
-                Mode::Tls(Some(r)) => r.buffered(),
-                _ => 0,
+            .map(|(_, s)| {
+                let mode = match &s.mode {
+                    Mode::Probe { buf, .. } => buf.len(),
+                    Mode::Hold { held, .. } => *held,
+                    _ => 0,
+                };
+                mode + s.tls.as_ref().map_or(0, |r| r.buffered())
             })
             .sum::<usize>()
             + self.app.candidate.as_ref().map_or(0, |c| c.bytes.len())
@@ -203,11 +213,11 @@ impl Conn {
                     shed += *held;
                     side.mode = Mode::Ignore;
                 }
-                Mode::Tls(Some(r)) => {
-                    shed += r.buffered();
-                    r.shed();
-                }
                 _ => {}
+            }
+            if let Some(r) = side.tls.as_mut() {
+                shed += r.buffered();
+                r.shed();
             }
         }
         if shed > 0 {

@@ -8,8 +8,8 @@ use crate::capture::Format;
 use crate::close::catalog;
 use crate::render::wrap::wrap;
 use crate::report::{
-    CloseReport, ConnReport, Detection, FileReport, Finding, Handshake, Outcome, Story,
-    TlsHandshake, TlsReport, Verdict,
+    CloseReport, Confidence, ConnReport, DecryptionStatus, Detection, FileReport, Finding,
+    Handshake, Outcome, Story, TlsHandshake, TlsReport, Verdict,
 };
 use crate::rules::Severity;
 use crate::tls::Validity;
@@ -456,8 +456,19 @@ fn tls_block(o: &mut String, t: &TlsReport, s: Style) {
         );
         let _ = writeln!(o, "{CONT}{}", wrap(&line, 84, "               "));
     }
+    if let Some(d) = &t.decryption {
+        let line = if d.status == DecryptionStatus::Decrypted {
+            s.green(&format!(
+                "decrypted with the key log: {} bytes client -> server, {} bytes server -> client",
+                d.bytes.client_to_server, d.bytes.server_to_client
+            ))
+        } else {
+            d.detail.clone()
+        };
+        let _ = writeln!(o, "{CONT}{}", wrap(&line, 84, CONT));
+    }
     for a in &t.alerts {
-        let what = if a.encrypted {
+        let what = if a.encrypted && !a.decrypted {
             format!(
                 "encrypted alert{}",
                 a.probable
@@ -467,14 +478,15 @@ fn tls_block(o: &mut String, t: &TlsReport, s: Style) {
             )
         } else {
             format!(
-                "{} {} ({})",
+                "{} {} ({}){}",
                 if a.level == Some(2) {
                     "fatal"
                 } else {
                     "warning"
                 },
                 a.name.unwrap_or("unknown"),
-                a.description.unwrap_or(0)
+                a.description.unwrap_or(0),
+                if a.decrypted { ", decrypted" } else { "" }
             )
         };
         let line = format!("alert packet {} {}  {what}", a.frame, a.direction.arrow());
@@ -482,12 +494,17 @@ fn tls_block(o: &mut String, t: &TlsReport, s: Style) {
     }
     if let Some(f) = &t.failure {
         let code = f.client_observed_code;
+        let confidence = match f.confidence {
+            Some(Confidence::Low) => " (inferred, low confidence)",
+            Some(Confidence::Medium) => " (inferred)",
+            _ => "",
+        };
         let what = if code == 1015 {
             "TLS handshake failed"
         } else {
             "abnormal closure"
         };
-        let head = format!("a client would report close code {code} ({what})");
+        let head = format!("a client would report close code {code} ({what}){confidence}");
         const FIELD: &str = "                      ";
         let _ = writeln!(o, "{CONT}{} {}", s.red("!"), s.red(&head));
         let _ = writeln!(o, "{CONT}cause    {}", wrap(&f.cause, 76, FIELD));

@@ -15,8 +15,8 @@ use crate::capture::Ts;
 use crate::close::catalog;
 use crate::close::code::CloseCode;
 use crate::report::{
-    CloseReport, ConnReport, Detection, EndKind, Finding, Observed, Outcome, Story, TcpEnd,
-    TlsReport, Verdict,
+    CloseReport, ConnReport, DecryptionStatus, Detection, EndKind, Finding, Observed, Outcome,
+    Story, TcpEnd, TlsReport, Verdict,
 };
 use crate::rules::Rule;
 use crate::tcp::{Direction, PerDirection, Side};
@@ -130,6 +130,7 @@ pub fn tell(report: &mut ConnReport, ev: &Evidence) {
             after_close_ms: first
                 .and_then(|d| closes.from(d))
                 .map(|c| ms_between(end.ts, c.ts)),
+            tls_close_notify: None,
         });
     }
     let tcp_ended = ev.first_end.is_some();
@@ -259,6 +260,52 @@ fn story_finding(story: &Story, ev: &Evidence) -> Option<Finding> {
     }
 }
 
+/// Why a TLS session was not decrypted, or did not decrypt.
+fn decryption_findings(tls: &TlsReport, findings: &mut Vec<Finding>) {
+    let Some(d) = &tls.decryption else {
+        return;
+    };
+    let rule = match d.status {
+        DecryptionStatus::Decrypted => return,
+        DecryptionStatus::WrongKey => Rule::DecryptionFailed,
+        _ if tls.failure.is_some() => return,
+        _ => Rule::NotDecrypted,
+    };
+    findings.push(Finding::new(rule, None, d.frame, d.detail.clone()));
+}
+
+/// Decrypted TLS: did the side that ended TCP send close_notify first? Without it the TLS
+/// stream was cut: the peer was killed, crashed, or something in between dropped it.
+fn truncation(tls: &TlsReport, story: &mut Story, findings: &mut Vec<Finding>) {
+    let decrypted = tls
+        .decryption
+        .as_ref()
+        .is_some_and(|d| d.status == DecryptionStatus::Decrypted);
+    let Some(end) = story.tcp_end.as_mut().filter(|_| decrypted) else {
+        return;
+    };
+    // close_notify, or a fatal alert (which ends the session as surely).
+    let notified = tls.alerts.iter().any(|a| {
+        a.direction == end.by
+            && a.frame <= end.frame
+            && (a.name == Some("close_notify") || a.level == Some(2))
+    });
+    end.tls_close_notify = Some(notified);
+    if !notified {
+        findings.push(Finding::new(
+            Rule::TlsTruncated,
+            Some(end.by),
+            end.frame,
+            format!(
+                "the {} ended TCP ({}, packet {}) without a TLS close_notify: the TLS stream was truncated, not closed",
+                end.by.sender(),
+                end.kind,
+                end.frame
+            ),
+        ));
+    }
+}
+
 /// The TLS part of the story: a failed handshake is what a client reports as 1015; a
 /// completed one hides the WebSocket frames.
 fn tls_story(
@@ -285,10 +332,14 @@ fn tls_story(
             hint.clone(),
         ));
     }
+    decryption_findings(tls, findings);
+    truncation(tls, story, findings);
+    // Warning-level alerts other than close_notify, the orderly end (its absence is told
+    // by `truncation`).
     for a in tls
         .alerts
         .iter()
-        .filter(|a| !a.encrypted && a.level == Some(1))
+        .filter(|a| a.level == Some(1) && a.name != Some("close_notify"))
     {
         findings.push(Finding::new(
             Rule::TlsAlert,
@@ -300,6 +351,26 @@ fn tls_story(
                 a.name.unwrap_or("unknown")
             ),
         ));
+    }
+    if tls.failure.is_none() {
+        // Fatal alerts inside an established session (the handshake failures are told
+        // below).
+        for a in tls
+            .alerts
+            .iter()
+            .filter(|a| a.decrypted && a.level == Some(2))
+        {
+            findings.push(Finding::new(
+                Rule::TlsFatalAlert,
+                Some(a.direction),
+                a.frame,
+                format!(
+                    "the {} ended the TLS session with the fatal alert {} (decrypted)",
+                    a.direction.sender(),
+                    a.name.unwrap_or("unknown")
+                ),
+            ));
+        }
     }
     if let Some(fail) = &tls.failure {
         story.outcome = Outcome::TlsFailed;

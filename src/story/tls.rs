@@ -6,11 +6,15 @@
 
 use crate::capture::Ts;
 use crate::close::catalog::{lookup_alert, AlertEntry};
-use crate::report::{AlertReport, FailureKind, TlsFailure, TlsHandshake, TlsReport};
+use crate::report::{
+    AlertReport, Confidence, DecryptionReport, DecryptionStatus, FailureKind, TlsFailure,
+    TlsHandshake, TlsReport,
+};
 use crate::story::{direction_of, End};
-use crate::tcp::Side;
+use crate::tcp::{Direction, PerDirection, Side};
 use crate::timefmt::ms_between;
-use crate::tls::session::{SeenAlert, Session};
+use crate::tls::decrypt::Missing;
+use crate::tls::session::{Decryption, SeenAlert, Session};
 use crate::tls::{TlsAlertDescription, TlsAlertSeverity, Validity};
 
 /// An encrypted TLS 1.3 alert: 2 bytes + content type + 16-byte AEAD tag = 19, plus a few
@@ -22,8 +26,9 @@ const TLS_FAILED: u16 = 1015;
 const ABNORMAL: u16 = 1006;
 
 /// The summary of `s` and its failure, if any. `client` is the client side as the
-/// connection knows it, used when no ClientHello was seen; `end` is the first FIN or RST.
-pub fn report(s: &Session, client: Side, end: Option<End>) -> TlsReport {
+/// connection knows it, used when no ClientHello was seen; `end` is the first FIN or RST;
+/// `upgraded`: the decrypted stream carried the server's answer to an HTTP request.
+pub fn report(s: &Session, client: Side, end: Option<End>, upgraded: bool) -> TlsReport {
     let client = s.client_side().unwrap_or(client);
     let complete = s.complete(client);
     let mut alerts: Vec<AlertReport> = s
@@ -37,7 +42,7 @@ pub fn report(s: &Session, client: Side, end: Option<End>) -> TlsReport {
         end,
         alerts: &mut alerts,
     };
-    let failure = d.failure(complete);
+    let failure = d.failure(complete, upgraded);
     let ch = s.client_hello.as_ref().map(|c| &c.hello);
     let sh = s.server_hello.as_ref().map(|(h, _)| h);
     TlsReport {
@@ -63,7 +68,65 @@ pub fn report(s: &Session, client: Side, end: Option<End>) -> TlsReport {
         certificate_hints: s.chain.hints.clone(),
         alerts,
         failure,
+        decryption: decryption(s, client),
     }
+}
+
+/// Whether the session was decrypted, and why not.
+fn decryption(s: &Session, client: Side) -> Option<DecryptionReport> {
+    let d = s.decryption?;
+    let hello = s.server_hello.as_ref().map_or(0, |(_, f)| *f);
+    let bytes = PerDirection {
+        client_to_server: s.decrypted[client].1,
+        server_to_client: s.decrypted[client.other()].1,
+    };
+    let total = bytes.client_to_server + bytes.server_to_client;
+    let (status, frame, detail) = match d {
+        Decryption::Keys {
+            frame,
+            complete: true,
+        } => (
+            DecryptionStatus::Decrypted,
+            frame,
+            format!("decrypted with the key log's secrets for this session: {total} bytes of plaintext"),
+        ),
+        Decryption::Keys {
+            frame,
+            complete: false,
+        } => (
+            DecryptionStatus::IncompleteSecrets,
+            frame,
+            "the key log has only the handshake secrets of this session: the handshake was decrypted (certificates, alerts), not what follows it".to_string(),
+        ),
+        Decryption::Missing(why) => (
+            match why {
+                Missing::NoKeyLog => DecryptionStatus::NoKeyLog,
+                Missing::NoSecret => DecryptionStatus::NoMatchingSecret,
+                Missing::IncompleteSecrets => DecryptionStatus::IncompleteSecrets,
+                Missing::UnsupportedCipher => DecryptionStatus::UnsupportedCipher,
+            },
+            hello,
+            format!("not decrypted: {why}"),
+        ),
+        Decryption::Failed { side, frame, error } => (
+            DecryptionStatus::WrongKey,
+            frame,
+            format!(
+                "a record from the {} (packet {frame}) did not decrypt ({}) with the key log's secrets for this session's client random: they belong to another session or the record is damaged; {total} bytes were decrypted before it",
+                direction_of(side, client).sender(),
+                match error {
+                    crate::tls::crypto::DecryptError::Auth => "authentication failed",
+                    crate::tls::crypto::DecryptError::Malformed => "malformed record",
+                },
+            ),
+        ),
+    };
+    Some(DecryptionReport {
+        status,
+        frame,
+        detail,
+        bytes,
+    })
 }
 
 fn alert_report(a: &SeenAlert, client: Side, complete: bool) -> AlertReport {
@@ -75,7 +138,8 @@ fn alert_report(a: &SeenAlert, client: Side, complete: bool) -> AlertReport {
         frame: a.frame,
         ts: a.ts,
         direction: direction_of(a.side, client),
-        encrypted: a.plain.is_none(),
+        encrypted: a.protected,
+        decrypted: a.protected && a.plain.is_some(),
         level,
         description,
         name: description.and_then(lookup_alert).map(|e| e.name),
@@ -115,6 +179,7 @@ fn failure(
         cause,
         fix: fix.to_string(),
         alert,
+        confidence: None,
     })
 }
 
@@ -124,7 +189,7 @@ impl Diagnosis<'_> {
     }
 
     /// Why the handshake failed, if it did.
-    fn failure(mut self, complete: bool) -> Option<TlsFailure> {
+    fn failure(mut self, complete: bool, upgraded: bool) -> Option<TlsFailure> {
         if let Some(f) = self.plain_http_to_tls() {
             return Some(f);
         }
@@ -132,7 +197,12 @@ impl Diagnosis<'_> {
             return Some(f);
         }
         if complete {
-            return None;
+            if upgraded {
+                return None;
+            }
+            return self
+                .alert_after_handshake()
+                .or_else(|| self.probable_alert_after_handshake());
         }
         let ch_frame = self.s.client_hello.as_ref()?.frame;
         self.server_hung_up_first(ch_frame)
@@ -162,6 +232,7 @@ impl Diagnosis<'_> {
             ),
             fix: "Use a wss:// URL for this port, or point ws:// at the plaintext port.".to_string(),
             alert,
+            confidence: None,
         })
     }
 
@@ -196,10 +267,11 @@ impl Diagnosis<'_> {
         let tls13 = self.s.tls13;
         let (a, desc) = self.s.alerts.iter().find_map(|a| match a.plain {
             Some((level, desc))
-                if level == TlsAlertSeverity::Fatal
+                if (level == TlsAlertSeverity::Fatal
                     || (tls13
                         && desc != TlsAlertDescription::CloseNotify
-                        && desc != TlsAlertDescription::UserCancelled) =>
+                        && desc != TlsAlertDescription::UserCancelled))
+                    && !self.after_peer_left(a) =>
             {
                 Some((a, desc))
             }
@@ -218,6 +290,106 @@ impl Diagnosis<'_> {
             }),
             entry,
         )
+    }
+
+    /// A fatal alert, decrypted, after a handshake that completed and before any answer
+    /// to an HTTP request: the session was refused right after its handshake.
+    fn alert_after_handshake(&self) -> Option<TlsFailure> {
+        let (a, desc) = self.s.alerts.iter().find_map(|a| match a.plain {
+            Some((level, desc))
+                if a.protected
+                    && desc != TlsAlertDescription::CloseNotify
+                    && desc != TlsAlertDescription::UserCancelled
+                    && (level == TlsAlertSeverity::Fatal || self.s.tls13) =>
+            {
+                Some((a, desc))
+            }
+            _ => None,
+        })?;
+        let entry = lookup_alert(desc.0);
+        let name = entry
+            .map(|e| e.name.to_string())
+            .unwrap_or_else(|| format!("alert {}", desc.0));
+        let mut cause = self.alert_cause(desc, &name, self.sender(a.side));
+        if desc == TlsAlertDescription::CertificateRequired || self.s.certificate_requested {
+            cause.push_str(&self.client_certificate_facts());
+        }
+        cause.push_str(&format!(
+            " (decrypted alert, packet {}, after the handshake had completed: the client's TLS library reports it on its first read, as a failed connection)",
+            a.frame
+        ));
+        failure(
+            FailureKind::AlertAfterHandshake,
+            a.frame,
+            cause,
+            entry.map_or("Look at the logs of the side that sent the alert.", |e| {
+                e.fix
+            }),
+            entry,
+        )
+    }
+
+    /// What the handshake shows of client certificates.
+    fn client_certificate_facts(&self) -> String {
+        match (self.s.certificate_requested, self.s.client_certificates) {
+            (true, Some(0)) => {
+                "; the server asked for a client certificate (CertificateRequest) and the client sent an empty Certificate".to_string()
+            }
+            (true, Some(n)) => format!(
+                "; the server asked for a client certificate and the client sent {n} certificate(s), which the server rejected"
+            ),
+            (true, None) => "; the server asked for a client certificate".to_string(),
+            (false, _) => String::new(),
+        }
+    }
+
+    /// Without keys: a TLS 1.3 server that answers the client's Finished with one short
+    /// record and hangs up, before any application data of its own. That record is most
+    /// likely a fatal alert; rejecting the client's certificate is the common cause.
+    fn probable_alert_after_handshake(&mut self) -> Option<TlsFailure> {
+        if !self.s.tls13 || matches!(self.s.decryption, Some(Decryption::Keys { .. })) {
+            return None;
+        }
+        let end = self.end?;
+        let (records, longest) = self.s.server_after_finished;
+        if end.side == self.client || !(1..=2).contains(&records) || longest > ENCRYPTED_ALERT_MAX {
+            return None;
+        }
+        let r = self.s.last_record[self.client.other()]?;
+        self.alerts.push(AlertReport {
+            frame: r.frame,
+            ts: r.ts,
+            direction: Direction::ServerToClient,
+            encrypted: true,
+            decrypted: false,
+            level: None,
+            description: None,
+            name: None,
+            probable: Some(format!(
+                "a TLS 1.3 encrypted alert from the server: a {}-byte record right after the handshake, then the server closed (a key log file would reveal it)",
+                r.len
+            )),
+        });
+        self.alerts.sort_by_key(|a| a.frame);
+        Some(TlsFailure {
+            kind: FailureKind::ProbableAlertAfterHandshake,
+            frame: r.frame,
+            client_observed_code: TLS_FAILED,
+            cause: format!(
+                "the server ended the session right after the TLS 1.3 handshake: one short encrypted record (packet {}, {} bytes), then {} (packet {}), before sending any application data. That is most likely a fatal alert; the common cause is a server that requires a client certificate (mutual TLS) rejecting the client's (certificate_required, or bad_certificate). Capture a key log (SSLKEYLOGFILE) and pass it with --keylog to name the alert",
+                r.frame, r.len, end.kind, end.frame
+            ),
+            fix: "Check whether the server requires a client certificate and whether the client is configured to send a valid one; decrypt with the client's key log to see the alert.".to_string(),
+            alert: None,
+            confidence: Some(Confidence::Low),
+        })
+    }
+
+    /// An alert sent after the peer had already ended TCP is a reaction to that (a server's
+    /// decode_error on a stream cut mid-handshake), not the cause.
+    fn after_peer_left(&self, a: &SeenAlert) -> bool {
+        self.end
+            .is_some_and(|e| e.side != a.side && e.frame < a.frame)
     }
 
     /// TLS 1.2: an encrypted alert before the handshake completed.
@@ -240,7 +412,7 @@ impl Diagnosis<'_> {
     /// client in place of its Finished (it rejected the server), or from the server in
     /// reaction to the client going away. Both are listed; the client's is the failure.
     fn tls13_short_records(&mut self) -> Option<TlsFailure> {
-        if !self.s.tls13 {
+        if !self.s.tls13 || matches!(self.s.decryption, Some(Decryption::Keys { .. })) {
             return None;
         }
         let mut client_alert = None;
@@ -257,6 +429,7 @@ impl Diagnosis<'_> {
                 ts: r.ts,
                 direction: d,
                 encrypted: true,
+                decrypted: false,
                 level: None,
                 description: None,
                 name: None,
@@ -376,6 +549,7 @@ impl Diagnosis<'_> {
             ),
             fix: "Check that this port serves TLS (use ws:// if it does not), e.g. with `openssl s_client -connect HOST:PORT -servername NAME`; check firewalls or proxies that filter TLS by server name.".to_string(),
             alert: None,
+            confidence: None,
         }
     }
 
@@ -444,6 +618,10 @@ mod tests {
     use crate::tls::record::{ClientHello, ServerHello, TlsEvent};
     use crate::tls::{CipherSuite, TlsCipherSuiteID, TlsRecordType, TlsVersion, Version};
 
+    fn report_(t: &Session, client: Side, end: Option<End>) -> TlsReport {
+        report(t, client, end, false)
+    }
+
     fn end(side: Side, frame: u64, ts: i64, kind: EndKind) -> Option<End> {
         Some(End {
             side,
@@ -461,6 +639,7 @@ mod tests {
             versions: vec![Version(TlsVersion::Tls11)],
             alpn: vec![],
             ciphers: vec![TlsCipherSuiteID(0x002f)],
+            random: [0; 32],
         };
         t.on_event(Side::A, TlsEvent::ClientHello(ch), 4, Ts(0));
         t.on_event(
@@ -468,11 +647,12 @@ mod tests {
             TlsEvent::Alert {
                 level: TlsAlertSeverity::Fatal,
                 description: TlsAlertDescription::ProtocolVersion,
+                protected: false,
             },
             5,
             Ts(1),
         );
-        let r = report(&t, Side::A, end(Side::B, 6, 2, EndKind::Fin));
+        let r = report_(&t, Side::A, end(Side::B, 6, 2, EndKind::Fin));
         let f = r.failure.expect("failure");
         assert_eq!(
             (f.kind, f.frame, f.client_observed_code),
@@ -492,7 +672,7 @@ mod tests {
             3,
             Ts(0),
         );
-        let r = report(&t, Side::A, end(Side::A, 9, 2_000_000_000, EndKind::Fin));
+        let r = report_(&t, Side::A, end(Side::A, 9, 2_000_000_000, EndKind::Fin));
         let f = r.failure.expect("failure");
         assert_eq!(f.kind, FailureKind::NoAnswer);
         assert!(f.cause.contains("gave up after 2.0 s"), "{}", f.cause);
@@ -507,12 +687,12 @@ mod tests {
             3,
             Ts(0),
         );
-        let r = report(&t, Side::A, end(Side::B, 4, 1, EndKind::Rst));
+        let r = report_(&t, Side::A, end(Side::B, 4, 1, EndKind::Rst));
         assert_eq!(
             r.failure.map(|f| f.kind),
             Some(FailureKind::ClosedAfterClientHello)
         );
-        let r = report(&t, Side::A, None);
+        let r = report(&t, Side::A, None, false);
         assert_eq!(r.failure.map(|f| f.kind), Some(FailureKind::NoAnswer));
     }
 
@@ -532,6 +712,8 @@ mod tests {
                 cipher: CipherSuite(TlsCipherSuiteID(0x1301)),
                 alpn: None,
                 retry: false,
+                random: [1; 32],
+                encrypt_then_mac: false,
             }),
             6,
             Ts(1),
@@ -542,13 +724,13 @@ mod tests {
         };
         t.on_event(Side::B, record(2000), 6, Ts(1));
         t.on_event(Side::A, record(19), 8, Ts(2));
-        let r = report(&t, Side::A, end(Side::A, 9, 3, EndKind::Fin));
+        let r = report_(&t, Side::A, end(Side::A, 9, 3, EndKind::Fin));
         let f = r.failure.expect("failure");
         assert_eq!((f.kind, f.frame), (FailureKind::EncryptedAlert, 8));
         assert!(r.alerts.iter().any(|a| a.encrypted && a.frame == 8));
         // The same session with the client's Finished is complete.
         t.on_event(Side::A, record(53), 8, Ts(2));
-        let r = report(&t, Side::A, end(Side::A, 9, 3, EndKind::Fin));
+        let r = report_(&t, Side::A, end(Side::A, 9, 3, EndKind::Fin));
         assert!(r.failure.is_none());
         assert_eq!(r.handshake, TlsHandshake::Complete);
     }

@@ -523,22 +523,28 @@ impl Decryptor {
     /// Decrypts one record in place. `header` is the 5-byte record header as on the wire,
     /// `body` the record body. On success returns the real content type (TLS 1.3: the inner
     /// type, after the zero padding is stripped; TLS 1.2: the header's type) and the
-    /// plaintext's range within `body`. The sequence number advances on success and on
-    /// failure alike: a record was consumed. The plaintext length is not checked against the
-    /// 2^14 limit; that is for the caller to report.
+    /// plaintext's range within `body`. The sequence number advances on success only: after
+    /// a failure the caller decides whether the record counts (`skip`) or whether it was
+    /// meant for other keys (TLS 1.3 handshake and application keys are tried in turn). A
+    /// failed record's body is left undefined (the ciphers decrypt in place as they
+    /// authenticate). The plaintext length is not checked against the 2^14 limit; that is
+    /// for the caller to report.
     pub fn open(
         &mut self,
         header: &[u8; 5],
         body: &mut [u8],
     ) -> Result<(u8, Range<usize>), DecryptError> {
         let seq = self.seq;
-        self.seq = self.seq.wrapping_add(1);
-        match &self.state {
+        let opened = match &self.state {
             State::Tls13 { key, .. } => open_tls13(key, seq, header, body),
             State::Gcm12(key) => open_gcm12(key, seq, header, body),
             State::ChaCha12(key) => open_chacha12(key, seq, header, body),
             State::Cbc(cbc) => open_cbc(cbc, seq, header, body),
+        };
+        if opened.is_ok() {
+            self.seq = self.seq.wrapping_add(1);
         }
+        opened
     }
 }
 
@@ -990,7 +996,7 @@ mod tests {
     }
 
     #[test]
-    fn skip_and_failure_advance_the_sequence_number() {
+    fn skip_advances_the_sequence_number_and_failure_does_not() {
         let suite = aes128_gcm_sha256();
         let mut server = Decryptor::tls13(&suite, &hex(RFC8448_S_AP)).unwrap();
         // The ticket record was lost in a gap; the data record is at sequence number 1.
@@ -999,12 +1005,18 @@ mod tests {
             open(&mut server, &hex(RFC8448_SERVER_DATA)).map(|(t, _)| t),
             Ok(APPLICATION_DATA)
         );
-        // A damaged record still consumes its sequence number: the alert opens after it.
+        // A damaged record does not consume its sequence number by itself: the alert after
+        // it opens once the caller skips it, and not before.
         let mut bad = hex(RFC8448_SERVER_DATA);
         bad[10] ^= 1;
         let mut server = Decryptor::tls13(&suite, &hex(RFC8448_S_AP)).unwrap();
         assert!(open(&mut server, &hex(RFC8448_SERVER_TICKET)).is_ok());
         assert_eq!(open(&mut server, &bad), Err(DecryptError::Auth));
+        assert_eq!(
+            open(&mut server, &hex(RFC8448_SERVER_ALERT)),
+            Err(DecryptError::Auth)
+        );
+        server.skip();
         assert_eq!(
             open(&mut server, &hex(RFC8448_SERVER_ALERT)),
             Ok((ALERT, vec![1, 0]))
@@ -1148,7 +1160,7 @@ mod tests {
             Err(DecryptError::Malformed)
         );
         assert_eq!(open(&mut fresh(), &seal(b"")), Err(DecryptError::Malformed));
-        // Shorter than a tag.
+        // Shorter than a tag: malformed, and no sequence number used.
         let mut d = fresh();
         for n in 0..TAG_LEN {
             assert_eq!(
@@ -1156,7 +1168,7 @@ mod tests {
                 Err(DecryptError::Malformed)
             );
         }
-        assert_eq!(d.seq, TAG_LEN as u64);
+        assert_eq!(d.seq, 0);
     }
 
     #[test]

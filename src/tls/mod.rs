@@ -1,13 +1,15 @@
-//! TLS without keys: the records of each direction (`record`, over tls-parser), the facts a
-//! connection gathers from them (`session`), and the server's certificate chain checked at
-//! the capture's time (`cert`). What the facts mean (a failed handshake, its cause) is
-//! decided in `story::tls`.
+//! TLS: the records of each direction (`record`, over tls-parser), opened with the keys
+//! (`decrypt`) a key log (`keylog`) gives for the session through the key schedules and
+//! ciphers of `crypto`; the facts a connection gathers from them (`session`), and the
+//! server's certificate chain checked at the capture's time (`cert`). What the facts mean
+//! (a failed handshake, its cause) is decided in `story::tls`.
 //!
 //! Wire numbers go by the names tls-parser gives them (`TlsVersion`, `TlsRecordType`,
 //! `TlsAlertDescription`, ...); `Version` and `CipherSuite` add the names the report shows.
 
 pub mod cert;
 pub mod crypto;
+pub mod decrypt;
 pub mod keylog;
 pub mod record;
 pub mod session;

@@ -10,11 +10,13 @@
 
 use tls_parser::{
     parse_tls_extensions, parse_tls_message_handshake, parse_tls_server_hello_extensions, SNIType,
-    TlsExtension, TlsMessage, TlsMessageHandshake,
+    TlsExtension, TlsExtensionType, TlsMessage, TlsMessageHandshake,
 };
 
 use crate::capture::Ts;
 use crate::tcp::reassembly::StreamEvent;
+use crate::tls::crypto::DecryptError;
+use crate::tls::decrypt::{Keys, Opened};
 use crate::tls::{
     CipherSuite, TlsAlertDescription, TlsAlertSeverity, TlsCipherSuiteID, TlsHandshakeType,
     TlsRecordType, Version,
@@ -33,6 +35,8 @@ const LAST_TYPE: TlsRecordType = TlsRecordType::ApplicationData;
 const MAJOR_VERSION: u8 = 3;
 /// Highest minor version byte a record header carries (TLS 1.3 records still say 1.2).
 const MAX_MINOR_VERSION: u8 = 4;
+/// The encrypt_then_mac extension (RFC 7366).
+const ENCRYPT_THEN_MAC: u16 = 22;
 /// Record header: type, version, length.
 const RECORD_HEADER: usize = 5;
 
@@ -64,6 +68,8 @@ pub struct ClientHello {
     pub versions: Vec<Version>,
     pub alpn: Vec<String>,
     pub ciphers: Vec<TlsCipherSuiteID>,
+    /// The client random: the key a key log files the session's secrets under.
+    pub random: [u8; 32],
 }
 
 /// What the ServerHello chose.
@@ -74,6 +80,9 @@ pub struct ServerHello {
     pub alpn: Option<String>,
     /// A HelloRetryRequest (RFC 8446 §4.1.4), not the final ServerHello.
     pub retry: bool,
+    pub random: [u8; 32],
+    /// encrypt_then_mac (RFC 7366) was agreed: CBC records are MAC'd after encryption.
+    pub encrypt_then_mac: bool,
 }
 
 /// One thing seen in a TLS stream.
@@ -81,28 +90,46 @@ pub struct ServerHello {
 pub enum TlsEvent<'a> {
     ClientHello(ClientHello),
     ServerHello(ServerHello),
-    /// DER certificates, leaf first as sent.
+    /// DER certificates, leaf first as sent (empty: a client declining to send one).
     Certificate(Vec<&'a [u8]>),
-    /// Another plaintext handshake message.
+    /// Another handshake message (plaintext, or decrypted).
     Handshake(TlsHandshakeType),
     ChangeCipherSpec,
-    /// A plaintext alert.
+    /// An alert: in plaintext, or `protected` and decrypted.
     Alert {
         level: TlsAlertSeverity,
         description: TlsAlertDescription,
+        protected: bool,
     },
     /// An alert record whose body is encrypted (content type 21, body longer than 2).
     EncryptedAlert {
         len: usize,
     },
-    /// An encrypted record of another type (application_data, or TLS 1.3 handshake).
+    /// A protected record (application_data, a TLS 1.3 handshake or alert, a TLS 1.2
+    /// Finished): sent for every one, decrypted or not.
     Encrypted {
         content_type: TlsRecordType,
         len: usize,
     },
+    /// Decrypted application data: the bytes at `offset` of the direction's plaintext.
+    Plaintext {
+        offset: u64,
+        bytes: &'a [u8],
+    },
+    /// A protected record lost to a capture gap: at most `len` plaintext bytes at `offset`.
+    PlaintextGap {
+        offset: u64,
+        len: u64,
+    },
+    /// A record did not open with the session's keys: decryption stops in this direction.
+    DecryptFailed(DecryptError),
     /// The bytes are not TLS (or framing was lost): nothing more is read in this direction.
     NotTls,
 }
+
+/// What a sink may hand back: the keys of the direction being read, when the event was
+/// its ServerHello.
+pub type Reply = Option<Box<Keys>>;
 
 enum State {
     Header,
@@ -127,6 +154,12 @@ pub struct TlsReader {
     /// Set by the connection once a TLS 1.3 ServerHello is seen: later handshake records
     /// are encrypted even though their outer type says handshake (never, in practice).
     pub tls13: bool,
+    /// The keys that open this direction's protected records, once known.
+    keys: Option<Box<Keys>>,
+    /// Plaintext bytes delivered so far.
+    plain_offset: u64,
+    /// Part of the current record was lost to a capture gap.
+    damaged: bool,
     /// Latest packet that carried bytes of the current record.
     latest: (u64, Ts),
 }
@@ -135,6 +168,15 @@ impl Default for TlsReader {
     fn default() -> Self {
         TlsReader::new()
     }
+}
+
+/// What the handshake messages of one record asked of the record layer.
+#[derive(Default)]
+struct After {
+    /// A TLS 1.3 Finished: the direction's next record uses its application keys.
+    finished: bool,
+    /// A TLS 1.3 KeyUpdate: the next record uses the next generation of keys.
+    key_update: bool,
 }
 
 impl TlsReader {
@@ -147,8 +189,21 @@ impl TlsReader {
             handshake: Vec::new(),
             encrypted: false,
             tls13: false,
+            keys: None,
+            plain_offset: 0,
+            damaged: false,
             latest: (0, Ts(0)),
         }
+    }
+
+    /// The keys of this direction: protected records are opened from now on.
+    pub fn set_keys(&mut self, keys: Box<Keys>) {
+        self.keys = Some(keys);
+    }
+
+    /// Protected records are being opened.
+    pub fn decrypting(&self) -> bool {
+        self.keys.is_some()
     }
 
     /// Bytes held for records and handshake messages not yet complete.
@@ -160,25 +215,41 @@ impl TlsReader {
     pub fn shed(&mut self) {
         self.body = Vec::new();
         self.handshake = Vec::new();
+        self.keys = None;
         self.state = State::Lost;
     }
 
     /// Feeds one stream event; `sink` gets each event with the packet that completed it.
     pub fn feed<F>(&mut self, ev: &StreamEvent<'_>, sink: &mut F)
     where
-        F: FnMut(TlsEvent<'_>, u64, Ts),
+        F: FnMut(TlsEvent<'_>, u64, Ts) -> Reply,
     {
         match *ev {
-            StreamEvent::Gap { len, .. } => match &mut self.state {
+            StreamEvent::Gap {
+                len, frame_no, ts, ..
+            } => match &mut self.state {
                 State::Body {
                     remaining, keep, ..
-                } if len > 0 && (len as usize) < *remaining && !*keep => {
+                } if len > 0
+                    && (len as usize) < *remaining
+                    && (!*keep || self.encrypted && self.keys.is_some()) =>
+                {
+                    // Inside a record whose body is not needed, or whose loss costs only
+                    // this record's plaintext: the record boundary is still known.
                     *remaining -= len as usize;
+                    if *keep {
+                        self.damaged = true;
+                        *keep = false;
+                    }
                 }
                 State::Lost => {}
                 _ => {
                     // A record boundary may be hidden: stop rather than misread.
                     self.state = State::Lost;
+                    if self.keys.take().is_some() {
+                        let offset = self.plain_offset;
+                        sink(TlsEvent::PlaintextGap { offset, len }, frame_no, ts);
+                    }
                 }
             },
             StreamEvent::Data {
@@ -192,7 +263,7 @@ impl TlsReader {
 
     fn data<F>(&mut self, mut bytes: &[u8], frame_no: u64, ts: Ts, sink: &mut F)
     where
-        F: FnMut(TlsEvent<'_>, u64, Ts),
+        F: FnMut(TlsEvent<'_>, u64, Ts) -> Reply,
     {
         while !bytes.is_empty() {
             if frame_no > self.latest.0 {
@@ -230,14 +301,19 @@ impl TlsReader {
                         return;
                     }
                     // Alert bodies are always kept (they are tiny): some stacks send a
-                    // plaintext alert after the peer has started encrypting.
+                    // plaintext alert after the peer has started encrypting. Protected
+                    // records are kept when there are keys to open them.
                     let keep = content_type == TlsRecordType::Alert
-                        || (!self.encrypted
-                            && matches!(
+                        || if self.encrypted {
+                            self.keys.is_some() && content_type != TlsRecordType::ChangeCipherSpec
+                        } else {
+                            matches!(
                                 content_type,
                                 TlsRecordType::Handshake | TlsRecordType::ChangeCipherSpec
-                            ));
+                            )
+                        };
                     self.body.clear();
+                    self.damaged = false;
                     self.state = State::Body {
                         content_type,
                         remaining: len,
@@ -267,41 +343,40 @@ impl TlsReader {
 
     fn finish_record<F>(&mut self, sink: &mut F)
     where
-        F: FnMut(TlsEvent<'_>, u64, Ts),
+        F: FnMut(TlsEvent<'_>, u64, Ts) -> Reply,
     {
         let State::Body { content_type, .. } = std::mem::replace(&mut self.state, State::Header)
         else {
             return;
         };
         let (frame_no, ts) = self.latest;
-        let body = std::mem::take(&mut self.body);
+        let mut body = std::mem::take(&mut self.body);
         let len_hint = body.len();
         if self.encrypted {
-            // Nothing kept: only the length matters, and it is in the header we consumed.
+            // Only the length matters when nothing opens the record, and it is in the
+            // header we consumed.
             let len = usize::from(u16::from_be_bytes([self.hdr[3], self.hdr[4]]));
-            if content_type == TlsRecordType::Alert {
+            if content_type == TlsRecordType::Alert && body.len() == 2 {
                 // A protected record is at least a tag long: two bytes with a valid level
                 // are a plaintext alert (OpenSSL sends one when it rejects a TLS 1.3
                 // certificate before switching its own keys).
-                let level = body.first().map(|l| TlsAlertSeverity(*l));
-                match (level, body.as_slice()) {
-                    (
-                        Some(level @ (TlsAlertSeverity::Warning | TlsAlertSeverity::Fatal)),
-                        [_, description],
-                    ) => sink(
-                        TlsEvent::Alert {
-                            level,
-                            description: TlsAlertDescription(*description),
-                        },
-                        frame_no,
-                        ts,
-                    ),
-                    _ => sink(TlsEvent::EncryptedAlert { len }, frame_no, ts),
+                if let Some(alert) = plain_alert(&body, false) {
+                    sink(alert, frame_no, ts);
+                    self.keep_body(body);
+                    return;
                 }
-            } else if content_type == TlsRecordType::ChangeCipherSpec {
+            }
+            if content_type == TlsRecordType::ChangeCipherSpec {
                 sink(TlsEvent::ChangeCipherSpec, frame_no, ts);
+            } else if content_type == TlsRecordType::Alert && self.keys.is_none() {
+                sink(TlsEvent::EncryptedAlert { len }, frame_no, ts);
             } else {
                 sink(TlsEvent::Encrypted { content_type, len }, frame_no, ts);
+                if self.damaged {
+                    self.lost_record(len, frame_no, ts, sink);
+                } else if self.keys.is_some() {
+                    self.open_record(&mut body, frame_no, ts, sink);
+                }
             }
             self.keep_body(body);
             return;
@@ -315,24 +390,18 @@ impl TlsReader {
                     self.encrypted = true;
                 }
             }
-            TlsRecordType::Alert => match body.as_slice() {
-                [level, description] => sink(
-                    TlsEvent::Alert {
-                        level: TlsAlertSeverity(*level),
-                        description: TlsAlertDescription(*description),
-                    },
-                    frame_no,
-                    ts,
-                ),
-                _ => sink(TlsEvent::EncryptedAlert { len: len_hint }, frame_no, ts),
+            TlsRecordType::Alert => match plain_alert(&body, false) {
+                Some(alert) if body.len() == 2 => {
+                    sink(alert, frame_no, ts);
+                }
+                _ => {
+                    sink(TlsEvent::EncryptedAlert { len: len_hint }, frame_no, ts);
+                }
             },
             TlsRecordType::Handshake => {
-                if self.handshake.len() + body.len() > MAX_HANDSHAKE {
-                    self.handshake.clear();
-                    self.state = State::Lost;
+                if !self.add_handshake(&body) {
                     return;
                 }
-                self.handshake.extend_from_slice(&body);
                 self.drain_handshake(frame_no, ts, sink);
             }
             _ => {
@@ -341,6 +410,98 @@ impl TlsReader {
             }
         }
         self.keep_body(body);
+    }
+
+    /// Appends handshake bytes; false (and reading stops) past `MAX_HANDSHAKE`.
+    fn add_handshake(&mut self, bytes: &[u8]) -> bool {
+        if self.handshake.len() + bytes.len() > MAX_HANDSHAKE {
+            self.handshake.clear();
+            self.state = State::Lost;
+            return false;
+        }
+        self.handshake.extend_from_slice(bytes);
+        true
+    }
+
+    /// A protected record that lost bytes to a capture gap: its sequence number is
+    /// skipped and the plaintext stream learns of the hole.
+    fn lost_record<F>(&mut self, len: usize, frame_no: u64, ts: Ts, sink: &mut F)
+    where
+        F: FnMut(TlsEvent<'_>, u64, Ts) -> Reply,
+    {
+        if let Some(keys) = self.keys.as_mut() {
+            keys.skip();
+            let offset = self.plain_offset;
+            self.plain_offset += len as u64;
+            sink(
+                TlsEvent::PlaintextGap {
+                    offset,
+                    len: len as u64,
+                },
+                frame_no,
+                ts,
+            );
+        }
+    }
+
+    /// Opens a protected record with this direction's keys and hands on what it holds.
+    fn open_record<F>(&mut self, body: &mut [u8], frame_no: u64, ts: Ts, sink: &mut F)
+    where
+        F: FnMut(TlsEvent<'_>, u64, Ts) -> Reply,
+    {
+        let Some(keys) = self.keys.as_mut() else {
+            return;
+        };
+        let (content_type, range) = match keys.open(&self.hdr, body) {
+            Opened::Plain(t, range) => (TlsRecordType(t), range),
+            Opened::Unreadable => return,
+            Opened::Failed(e) => {
+                self.keys = None;
+                sink(TlsEvent::DecryptFailed(e), frame_no, ts);
+                let offset = self.plain_offset;
+                if offset > 0 {
+                    sink(TlsEvent::PlaintextGap { offset, len: 0 }, frame_no, ts);
+                }
+                return;
+            }
+        };
+        let plain = body.get(range).unwrap_or_default();
+        match content_type {
+            TlsRecordType::ApplicationData => {
+                let offset = self.plain_offset;
+                self.plain_offset += plain.len() as u64;
+                if !plain.is_empty() {
+                    sink(
+                        TlsEvent::Plaintext {
+                            offset,
+                            bytes: plain,
+                        },
+                        frame_no,
+                        ts,
+                    );
+                }
+            }
+            TlsRecordType::Alert => {
+                if let Some(alert) = plain_alert(plain, true) {
+                    sink(alert, frame_no, ts);
+                }
+            }
+            TlsRecordType::Handshake => {
+                if !self.add_handshake(plain) {
+                    return;
+                }
+                let after = self.drain_handshake(frame_no, ts, sink);
+                if let Some(keys) = self.keys.as_mut() {
+                    if after.finished && self.tls13 {
+                        keys.finished();
+                    }
+                    if after.key_update {
+                        keys.key_update();
+                    }
+                }
+            }
+            _ => {}
+        }
     }
 
     /// Keeps the record buffer for reuse when small; a large one is freed.
@@ -352,28 +513,46 @@ impl TlsReader {
     }
 
     /// Parses every complete handshake message buffered.
-    fn drain_handshake<F>(&mut self, frame_no: u64, ts: Ts, sink: &mut F)
+    fn drain_handshake<F>(&mut self, frame_no: u64, ts: Ts, sink: &mut F) -> After
     where
-        F: FnMut(TlsEvent<'_>, u64, Ts),
+        F: FnMut(TlsEvent<'_>, u64, Ts) -> Reply,
     {
+        let mut after = After::default();
         loop {
             let total = match self.handshake.get(..4) {
                 Some([_, a, b, c]) => {
                     4 + ((usize::from(*a) << 16) | (usize::from(*b) << 8) | usize::from(*c))
                 }
-                _ => return,
+                _ => return after,
             };
             if self.handshake.len() < total {
-                return;
+                return after;
             }
             let msg: Vec<u8> = self.handshake.drain(..total).collect();
             if self.handshake.is_empty() && self.handshake.capacity() > 4096 {
                 self.handshake = Vec::new();
             }
             let htype = TlsHandshakeType(msg.first().copied().unwrap_or(0));
+            match htype {
+                TlsHandshakeType::Finished => after.finished = true,
+                TlsHandshakeType::KeyUpdate => after.key_update = true,
+                _ => {}
+            }
+            if self.tls13 && htype == TlsHandshakeType::Certificate {
+                // TLS 1.3 certificates carry a request context and per-entry extensions.
+                match tls13_certificates(msg.get(4..).unwrap_or_default()) {
+                    Some(chain) => sink(TlsEvent::Certificate(chain), frame_no, ts),
+                    None => sink(TlsEvent::Handshake(htype), frame_no, ts),
+                };
+                continue;
+            }
             match parse_tls_message_handshake(&msg) {
                 Ok((_, TlsMessage::Handshake(hs))) => {
-                    if let Some((is13, retry)) = emit_handshake(hs, htype, frame_no, ts, sink) {
+                    let (hello, reply) = emit_handshake(hs, htype, frame_no, ts, sink);
+                    if let Some(keys) = reply {
+                        self.keys = Some(keys);
+                    }
+                    if let Some((is13, retry)) = hello {
                         if is13 || retry {
                             self.tls13 = true;
                         }
@@ -381,33 +560,79 @@ impl TlsReader {
                             // Everything after a TLS 1.3 ServerHello is protected.
                             self.encrypted = true;
                             self.handshake.clear();
-                            return;
+                            return after;
                         }
                     }
                 }
-                _ => sink(TlsEvent::Handshake(htype), frame_no, ts),
+                _ => {
+                    sink(TlsEvent::Handshake(htype), frame_no, ts);
+                }
             }
         }
     }
 }
 
+/// The alert in `body`, when it is one (two bytes, a known level).
+fn plain_alert(body: &[u8], protected: bool) -> Option<TlsEvent<'static>> {
+    match body {
+        [level, description, ..] => {
+            let level = TlsAlertSeverity(*level);
+            matches!(level, TlsAlertSeverity::Warning | TlsAlertSeverity::Fatal).then_some(
+                TlsEvent::Alert {
+                    level,
+                    description: TlsAlertDescription(*description),
+                    protected,
+                },
+            )
+        }
+        _ => None,
+    }
+}
+
+/// The DER certificates of a TLS 1.3 Certificate message body (RFC 8446 §4.4.2): request
+/// context, then entries of certificate and extensions. None when malformed.
+fn tls13_certificates(body: &[u8]) -> Option<Vec<&[u8]>> {
+    let ctx_len = usize::from(*body.first()?);
+    let rest = body.get(1 + ctx_len..)?;
+    let list_len = u24(rest)?;
+    let mut list = rest.get(3..3 + list_len)?;
+    let mut chain = Vec::new();
+    while !list.is_empty() {
+        let cert_len = u24(list)?;
+        chain.push(list.get(3..3 + cert_len)?);
+        let ext = list.get(3 + cert_len..)?;
+        let ext_len = usize::from(u16::from_be_bytes([*ext.first()?, *ext.get(1)?]));
+        list = ext.get(2 + ext_len..)?;
+    }
+    Some(chain)
+}
+
+/// A 24-bit big-endian length at the start of `b`.
+fn u24(b: &[u8]) -> Option<usize> {
+    match b {
+        [x, y, z, ..] => Some((usize::from(*x) << 16) | (usize::from(*y) << 8) | usize::from(*z)),
+        _ => None,
+    }
+}
+
 /// Emits the event for one handshake message; for a ServerHello (or HelloRetryRequest)
-/// returns (TLS 1.3 chosen, is a retry).
+/// returns (TLS 1.3 chosen, is a retry), with the sink's reply.
 fn emit_handshake<F>(
     hs: TlsMessageHandshake<'_>,
     htype: TlsHandshakeType,
     frame_no: u64,
     ts: Ts,
     sink: &mut F,
-) -> Option<(bool, bool)>
+) -> (Option<(bool, bool)>, Reply)
 where
-    F: FnMut(TlsEvent<'_>, u64, Ts),
+    F: FnMut(TlsEvent<'_>, u64, Ts) -> Reply,
 {
     match hs {
         TlsMessageHandshake::ClientHello(ch) => {
             let mut hello = ClientHello {
                 ciphers: ch.ciphers.clone(),
                 versions: vec![Version(ch.version)],
+                random: random32(ch.random),
                 ..ClientHello::default()
             };
             if let Some(Ok((_, exts))) = ch.ext.map(parse_tls_extensions) {
@@ -445,6 +670,8 @@ where
                 cipher: CipherSuite(sh.cipher),
                 alpn: None,
                 retry: sh.random == HRR_RANDOM,
+                random: random32(sh.random),
+                encrypt_then_mac: false,
             };
             if let Some(Ok((_, exts))) = sh.ext.map(parse_tls_server_hello_extensions) {
                 for ext in exts {
@@ -459,13 +686,18 @@ where
                                 .first()
                                 .map(|p| String::from_utf8_lossy(p).into_owned());
                         }
+                        // tls-parser 0.12 files type 21 (padding) as EncryptThenMac and
+                        // leaves the real one, 22 (RFC 7366), unknown.
+                        TlsExtension::Unknown(TlsExtensionType(ENCRYPT_THEN_MAC), _) => {
+                            hello.encrypt_then_mac = true
+                        }
                         _ => {}
                     }
                 }
             }
             let result = (hello.version.is_tls13(), hello.retry);
-            sink(TlsEvent::ServerHello(hello), frame_no, ts);
-            return Some(result);
+            let reply = sink(TlsEvent::ServerHello(hello), frame_no, ts);
+            return (Some(result), reply);
         }
         TlsMessageHandshake::HelloRetryRequest(hrr) => {
             sink(
@@ -474,20 +706,35 @@ where
                     cipher: CipherSuite(hrr.cipher),
                     alpn: None,
                     retry: true,
+                    random: HRR_RANDOM,
+                    encrypt_then_mac: false,
                 }),
                 frame_no,
                 ts,
             );
-            return Some((true, true));
+            return (Some((true, true)), None);
         }
-        TlsMessageHandshake::Certificate(c) => sink(
-            TlsEvent::Certificate(c.cert_chain.iter().map(|c| c.data).collect()),
-            frame_no,
-            ts,
-        ),
-        _ => sink(TlsEvent::Handshake(htype), frame_no, ts),
+        TlsMessageHandshake::Certificate(c) => {
+            sink(
+                TlsEvent::Certificate(c.cert_chain.iter().map(|c| c.data).collect()),
+                frame_no,
+                ts,
+            );
+        }
+        _ => {
+            sink(TlsEvent::Handshake(htype), frame_no, ts);
+        }
     }
-    None
+    (None, None)
+}
+
+/// A 32-byte hello random (tls-parser checks its length; a short one reads as zeros).
+fn random32(bytes: &[u8]) -> [u8; 32] {
+    let mut out = [0; 32];
+    if let Some(src) = bytes.get(..32) {
+        out.copy_from_slice(src);
+    }
+    out
 }
 
 /// GREASE values (RFC 8701): 0x?A?A.
@@ -544,7 +791,10 @@ mod tests {
                 frame_no: i as u64 + 1,
                 ts: Ts(0),
             };
-            r.feed(&ev, &mut |e, f, _| out.push(format!("{f}:{e:?}")));
+            r.feed(&ev, &mut |e, f, _| {
+                out.push(format!("{f}:{e:?}"));
+                None
+            });
             offset += c.len() as u64;
         }
         out
@@ -571,7 +821,7 @@ mod tests {
         let out = events(&[&[21, 3, 3, 0, 2, 2, 40]]);
         assert_eq!(
             out,
-            vec!["1:Alert { level: TlsAlertSeverity(2), description: TlsAlertDescription(40) }"]
+            vec!["1:Alert { level: TlsAlertSeverity(2), description: TlsAlertDescription(40), protected: false }"]
         );
         let out = events(&[&[20, 3, 3, 0, 1, 1], &[21, 3, 3, 0, 26], &[0u8; 26]]);
         assert_eq!(

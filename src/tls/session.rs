@@ -6,6 +6,8 @@
 use crate::capture::Ts;
 use crate::tcp::{PerSide, Side};
 use crate::tls::cert::{check_chain, ChainCheck};
+use crate::tls::crypto::DecryptError;
+use crate::tls::decrypt::Missing;
 use crate::tls::record::{ClientHello, ServerHello, TlsEvent};
 use crate::tls::{TlsAlertDescription, TlsAlertSeverity, TlsHandshakeType};
 
@@ -22,10 +24,29 @@ pub struct SeenAlert {
     pub side: Side,
     pub frame: u64,
     pub ts: Ts,
-    /// Level and description, when the alert was in plaintext.
+    /// Level and description, when the alert was in plaintext or decrypted.
     pub plain: Option<(TlsAlertSeverity, TlsAlertDescription)>,
+    /// The alert was protected on the wire (and decrypted when `plain` is set).
+    pub protected: bool,
     /// Length of the record body.
     pub len: usize,
+}
+
+/// Whether the session's records could be decrypted.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Decryption {
+    /// The key log had the session's secrets (from the ServerHello, packet `frame`); all of
+    /// them, or (TLS 1.3) only the handshake's.
+    Keys { frame: u64, complete: bool },
+    /// No keys: why.
+    Missing(Missing),
+    /// A record did not open with the keys: the secrets are not this session's, or the
+    /// record is damaged.
+    Failed {
+        side: Side,
+        frame: u64,
+        error: DecryptError,
+    },
 }
 
 /// An encrypted record as seen: packet, time, body length.
@@ -64,6 +85,19 @@ pub struct Session {
     pub plain_to_tls: Option<u64>,
     /// A TLS 1.3 ServerHello was seen: both directions are encrypted from here.
     pub tls13: bool,
+    /// Whether decryption was possible (None before the ServerHello).
+    pub decryption: Option<Decryption>,
+    /// Records each side opened, and plaintext bytes they gave.
+    pub decrypted: PerSide<(u64, u64)>,
+    /// The server asked for a client certificate (CertificateRequest).
+    pub certificate_requested: bool,
+    /// Certificates the client sent, when it answered a request (0: it declined).
+    pub client_certificates: Option<usize>,
+    /// Each side's Finished, decrypted (TLS 1.3) or seen.
+    pub finished: PerSide<Option<u64>>,
+    /// Protected records from the server after the client's Finished (TLS 1.3, counted
+    /// without keys): how many, and the longest.
+    pub server_after_finished: (u64, usize),
 }
 
 impl Session {
@@ -93,6 +127,9 @@ impl Session {
                 }
                 self.server_hello = Some((sh, frame));
             }
+            TlsEvent::Certificate(chain) if self.client_side() == Some(side) => {
+                self.client_certificates.get_or_insert(chain.len());
+            }
             TlsEvent::Certificate(chain) => {
                 if self.chain.certs.is_empty() {
                     let sni = self
@@ -110,15 +147,43 @@ impl Session {
                 }
             }
             TlsEvent::ChangeCipherSpec => self.ccs[side] = true,
-            TlsEvent::Alert { level, description } => {
-                self.push_alert(side, frame, ts, Some((level, description)), 2)
-            }
-            TlsEvent::EncryptedAlert { len } => self.push_alert(side, frame, ts, None, len),
+            TlsEvent::Alert {
+                level,
+                description,
+                protected,
+            } => self.push_alert(side, frame, ts, Some((level, description)), protected, 2),
+            TlsEvent::EncryptedAlert { len } => self.push_alert(side, frame, ts, None, true, len),
             TlsEvent::Encrypted { len, .. } => {
+                let client = self.client_side();
+                if self.tls13
+                    && client == Some(side.other())
+                    && client.is_some_and(|c| self.long_record[c])
+                {
+                    let (n, longest) = &mut self.server_after_finished;
+                    *n += 1;
+                    *longest = (*longest).max(len);
+                }
                 if len >= FINISHED_MIN {
                     self.long_record[side] = true;
                 }
                 self.last_record[side] = Some(SeenRecord { frame, ts, len });
+            }
+            TlsEvent::Plaintext { bytes, .. } => {
+                let (records, total) = &mut self.decrypted[side];
+                *records += 1;
+                *total += bytes.len() as u64;
+            }
+            TlsEvent::PlaintextGap { .. } => {}
+            TlsEvent::DecryptFailed(error) => {
+                if matches!(self.decryption, Some(Decryption::Keys { .. })) {
+                    self.decryption = Some(Decryption::Failed { side, frame, error });
+                }
+            }
+            TlsEvent::Handshake(TlsHandshakeType::CertificateRequest) => {
+                self.certificate_requested = true;
+            }
+            TlsEvent::Handshake(TlsHandshakeType::Finished) => {
+                self.finished[side].get_or_insert(frame);
             }
             // A ClientHello tls-parser could not read: its place in the handshake is
             // still known.
@@ -140,6 +205,7 @@ impl Session {
         frame: u64,
         ts: Ts,
         plain: Option<(TlsAlertSeverity, TlsAlertDescription)>,
+        protected: bool,
         len: usize,
     ) {
         if self.alerts.len() < MAX_ALERTS {
@@ -148,16 +214,41 @@ impl Session {
                 frame,
                 ts,
                 plain,
+                protected,
                 len,
             });
         }
     }
 
-    /// Did the handshake finish? TLS 1.2: both sides changed cipher spec. TLS 1.3: the
-    /// client sent a record long enough to be its Finished.
+    /// The key log had this session's secrets (all of them, or only the handshake's).
+    pub fn keys_found(&mut self, frame: u64, complete: bool) {
+        self.decryption = Some(Decryption::Keys { frame, complete });
+    }
+
+    /// The session cannot be decrypted, and why.
+    pub fn keys_missing(&mut self, why: Missing) {
+        self.decryption = Some(Decryption::Missing(why));
+    }
+
+    /// The plaintext was read and was not WebSocket (the connection decides that), and no
+    /// alert other than close_notify says anything went wrong.
+    pub fn read_and_not_websocket(&self) -> bool {
+        self.decrypted.a.1 + self.decrypted.b.1 > 0
+            && self.alerts.iter().all(|a| {
+                a.plain
+                    .is_some_and(|(_, d)| d == TlsAlertDescription::CloseNotify)
+            })
+    }
+
+    /// Did the handshake finish? Both Finished messages decrypted; without keys, TLS 1.2:
+    /// both sides changed cipher spec, TLS 1.3: the client sent a record long enough to be
+    /// its Finished.
     pub fn complete(&self, client: Side) -> bool {
         if self.server_hello.is_none() {
             return false;
+        }
+        if self.finished[client].is_some() {
+            return true;
         }
         if self.tls13 {
             self.long_record[client]

@@ -1,5 +1,6 @@
 //! The pcapng file format (little-endian): a section header, interface descriptions with
-//! their timestamp resolution and offset options, and enhanced packet blocks. Each function
+//! their timestamp resolution and offset options, enhanced packet blocks, and decryption
+//! secrets blocks. Each function
 //! yields one whole block, so a test can put blocks in any order, repeat sections, or point
 //! a packet at an interface that was never described.
 
@@ -9,6 +10,10 @@ pub const SECTION_HEADER: u32 = 0x0a0d_0d0a;
 pub const INTERFACE_DESCRIPTION: u32 = 1;
 /// Block type of an enhanced packet.
 pub const ENHANCED_PACKET: u32 = 6;
+/// Block type of a Decryption Secrets Block.
+pub const DECRYPTION_SECRETS: u32 = 0x0000_000a;
+/// Secrets type of a TLS key log ("TLSK").
+pub const TLS_KEY_LOG: u32 = 0x544c_534b;
 /// Byte-order magic inside the section header.
 const BYTE_ORDER_MAGIC: u32 = 0x1a2b_3c4d;
 /// Option codes of an interface description (pcapng §4.2).
@@ -63,6 +68,16 @@ pub fn enhanced_packet(if_id: u32, ts: u64, data: &[u8], orig_len: u32) -> Vec<u
     body.extend_from_slice(data);
     pad(&mut body);
     block(ENHANCED_PACKET, &body)
+}
+
+/// A Decryption Secrets Block of type `secrets_type` holding `secrets` (padded to 32 bits,
+/// as `editcap --inject-secrets` writes it).
+pub fn decryption_secrets(secrets_type: u32, secrets: &[u8]) -> Vec<u8> {
+    let mut body = secrets_type.to_le_bytes().to_vec();
+    body.extend_from_slice(&(secrets.len() as u32).to_le_bytes());
+    body.extend_from_slice(secrets);
+    pad(&mut body);
+    block(DECRYPTION_SECRETS, &body)
 }
 
 /// An option: code, length, value padded to 32 bits.
