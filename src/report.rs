@@ -350,6 +350,8 @@ pub enum DecryptionStatus {
     IncompleteSecrets,
     /// The cipher suite is not one wsclose decrypts.
     UnsupportedCipher,
+    /// TLS 1.0 or 1.1: not decrypted.
+    UnsupportedVersion,
     /// A record failed authentication: the secrets are not this session's (or the record
     /// is damaged).
     WrongKey,

@@ -467,3 +467,52 @@ proptest::proptest! {
         proptest::prop_assert_eq!(essence(&split.1[0]), want);
     }
 }
+
+/// `samples/<sample>` rewritten as pcapng with `secrets` in a Decryption Secrets Block
+/// before the first packet or after the last.
+fn pcapng_with_secrets(sample: &str, secrets: &[u8], first: bool) -> Vec<u8> {
+    use wsclose_testgen::pcapng::{
+        decryption_secrets, enhanced_packet, interface, section_header, TLS_KEY_LOG,
+    };
+    let path = crate::root().join("samples").join(sample);
+    let file = std::fs::File::open(path).expect("sample");
+    let mut info = wsclose::capture::CaptureInfo::default();
+    let mut out = section_header();
+    out.extend(interface(1, Some(9), None));
+    let dsb = decryption_secrets(TLS_KEY_LOG, secrets);
+    if first {
+        out.extend_from_slice(&dsb);
+    }
+    let r = wsclose::capture::read_packets(sample, Box::new(file), &mut info, |r| {
+        if let wsclose::capture::Record::Packet(p) = r {
+            out.extend(enhanced_packet(0, p.ts.0 as u64, p.data, p.orig_len));
+        }
+    });
+    assert!(r.is_ok());
+    if !first {
+        out.extend_from_slice(&dsb);
+    }
+    out
+}
+
+#[test]
+fn embedded_secrets_apply_from_where_they_are() {
+    let keys = std::fs::read(crate::root().join("samples/wss-tls12-gcm.keys")).unwrap();
+    let status = |first: bool| {
+        let bytes = pcapng_with_secrets("wss-tls12-gcm.pcap", &keys, first);
+        let (_, conns, err) =
+            crate::analysis::analyze_bytes("x.pcapng", &bytes, &Options::default());
+        assert!(err.is_none());
+        let d = tls(&conns[0]).decryption.clone().expect("a status");
+        (d.status, d.detail, conns[0].closes.len())
+    };
+    let (s, _, closes) = status(true);
+    assert_eq!((s, closes), (DecryptionStatus::Decrypted, 2));
+    // After the packets, too late: the report says where the secrets are.
+    let (s, detail, closes) = status(false);
+    assert_eq!((s, closes), (DecryptionStatus::NoKeyLog, 0));
+    assert!(
+        detail.contains("Decryption Secrets Block after its handshake"),
+        "{detail}"
+    );
+}

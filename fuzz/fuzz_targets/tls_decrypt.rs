@@ -9,7 +9,7 @@ use wsclose::tls::decrypt::{session_keys, Hellos};
 use wsclose::tls::keylog::KeyLog;
 use wsclose::tls::record::TlsReader;
 use wsclose::tls::session::Session;
-use wsclose::tls::{CipherSuite, TlsCipherSuiteID};
+use wsclose::tls::{CipherSuite, TlsCipherSuiteID, TlsVersion, Version};
 
 /// Suites of each family: (id, TLS 1.3).
 const SUITES: [(u16, bool); 7] = [
@@ -46,7 +46,11 @@ fuzz_target!(|data: &[u8]| {
         client_random: &random,
         server_random: &[9u8; 32],
         cipher: CipherSuite(TlsCipherSuiteID(id)),
-        tls13,
+        version: Version(if tls13 {
+            TlsVersion::Tls13
+        } else {
+            TlsVersion::Tls12
+        }),
         encrypt_then_mac: pick & 0x80 != 0,
     };
     let Ok((client, _server)) = session_keys(Some(&keylog), &hellos) else {

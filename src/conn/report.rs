@@ -21,6 +21,7 @@ impl Conn {
         if !self.app.is_reported() {
             return None;
         }
+        self.app.note_late_secrets();
         let frame = self.last_frame;
         for side in Side::BOTH {
             if let Mode::Frames(Some(r)) = &self.app.sides[side].mode {

@@ -8,8 +8,9 @@ use crate::capture::Ts;
 use crate::conn::{App, Mode};
 use crate::tcp::reassembly::{GapKind, StreamEvent};
 use crate::tcp::Side;
-use crate::tls::decrypt::{session_keys, Hellos, Keys};
+use crate::tls::decrypt::{session_keys, Hellos, Keys, Missing};
 use crate::tls::record::{Reply, ServerHello, TlsEvent, TlsReader};
+use crate::tls::session::Decryption;
 use crate::tls::TlsHandshakeType;
 
 impl App {
@@ -100,6 +101,25 @@ impl App {
         keys
     }
 
+    /// A session that found no secrets at its ServerHello, when the key log as it ends (grown
+    /// by secrets embedded later in the capture) has them: the report says so.
+    pub(super) fn note_late_secrets(&mut self) {
+        let Some(session) = self.tls.as_mut() else {
+            return;
+        };
+        let missing = matches!(
+            session.decryption,
+            Some(Decryption::Missing(Missing::NoKeyLog | Missing::NoSecret))
+        );
+        if let (true, Some(keylog), Some(hello)) = (
+            missing,
+            self.keylog.as_deref(),
+            session.client_hello.as_ref(),
+        ) {
+            session.late_secrets = keylog.get(&hello.hello.random).is_some();
+        }
+    }
+
     /// At the ServerHello from `server`: the keys of both directions, when the key log has
     /// the session's secrets. The client's reader gets its keys here; the server's come
     /// back as the reply to its reader. The session notes why there are none otherwise.
@@ -110,7 +130,7 @@ impl App {
             client_random: &client_random,
             server_random: &sh.random,
             cipher: sh.cipher,
-            tls13: sh.version.is_tls13(),
+            version: sh.version,
             encrypt_then_mac: sh.encrypt_then_mac,
         };
         match session_keys(self.keylog.as_deref(), &hellos) {

@@ -104,9 +104,14 @@ fn decryption(s: &Session, client: Side) -> Option<DecryptionReport> {
                 Missing::NoSecret => DecryptionStatus::NoMatchingSecret,
                 Missing::IncompleteSecrets => DecryptionStatus::IncompleteSecrets,
                 Missing::UnsupportedCipher => DecryptionStatus::UnsupportedCipher,
+                Missing::UnsupportedVersion => DecryptionStatus::UnsupportedVersion,
             },
             hello,
-            format!("not decrypted: {why}"),
+            if s.late_secrets {
+                format!("not decrypted: {why}; the capture holds this session's secrets in a Decryption Secrets Block after its handshake, too late to be used: pass them with --keylog")
+            } else {
+                format!("not decrypted: {why}")
+            },
         ),
         Decryption::Failed { side, frame, error } => (
             DecryptionStatus::WrongKey,

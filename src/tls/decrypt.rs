@@ -8,7 +8,7 @@ use std::fmt;
 
 use crate::tls::crypto::{DecryptError, Decryptor, Suite};
 use crate::tls::keylog::{KeyLog, SessionSecrets};
-use crate::tls::CipherSuite;
+use crate::tls::{CipherSuite, TlsVersion, Version};
 
 /// Why a session's records cannot be decrypted.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -21,6 +21,8 @@ pub enum Missing {
     IncompleteSecrets,
     /// The cipher suite is not one wsclose decrypts.
     UnsupportedCipher,
+    /// TLS 1.0 or 1.1 (or SSL 3): another key derivation, not decrypted.
+    UnsupportedVersion,
 }
 
 impl fmt::Display for Missing {
@@ -32,6 +34,7 @@ impl fmt::Display for Missing {
                 "the key log has lines for this session, but not the traffic secrets it needs"
             }
             Missing::UnsupportedCipher => "wsclose does not decrypt this cipher suite",
+            Missing::UnsupportedVersion => "wsclose decrypts TLS 1.2 and 1.3 only",
         })
     }
 }
@@ -41,7 +44,7 @@ pub struct Hellos<'a> {
     pub client_random: &'a [u8; 32],
     pub server_random: &'a [u8; 32],
     pub cipher: CipherSuite,
-    pub tls13: bool,
+    pub version: Version,
     pub encrypt_then_mac: bool,
 }
 
@@ -51,8 +54,12 @@ pub struct Hellos<'a> {
 pub fn session_keys(keylog: Option<&KeyLog>, hellos: &Hellos<'_>) -> Result<(Keys, Keys), Missing> {
     let keylog = keylog.ok_or(Missing::NoKeyLog)?;
     let secrets = keylog.get(hellos.client_random).ok_or(Missing::NoSecret)?;
+    let tls13 = hellos.version.is_tls13();
+    if !tls13 && hellos.version.0 != TlsVersion::Tls12 {
+        return Err(Missing::UnsupportedVersion);
+    }
     let suite = Suite::of(hellos.cipher.0 .0).ok_or(Missing::UnsupportedCipher)?;
-    if hellos.tls13 {
+    if tls13 {
         tls13_keys(&suite, secrets)
     } else {
         let master = secrets

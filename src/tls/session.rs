@@ -95,6 +95,9 @@ pub struct Session {
     pub client_certificates: Option<usize>,
     /// Each side's Finished, decrypted (TLS 1.3) or seen.
     pub finished: PerSide<Option<u64>>,
+    /// The session had no secrets at its ServerHello, and secrets embedded later in the
+    /// capture have them.
+    pub late_secrets: bool,
     /// Protected records from the server after the client's Finished (TLS 1.3, counted
     /// without keys): how many, and the longest.
     pub server_after_finished: (u64, usize),
