@@ -350,6 +350,11 @@ fn story_block(o: &mut String, st: &Story, s: Style) {
             let _ = write!(line, ", {ms:.1} ms after the first Close");
         }
         line.push(')');
+        match end.tls_close_notify {
+            Some(true) => line.push_str(" after its TLS close_notify"),
+            Some(false) => line.push_str(" without TLS close_notify (TLS truncated)"),
+            None => {}
+        }
     }
     if st.data_after_close {
         line.push_str("; data was sent after Close");
