@@ -15,6 +15,9 @@ use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 
 use wsclose_testgen::synth::{write_capture, SynthConfig, SynthStats};
 
+#[path = "../tests/support/replay.rs"]
+mod replay;
+
 fn capture(mb: u64) -> (PathBuf, SynthStats) {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/bench-data");
     std::fs::create_dir_all(&dir).expect("bench data dir");
@@ -40,69 +43,32 @@ const WSS_SAMPLES: [&str; 5] = [
 /// Times each sample is replayed.
 const REPLAYS: usize = 2000;
 
-/// The TCP payloads of a capture in order: (from the client, bytes).
-fn payloads(path: &Path) -> Vec<(bool, Vec<u8>)> {
-    let file = File::open(path).expect("sample");
-    let mut info = wsclose::capture::CaptureInfo::default();
-    let mut client = None;
-    let mut out = Vec::new();
-    let r = wsclose::capture::read_packets("sample", Box::new(file), &mut info, |r| {
-        let wsclose::capture::Record::Packet(p) = r else {
-            return;
-        };
-        if let Ok(seg) = wsclose::decode::decode(p.linktype, p.data, p.orig_len) {
-            let port = *client.get_or_insert(seg.src_port);
-            if !seg.payload.is_empty() {
-                out.push((seg.src_port == port, seg.payload.to_vec()));
-            }
-        }
-    });
-    assert!(r.is_ok());
-    out
-}
-
 /// The decryption samples replayed `REPLAYS` times each, one session after another on the
 /// same addresses (each a new SYN), and the key log that opens them.
 fn wss_capture() -> (PathBuf, wsclose::tls::keylog::KeyLog, u64) {
-    use wsclose_testgen::conv::{Conv, ACK, START_US, SYN};
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let dir = root.join("samples");
     let mut keylog = wsclose::tls::keylog::KeyLog::new();
-    let mut c = Conv {
-        pkts: Vec::new(),
-        cseq: 1,
-        sseq: 1,
-        ts_us: START_US,
-    };
     let sessions: Vec<_> = WSS_SAMPLES
         .iter()
         .map(|name| {
-            let dir = root.join("samples");
             keylog
                 .read_file(&dir.join(format!("{name}.keys")))
                 .expect("key log");
-            payloads(&dir.join(format!("{name}.pcap")))
+            replay::payloads(&dir.join(format!("{name}.pcap")))
         })
         .collect();
-    for i in 0..REPLAYS {
-        for session in &sessions {
-            c.cseq = (i as u32).wrapping_mul(7919);
-            c.sseq = (i as u32).wrapping_mul(104_729);
-            c.raw(true, SYN, &[]);
-            c.cseq = c.cseq.wrapping_add(1);
-            c.raw(false, SYN | ACK, &[]);
-            c.sseq = c.sseq.wrapping_add(1);
-            c.raw(true, ACK, &[]);
-            for (from_client, bytes) in session {
-                c.send(*from_client, bytes);
-            }
-            c.fin(true);
-            c.fin(false);
+    let mut c = replay::conv();
+    for i in 0..REPLAYS as u32 {
+        for payloads in &sessions {
+            let isn = (i.wrapping_mul(7919), i.wrapping_mul(104_729));
+            replay::session(&mut c, isn, payloads, &[]);
         }
     }
     let bytes = c.pcap();
-    let dir = root.join("target/bench-data");
-    std::fs::create_dir_all(&dir).expect("bench data dir");
-    let path = dir.join("wss-replay.pcap");
+    let out = root.join("target/bench-data");
+    std::fs::create_dir_all(&out).expect("bench data dir");
+    let path = out.join("wss-replay.pcap");
     std::fs::write(&path, &bytes).expect("write capture");
     (path, keylog, bytes.len() as u64)
 }

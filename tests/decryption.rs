@@ -15,6 +15,7 @@ use wsclose::tls::keylog::KeyLog;
 use wsclose::Options;
 
 use crate::analysis::{analyze_sample, rules};
+use crate::replay;
 
 /// Options with the key logs `samples/<name>` loaded.
 fn with_keys(names: &[&str]) -> Options {
@@ -368,55 +369,11 @@ fn several_key_logs_at_once() {
     }
 }
 
-/// The TCP payloads of `samples/<sample>` in capture order: (from the client, bytes). The
-/// client is the sender of the first packet (the samples start with the SYN).
-fn payloads(sample: &str) -> Vec<(bool, Vec<u8>)> {
-    let path = crate::root().join("samples").join(sample);
-    let file = std::fs::File::open(path).expect("sample");
-    let mut info = wsclose::capture::CaptureInfo::default();
-    let mut client = None;
-    let mut out = Vec::new();
-    let r = wsclose::capture::read_packets(sample, Box::new(file), &mut info, |r| {
-        let wsclose::capture::Record::Packet(p) = r else {
-            return;
-        };
-        if let Ok(seg) = wsclose::decode::decode(p.linktype, p.data, p.orig_len) {
-            let port = *client.get_or_insert(seg.src_port);
-            if !seg.payload.is_empty() {
-                out.push((seg.src_port == port, seg.payload.to_vec()));
-            }
-        }
-    });
-    assert!(r.is_ok());
-    out
-}
-
-/// The same conversation rebuilt with every payload cut into segments at `cuts` (sizes
-/// taken in turn), in the same order.
-fn resegmented(payloads: &[(bool, Vec<u8>)], cuts: &[usize]) -> Vec<u8> {
-    use crate::pcapgen::{Conv, ACK, SYN};
-    let mut c = Conv {
-        pkts: Vec::new(),
-        cseq: 1000,
-        sseq: 9000,
-        ts_us: crate::pcapgen::START_US,
-    };
-    c.raw(true, SYN, &[]);
-    c.cseq += 1;
-    c.raw(false, SYN | ACK, &[]);
-    c.sseq += 1;
-    c.raw(true, ACK, &[]);
-    let mut sizes = cuts.iter().cycle();
-    for (from_client, bytes) in payloads {
-        let mut rest = &bytes[..];
-        while !rest.is_empty() {
-            let n = (*sizes.next().unwrap_or(&usize::MAX)).clamp(1, rest.len());
-            c.send(*from_client, &rest[..n]);
-            rest = &rest[n..];
-        }
-    }
-    c.fin(true);
-    c.fin(false);
+/// `samples/<sample>`'s payloads replayed as one session cut at `cuts`.
+fn resegmented(sample: &str, cuts: &[usize]) -> Vec<u8> {
+    let payloads = replay::payloads(&crate::root().join("samples").join(sample));
+    let mut c = replay::conv();
+    replay::session(&mut c, (1000, 9000), &payloads, cuts);
     c.pcap()
 }
 
@@ -457,9 +414,8 @@ proptest::proptest! {
             ("wss-keyupdate.pcap", "wss-keyupdate.keys"),
         ][which];
         let opts = with_keys(&[keys]);
-        let p = payloads(sample);
-        let whole = crate::analysis::analyze_bytes(sample, &resegmented(&p, &[usize::MAX]), &opts);
-        let split = crate::analysis::analyze_bytes(sample, &resegmented(&p, &cuts), &opts);
+        let whole = crate::analysis::analyze_bytes(sample, &resegmented(sample, &[]), &opts);
+        let split = crate::analysis::analyze_bytes(sample, &resegmented(sample, &cuts), &opts);
         proptest::prop_assert_eq!(whole.1.len(), 1);
         proptest::prop_assert_eq!(split.1.len(), 1);
         let want = essence(&whole.1[0]);

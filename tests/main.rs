@@ -3,6 +3,8 @@
 
 #[path = "support/analysis.rs"]
 mod analysis;
+#[path = "support/replay.rs"]
+mod replay;
 // The conversation builder, under the name the tests use for it.
 use wsclose_testgen::conv as pcapgen;
 

@@ -14,7 +14,7 @@ use crate::story::{direction_of, End};
 use crate::tcp::{Direction, PerDirection, Side};
 use crate::timefmt::ms_between;
 use crate::tls::decrypt::Missing;
-use crate::tls::session::{Decryption, SeenAlert, Session};
+use crate::tls::session::{Decryption, SeenAlert, SeenRecord, Session};
 use crate::tls::{TlsAlertDescription, TlsAlertSeverity, Validity};
 
 /// An encrypted TLS 1.3 alert: 2 bytes + content type + 16-byte AEAD tag = 19, plus a few
@@ -161,6 +161,21 @@ fn alert_report(a: &SeenAlert, client: Side, complete: bool) -> AlertReport {
     }
 }
 
+/// An alert inferred from a short protected record: what it probably is.
+fn probable_alert(r: SeenRecord, direction: Direction, probable: String) -> AlertReport {
+    AlertReport {
+        frame: r.frame,
+        ts: r.ts,
+        direction,
+        encrypted: true,
+        decrypted: false,
+        level: None,
+        description: None,
+        name: None,
+        probable: Some(probable),
+    }
+}
+
 /// The facts the diagnosis reads; the alerts list grows when TLS 1.3 short records turn
 /// out to be alerts.
 struct Diagnosis<'a> {
@@ -269,62 +284,61 @@ impl Diagnosis<'_> {
 
     /// A plaintext fatal alert during the handshake names the cause.
     fn fatal_alert(&self) -> Option<TlsFailure> {
-        let tls13 = self.s.tls13;
-        let (a, desc) = self.s.alerts.iter().find_map(|a| match a.plain {
-            Some((level, desc))
-                if (level == TlsAlertSeverity::Fatal
-                    || (tls13
-                        && desc != TlsAlertDescription::CloseNotify
-                        && desc != TlsAlertDescription::UserCancelled))
-                    && !self.after_peer_left(a) =>
-            {
-                Some((a, desc))
-            }
-            _ => None,
-        })?;
-        let entry = lookup_alert(desc.0);
-        let name = entry
-            .map(|e| e.name.to_string())
-            .unwrap_or_else(|| format!("alert {}", desc.0));
-        failure(
-            FailureKind::Alert,
-            a.frame,
-            self.alert_cause(desc, &name, self.sender(a.side)),
-            entry.map_or("Look at the logs of the side that sent the alert.", |e| {
-                e.fix
-            }),
-            entry,
-        )
+        let (a, desc) = self.ending_alert(false)?;
+        self.alert_failure(FailureKind::Alert, a, desc, String::new())
     }
 
     /// A fatal alert, decrypted, after a handshake that completed and before any answer
     /// to an HTTP request: the session was refused right after its handshake.
     fn alert_after_handshake(&self) -> Option<TlsFailure> {
-        let (a, desc) = self.s.alerts.iter().find_map(|a| match a.plain {
+        let (a, desc) = self.ending_alert(true)?;
+        let mut more = String::new();
+        if desc == TlsAlertDescription::CertificateRequired || self.s.certificate_requested {
+            more.push_str(&self.client_certificate_facts());
+        }
+        more.push_str(&format!(
+            " (decrypted alert, packet {}, after the handshake had completed: the client's TLS library reports it on its first read, as a failed connection)",
+            a.frame
+        ));
+        self.alert_failure(FailureKind::AlertAfterHandshake, a, desc, more)
+    }
+
+    /// The first alert that ends the session (fatal; in TLS 1.3 any but close_notify and
+    /// user_canceled), leaving out one sent after the peer had gone; with `protected`, only
+    /// an alert that was encrypted on the wire (and decrypted).
+    fn ending_alert(&self, protected: bool) -> Option<(&SeenAlert, TlsAlertDescription)> {
+        let tls13 = self.s.tls13;
+        self.s.alerts.iter().find_map(|a| match a.plain {
             Some((level, desc))
-                if a.protected
-                    && desc != TlsAlertDescription::CloseNotify
-                    && desc != TlsAlertDescription::UserCancelled
-                    && (level == TlsAlertSeverity::Fatal || self.s.tls13) =>
+                if (level == TlsAlertSeverity::Fatal
+                    || (tls13
+                        && desc != TlsAlertDescription::CloseNotify
+                        && desc != TlsAlertDescription::UserCancelled))
+                    && (a.protected || !protected)
+                    && !self.after_peer_left(a) =>
             {
                 Some((a, desc))
             }
             _ => None,
-        })?;
+        })
+    }
+
+    /// The failure alert `a` names: its cause in plain words (with `more` after it) and the
+    /// catalog's fix.
+    fn alert_failure(
+        &self,
+        kind: FailureKind,
+        a: &SeenAlert,
+        desc: TlsAlertDescription,
+        more: String,
+    ) -> Option<TlsFailure> {
         let entry = lookup_alert(desc.0);
         let name = entry
             .map(|e| e.name.to_string())
             .unwrap_or_else(|| format!("alert {}", desc.0));
-        let mut cause = self.alert_cause(desc, &name, self.sender(a.side));
-        if desc == TlsAlertDescription::CertificateRequired || self.s.certificate_requested {
-            cause.push_str(&self.client_certificate_facts());
-        }
-        cause.push_str(&format!(
-            " (decrypted alert, packet {}, after the handshake had completed: the client's TLS library reports it on its first read, as a failed connection)",
-            a.frame
-        ));
+        let cause = self.alert_cause(desc, &name, self.sender(a.side)) + &more;
         failure(
-            FailureKind::AlertAfterHandshake,
+            kind,
             a.frame,
             cause,
             entry.map_or("Look at the logs of the side that sent the alert.", |e| {
@@ -361,20 +375,14 @@ impl Diagnosis<'_> {
             return None;
         }
         let r = self.s.last_record[self.client.other()]?;
-        self.alerts.push(AlertReport {
-            frame: r.frame,
-            ts: r.ts,
-            direction: Direction::ServerToClient,
-            encrypted: true,
-            decrypted: false,
-            level: None,
-            description: None,
-            name: None,
-            probable: Some(format!(
+        self.alerts.push(probable_alert(
+            r,
+            Direction::ServerToClient,
+            format!(
                 "a TLS 1.3 encrypted alert from the server: a {}-byte record right after the handshake, then the server closed (a key log file would reveal it)",
                 r.len
-            )),
-        });
+            ),
+        ));
         self.alerts.sort_by_key(|a| a.frame);
         Some(TlsFailure {
             kind: FailureKind::ProbableAlertAfterHandshake,
@@ -429,21 +437,15 @@ impl Diagnosis<'_> {
                 continue;
             }
             let d = direction_of(side, self.client);
-            self.alerts.push(AlertReport {
-                frame: r.frame,
-                ts: r.ts,
-                direction: d,
-                encrypted: true,
-                decrypted: false,
-                level: None,
-                description: None,
-                name: None,
-                probable: Some(format!(
+            self.alerts.push(probable_alert(
+                r,
+                d,
+                format!(
                     "a TLS 1.3 encrypted alert from the {}: a {}-byte application_data record in an unfinished handshake (a key log file would reveal it)",
                     d.sender(),
                     r.len
-                )),
-            });
+                ),
+            ));
             if side == self.client {
                 client_alert = Some((r.frame, r.len));
             }

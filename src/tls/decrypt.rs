@@ -109,9 +109,9 @@ pub enum Opened {
 
 /// One direction's record keys.
 pub struct Keys {
-    current: Option<Decryptor>,
+    current: Option<Box<Decryptor>>,
     /// TLS 1.3: the application keys, waiting for the direction's Finished.
-    next: Option<Decryptor>,
+    next: Option<Box<Decryptor>>,
     /// TLS 1.3 without the application secret: nothing opens after the Finished.
     handshake_only: bool,
 }
@@ -119,7 +119,7 @@ pub struct Keys {
 impl Keys {
     fn now(d: Decryptor) -> Keys {
         Keys {
-            current: Some(d),
+            current: Some(Box::new(d)),
             next: None,
             handshake_only: false,
         }
@@ -127,10 +127,17 @@ impl Keys {
 
     fn later(handshake: Option<Decryptor>, app: Option<Decryptor>) -> Keys {
         Keys {
-            current: handshake,
+            current: handshake.map(Box::new),
             handshake_only: app.is_none(),
-            next: app,
+            next: app.map(Box::new),
         }
+    }
+
+    /// Bytes the keys hold (key schedules of a few hundred bytes each): counted in the
+    /// capture-wide buffer budget like the records in progress.
+    pub fn size(&self) -> usize {
+        let live = usize::from(self.current.is_some()) + usize::from(self.next.is_some());
+        std::mem::size_of::<Keys>() + live * std::mem::size_of::<Decryptor>()
     }
 
     /// Keys for every record of the direction (TLS 1.3: the application secret too).
@@ -177,7 +184,7 @@ impl Keys {
 
     /// TLS 1.3 KeyUpdate sent by this direction: its next record uses the next keys.
     pub fn key_update(&mut self) -> bool {
-        self.current.as_mut().is_some_and(Decryptor::key_update)
+        self.current.as_mut().is_some_and(|d| d.key_update())
     }
 
     /// A record lost to a capture gap.

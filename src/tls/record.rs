@@ -206,9 +206,11 @@ impl TlsReader {
         self.keys.is_some()
     }
 
-    /// Bytes held for records and handshake messages not yet complete.
+    /// Bytes held for records and handshake messages not yet complete, and the keys.
     pub fn buffered(&self) -> usize {
-        self.body.capacity() + self.handshake.capacity()
+        self.body.capacity()
+            + self.handshake.capacity()
+            + self.keys.as_ref().map_or(0, |k| k.size())
     }
 
     /// Drops what is buffered and stops reading (the capture-wide buffer budget is spent).
