@@ -77,8 +77,8 @@ fn decryption(s: &Session, client: Side) -> Option<DecryptionReport> {
     let d = s.decryption?;
     let hello = s.server_hello.as_ref().map_or(0, |(_, f)| *f);
     let bytes = PerDirection {
-        client_to_server: s.decrypted[client].1,
-        server_to_client: s.decrypted[client.other()].1,
+        client_to_server: s.decrypted[client],
+        server_to_client: s.decrypted[client.other()],
     };
     let total = bytes.client_to_server + bytes.server_to_client;
     let (status, frame, detail) = match d {
@@ -117,12 +117,8 @@ fn decryption(s: &Session, client: Side) -> Option<DecryptionReport> {
             DecryptionStatus::WrongKey,
             frame,
             format!(
-                "a record from the {} (packet {frame}) did not decrypt ({}) with the key log's secrets for this session's client random: they belong to another session or the record is damaged; {total} bytes were decrypted before it",
+                "a record from the {} (packet {frame}) did not decrypt ({error}) with the key log's secrets for this session's client random: they belong to another session or the record is damaged; {total} bytes were decrypted before it",
                 direction_of(side, client).sender(),
-                match error {
-                    crate::tls::crypto::DecryptError::Auth => "authentication failed",
-                    crate::tls::crypto::DecryptError::Malformed => "malformed record",
-                },
             ),
         ),
     };

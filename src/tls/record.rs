@@ -357,7 +357,7 @@ impl TlsReader {
         if self.encrypted {
             // Only the length matters when nothing opens the record, and it is in the
             // header we consumed.
-            let len = usize::from(u16::from_be_bytes([self.hdr[3], self.hdr[4]]));
+            let len = self.record_len();
             if content_type == TlsRecordType::Alert && body.len() == 2 {
                 // A protected record is at least a tag long: two bytes with a valid level
                 // are a plaintext alert (OpenSSL sends one when it rejects a TLS 1.3
@@ -407,11 +407,17 @@ impl TlsReader {
                 self.drain_handshake(frame_no, ts, sink);
             }
             _ => {
-                let len = usize::from(u16::from_be_bytes([self.hdr[3], self.hdr[4]]));
+                let len = self.record_len();
                 sink(TlsEvent::Encrypted { content_type, len }, frame_no, ts);
             }
         }
         self.keep_body(body);
+    }
+
+    /// The body length the current record's header gives.
+    fn record_len(&self) -> usize {
+        let [_, _, _, hi, lo] = self.hdr;
+        usize::from(u16::from_be_bytes([hi, lo]))
     }
 
     /// Appends handshake bytes; false (and reading stops) past `MAX_HANDSHAKE`.

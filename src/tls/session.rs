@@ -87,8 +87,8 @@ pub struct Session {
     pub tls13: bool,
     /// Whether decryption was possible (None before the ServerHello).
     pub decryption: Option<Decryption>,
-    /// Records each side opened, and plaintext bytes they gave.
-    pub decrypted: PerSide<(u64, u64)>,
+    /// Plaintext bytes each side's records decrypted to.
+    pub decrypted: PerSide<u64>,
     /// The server asked for a client certificate (CertificateRequest).
     pub certificate_requested: bool,
     /// Certificates the client sent, when it answered a request (0: it declined).
@@ -172,9 +172,7 @@ impl Session {
                 self.last_record[side] = Some(SeenRecord { frame, ts, len });
             }
             TlsEvent::Plaintext { bytes, .. } => {
-                let (records, total) = &mut self.decrypted[side];
-                *records += 1;
-                *total += bytes.len() as u64;
+                self.decrypted[side] += bytes.len() as u64;
             }
             TlsEvent::PlaintextGap { .. } => {}
             TlsEvent::DecryptFailed(error) => {
@@ -236,7 +234,7 @@ impl Session {
     /// The plaintext was read and was not WebSocket (the connection decides that), and no
     /// alert other than close_notify says anything went wrong.
     pub fn read_and_not_websocket(&self) -> bool {
-        self.decrypted.a.1 + self.decrypted.b.1 > 0
+        self.decrypted.a + self.decrypted.b > 0
             && self.alerts.iter().all(|a| {
                 a.plain
                     .is_some_and(|(_, d)| d == TlsAlertDescription::CloseNotify)
