@@ -25,7 +25,7 @@ record() { # record NAME IFACE TCPDUMP_ARGS... -- SCENARIO HOST
   tcpdump -i "$iface" -U -w "$name" "${args[@]}" "tcp port $PORT" 2>/dev/null &
   local pid=$!
   sleep 1
-  timeout 120 python3 "$GEN" "$scenario" "$host" "$PORT"
+  CLIENT_TRUTH=${TRUTH:-} timeout 120 python3 "$GEN" "$scenario" "$host" "$PORT"
   sleep 1
   kill -INT "$pid"; wait "$pid" || true
   echo "recorded $name"
@@ -79,8 +79,12 @@ PORT=$((PORT + 2))
 [[ ${ONLY:-} == tls || ${ONLY:-} == decrypt ]] && exit 0
 
 for s in normal private policy going-away empty-close drop-rst fragmented-large deflate refused \
-         wire-1015 wire-1006 wire-1005 one-byte-close bad-utf8-reason oversized-close unmasked-client; do
+         one-byte-close bad-utf8-reason oversized-close unmasked-client; do
   record "$s.pcap" lo -- "$s" 127.0.0.1
+done
+# What the client reported, beside the captures of illegal codes on the wire.
+for s in wire-1015 wire-1006 wire-1005; do
+  TRUTH=$s.client.json record "$s.pcap" lo -- "$s" 127.0.0.1
 done
 record drop-idle.pcap lo -- drop-idle 127.0.0.1
 record ipv6.pcap lo -- private ::1

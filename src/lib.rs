@@ -32,6 +32,7 @@
 pub mod analyze;
 pub mod capture;
 pub mod check;
+pub mod client;
 pub mod close;
 pub mod conn;
 pub mod decode;

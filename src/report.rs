@@ -14,13 +14,15 @@ use std::net::SocketAddr;
 use serde::Serialize;
 
 use crate::capture::{Format, Ts};
+use crate::client::reports::{Reported, TlsProblem};
+use crate::client::{Family, Identity};
 use crate::close::catalog::{AlertEntry, Entry};
 use crate::rules::{Rule, Severity};
 use crate::tcp::{Direction, PerDirection};
 use crate::tls::{CertReport, CipherSuite, Version};
 
 /// Schema version of the JSON and JSONL outputs; bumped on incompatible change.
-pub const SCHEMA_VERSION: u32 = 1;
+pub const SCHEMA_VERSION: u32 = 2;
 
 /// One rule broken (or one anomaly met) in a connection, aggregated: the first occurrence
 /// and how many times it happened.
@@ -101,8 +103,12 @@ pub enum Outcome {
     Open,
     /// The upgrade was refused: no WebSocket connection existed.
     Refused,
-    /// The TLS handshake failed: no WebSocket connection existed; clients report 1015.
+    /// The TLS handshake failed: no WebSocket connection existed.
     TlsFailed,
+    /// Close frames were exchanged, but one side answered the other's illegal Close by
+    /// failing the connection (1002, 1007): its application reports an error, not a clean
+    /// close.
+    Failed,
     /// A TLS session: any WebSocket frames, Close frames included, are encrypted.
     Encrypted,
 }
@@ -118,6 +124,7 @@ impl Outcome {
             Outcome::Open => "open",
             Outcome::Refused => "refused",
             Outcome::TlsFailed => "tls_failed",
+            Outcome::Failed => "failed",
             Outcome::Encrypted => "encrypted",
         }
     }
@@ -176,12 +183,31 @@ pub struct TcpEnd {
     pub tls_close_notify: Option<bool>,
 }
 
-/// The close code an application on one side would observe (a browser's CloseEvent.code).
+/// What the application on one side was told when the connection ended: the close code
+/// (or none), wasClean and the `error` event where its API has them, the error it raises.
 #[derive(Clone, Debug, Serialize)]
 pub struct Observed {
-    pub code: u16,
-    pub name: &'static str,
+    /// The client family this is about, when the capture names it; absent: what every
+    /// measured client reports, or, with `alternatives`, a case where they differ.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub family: Option<Family>,
+    #[serde(flatten)]
+    pub reported: Reported,
+    /// The name of `code`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<&'static str>,
     pub why: String,
+    /// When clients differ and this one is not identified: what each family reports.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub alternatives: Vec<Alternative>,
+}
+
+/// What some client families report, alike.
+#[derive(Clone, Debug, Serialize)]
+pub struct Alternative {
+    pub families: Vec<Family>,
+    #[serde(flatten)]
+    pub reported: Reported,
 }
 
 /// The close story of one connection.
@@ -324,8 +350,9 @@ pub enum Confidence {
 pub struct TlsFailure {
     pub kind: FailureKind,
     pub frame: u64,
-    /// The code the client's WebSocket API reports.
-    pub client_observed_code: u16,
+    /// What the failure is, as far as clients' errors tell causes apart.
+    #[serde(skip)]
+    pub problem: TlsProblem,
     pub cause: String,
     pub fix: String,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -378,6 +405,9 @@ pub struct TlsReport {
     pub offered_versions: Vec<Version>,
     pub offered_alpn: Vec<String>,
     pub offered_ciphers: usize,
+    /// The JA4 fingerprint of the ClientHello.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ja4: Option<String>,
     pub version: Option<Version>,
     pub cipher: Option<CipherSuite>,
     pub alpn: Option<String>,
@@ -407,6 +437,9 @@ pub struct ConnReport {
     pub end: Ts,
     pub duration_ms: f64,
     pub detection: Detection,
+    /// The client software, as far as the capture names it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub client_software: Option<Identity>,
     pub handshake: Option<Handshake>,
     pub frames: PerDirection<u64>,
     pub messages: PerDirection<u64>,

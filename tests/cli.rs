@@ -63,7 +63,7 @@ fn several_files_are_each_reported_and_a_bad_one_does_not_stop_the_rest() {
     assert_eq!(files.len(), 3);
     assert!(files[1]["error"].as_str().unwrap().contains("nope.pcap"));
     assert_eq!(files[2]["summary"]["close_frames"], 2);
-    assert_eq!(doc["schema"], 1);
+    assert_eq!(doc["schema"], 2);
 }
 
 #[test]

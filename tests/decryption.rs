@@ -166,7 +166,13 @@ fn tls13_rate_limit_1008_with_its_reason() {
     );
     assert_eq!(c.story.outcome, Outcome::Clean);
     assert_eq!(c.story.first_closer, Some(S2C));
-    assert_eq!(c.story.client_observed.as_ref().map(|o| o.code), Some(1008));
+    assert_eq!(
+        c.story
+            .client_observed
+            .as_ref()
+            .and_then(|o| o.reported.code),
+        Some(1008)
+    );
     assert_eq!(
         tls(&c).cipher.map(|s| s.to_string()).as_deref(),
         Some("TLS_CHACHA20_POLY1305_SHA256")
@@ -236,11 +242,17 @@ fn illegal_1015_inside_tls_is_flagged_as_on_ws() {
         rules(&c)
     );
     // As over ws://: the client fails the connection (1006 for it) and says why with 1002.
-    assert_eq!(c.story.outcome, Outcome::Clean);
+    assert_eq!(c.story.outcome, Outcome::Failed);
     assert_eq!(
         (
-            c.story.client_observed.as_ref().map(|o| o.code),
-            c.story.server_observed.as_ref().map(|o| o.code)
+            c.story
+                .client_observed
+                .as_ref()
+                .and_then(|o| o.reported.code),
+            c.story
+                .server_observed
+                .as_ref()
+                .and_then(|o| o.reported.code)
         ),
         (Some(1006), Some(1002))
     );
@@ -251,7 +263,13 @@ fn drop_without_close_notify_is_truncation() {
     let c = decrypted("wss-drop.pcap");
     assert!(c.closes.is_empty());
     assert_eq!(c.story.outcome, Outcome::Abnormal);
-    assert_eq!(c.story.client_observed.as_ref().map(|o| o.code), Some(1006));
+    assert_eq!(
+        c.story
+            .client_observed
+            .as_ref()
+            .and_then(|o| o.reported.code),
+        Some(1006)
+    );
     let end = c.story.tcp_end.as_ref().expect("TCP end");
     assert_eq!(end.by, S2C);
     assert_eq!(end.tls_close_notify, Some(false));

@@ -10,6 +10,7 @@ use wsclose_testgen::conv as pcapgen;
 
 mod check;
 mod cli;
+mod clients;
 mod decryption;
 mod expectations;
 mod explain;

@@ -38,8 +38,32 @@ async def client_wait_closed(ws):
     try:
         while True:
             await ws.recv()
-    except ConnectionClosed:
-        pass
+    except ConnectionClosed as e:
+        write_truth(ws, e)
+
+
+def write_truth(ws, error):
+    """What the python-websockets client reported, to $CLIENT_TRUTH (the sample's
+    .client.json) when the generator asks for it."""
+    path = os.environ.get("CLIENT_TRUTH")
+    if not path:
+        return
+    import json
+    import websockets
+    truth = {
+        "client": f"python-websockets {websockets.version.version} (Python {sys.version.split()[0]})",
+        "family": "python",
+        "reported": {
+            "code": ws.close_code,
+            "reason": ws.close_reason,
+            "was_clean": None,
+            "error_event": None,
+            "error": f"{type(error).__name__}: {error}" if error else None,
+        },
+    }
+    with open(path, "w") as f:
+        json.dump(truth, f, indent=2)
+        f.write("\n")
 
 
 # --- library on both ends -------------------------------------------------------------

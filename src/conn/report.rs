@@ -2,6 +2,7 @@
 //! reveals (a frame cut by the end of the capture, retransmissions that disagree, an
 //! eviction), the model built with final directions, then the close story told over it.
 
+use crate::client::identify;
 use crate::close::catalog;
 use crate::conn::{App, Conn, Mode, RawClose};
 use crate::report::{CloseReport, ConnReport, Detection, Finding, Handshake, Story, Verdict};
@@ -60,6 +61,17 @@ impl Conn {
             last_data[d] = s.last_data;
         }
         let end = self.first_end();
+        let tls = app
+            .tls
+            .as_ref()
+            .map(|t| story::tls::report(t, client, end, app.response.is_some()));
+        let hello = app.tls.as_ref().and_then(|t| t.client_hello.as_ref());
+        let ja4 = tls.as_ref().and_then(|t| t.ja4.as_deref());
+        let user_agent = app
+            .request
+            .as_ref()
+            .and_then(|(r, _)| r.user_agent.as_deref());
+        let client_software = identify(user_agent, hello.map(|c| &c.hello).zip(ja4));
         let mut report = ConnReport {
             id: self.id,
             client: self.ends[client],
@@ -74,15 +86,13 @@ impl Conn {
             } else {
                 Detection::Handshake
             }),
+            client_software,
             handshake: app.handshake(),
             frames,
             messages,
             closes: app.closes.iter().map(|c| self.close_report(c)).collect(),
             closes_not_listed: app.closes_not_listed,
-            tls: app
-                .tls
-                .as_ref()
-                .map(|t| story::tls::report(t, client, end, app.response.is_some())),
+            tls,
             story: Story::open(),
             findings: app
                 .findings

@@ -5,11 +5,12 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 use crate::capture::Format;
+use crate::client::reports::Reported;
 use crate::close::catalog;
 use crate::render::wrap::wrap;
 use crate::report::{
     CloseReport, Confidence, ConnReport, DecryptionStatus, Detection, FileReport, Finding,
-    Handshake, Outcome, Story, TlsHandshake, TlsReport, Verdict,
+    Handshake, Observed, Outcome, Story, TlsHandshake, TlsReport, Verdict,
 };
 use crate::rules::Severity;
 use crate::tls::Validity;
@@ -68,7 +69,8 @@ fn outcome_text(o: Outcome) -> &'static str {
         Outcome::Abnormal => "abnormal drop, no Close frame (applications see 1006)",
         Outcome::Open => "still open when the capture ends",
         Outcome::Refused => "upgrade refused (no WebSocket connection)",
-        Outcome::TlsFailed => "TLS handshake failed (no WebSocket connection; clients report 1015)",
+        Outcome::TlsFailed => "TLS handshake failed (no WebSocket connection)",
+        Outcome::Failed => "failed: Close frames were exchanged, but one side answered an illegal Close by failing the connection",
         Outcome::Encrypted => {
             "TLS session: WebSocket frames, Close included, are encrypted (not seen)"
         }
@@ -175,6 +177,15 @@ pub fn connection(c: &ConnReport, s: Style, explained: &mut Explained) -> String
             c.duration_ms / 1000.0
         ))
     );
+    if let Some(id) = &c.client_software {
+        let name = id.product.as_deref().unwrap_or(id.family.label());
+        let line = format!(
+            "{name} ({} confidence: {})",
+            confidence_word(id.confidence),
+            id.evidence
+        );
+        let _ = writeln!(o, "  client     {}", wrap(&line, 84, CONT));
+    }
     if let Some(h) = &c.handshake {
         handshake_block(&mut o, h, s);
     }
@@ -371,10 +382,69 @@ fn story_block(o: &mut String, st: &Story, s: Style) {
         ("server", &st.server_observed),
     ] {
         if let Some(ob) = obs {
-            let line = format!("{who} application sees {} {}: {}", ob.code, ob.name, ob.why);
+            let line = format!("{}: {}", observed_text(who, ob), ob.why);
             let _ = writeln!(o, "{CONT}{}", wrap(&line, 84, "               "));
         }
     }
+}
+
+fn confidence_word(c: Confidence) -> &'static str {
+    match c {
+        Confidence::High => "high",
+        Confidence::Medium => "medium",
+        Confidence::Low => "low",
+    }
+}
+
+/// What one client's API gave its application: "1006 Abnormal Closure, wasClean false,
+/// after an error event", "no close code; it raises ...".
+fn reported_text(r: &Reported) -> String {
+    let mut parts = vec![match r.code {
+        Some(code) => format!("{code} {}", catalog::lookup(code).name),
+        None => "no close code".to_string(),
+    }];
+    if let Some(clean) = r.was_clean {
+        parts.push(format!("wasClean {clean}"));
+    }
+    if r.error_event == Some(true) {
+        parts.push("after an error event".to_string());
+    }
+    if let Some(e) = &r.error {
+        parts.push(format!("error {e:?}"));
+    }
+    parts.join(", ")
+}
+
+/// The observed line's head: whose application, and what it was told (the families side by
+/// side when they differ and the client is not identified).
+fn observed_text(who: &str, ob: &Observed) -> String {
+    if !ob.alternatives.is_empty() {
+        let each: Vec<String> = ob
+            .alternatives
+            .iter()
+            .map(|a| {
+                let names: Vec<&str> = a.families.iter().map(|f| f.label()).collect();
+                format!("{}: {}", names.join(", "), reported_text(&a.reported))
+            })
+            .collect();
+        return format!(
+            "{who} application: depends on the client ({})",
+            each.join("; ")
+        );
+    }
+    let family = ob
+        .family
+        .map(|f| format!(" ({})", f.label()))
+        .unwrap_or_default();
+    let verb = if ob.reported.code.is_some() {
+        "sees"
+    } else {
+        "gets"
+    };
+    format!(
+        "{who} application{family} {verb} {}",
+        reported_text(&ob.reported)
+    )
 }
 
 fn finding_line(o: &mut String, f: &Finding, s: Style) {
@@ -498,18 +568,12 @@ fn tls_block(o: &mut String, t: &TlsReport, s: Style) {
         let _ = writeln!(o, "{CONT}{}", wrap(&line, 84, "               "));
     }
     if let Some(f) = &t.failure {
-        let code = f.client_observed_code;
         let confidence = match f.confidence {
             Some(Confidence::Low) => " (inferred, low confidence)",
             Some(Confidence::Medium) => " (inferred)",
             _ => "",
         };
-        let what = if code == 1015 {
-            "TLS handshake failed"
-        } else {
-            "abnormal closure"
-        };
-        let head = format!("a client would report close code {code} ({what}){confidence}");
+        let head = format!("TLS handshake failed{confidence}");
         const FIELD: &str = "                      ";
         let _ = writeln!(o, "{CONT}{} {}", s.red("!"), s.red(&head));
         let _ = writeln!(o, "{CONT}cause    {}", wrap(&f.cause, 76, FIELD));

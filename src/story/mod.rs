@@ -12,11 +12,13 @@ mod cause;
 pub mod tls;
 
 use crate::capture::Ts;
+use crate::client::reports::{self, Ending, Reported};
+use crate::client::Family;
 use crate::close::catalog;
 use crate::close::code::CloseCode;
 use crate::report::{
-    CloseReport, ConnReport, DecryptionStatus, Detection, EndKind, Finding, Observed, Outcome,
-    Story, TcpEnd, TlsReport, Verdict,
+    Alternative, CloseReport, ConnReport, DecryptionStatus, Detection, EndKind, FailureKind,
+    Finding, Observed, Outcome, Story, TcpEnd, TlsReport, Verdict,
 };
 use crate::rules::Rule;
 use crate::tcp::{Direction, PerDirection, Side};
@@ -98,14 +100,6 @@ impl<'a> FirstCloses<'a> {
     }
 }
 
-fn observed(code: u16, why: String) -> Observed {
-    Observed {
-        code,
-        name: catalog::lookup(code).name,
-        why,
-    }
-}
-
 /// Fills `report.story`, the closes' peer reactions, and adds the story's findings.
 pub fn tell(report: &mut ConnReport, ev: &Evidence) {
     let mut story = Story::open();
@@ -136,13 +130,22 @@ pub fn tell(report: &mut ConnReport, ev: &Evidence) {
     let tcp_ended = ev.first_end.is_some();
     story.outcome = outcome(ev.refused, tcp_ended, first, &closes);
     if !ev.refused {
-        story.client_observed = observed_by(&closes, Direction::ClientToServer, tcp_ended);
-        story.server_observed = observed_by(&closes, Direction::ServerToClient, tcp_ended);
+        let family = report.client_software.as_ref().map(|c| c.family);
+        story.client_observed =
+            observed_by(&closes, Direction::ClientToServer, ev.first_end, family);
+        story.server_observed = server_observed(&closes, ev.first_end);
     }
     peer_reactions(&mut report.closes, tcp_ended);
     story.likely_cause = cause::likely_cause(report, ev, &story);
     if let Some(tls) = &report.tls {
-        tls_story(tls, report.detection, &mut story, &mut report.findings);
+        let family = report.client_software.as_ref().map(|c| c.family);
+        tls_story(
+            tls,
+            report.detection,
+            family,
+            &mut story,
+            &mut report.findings,
+        );
     }
     if let Some(f) = story_finding(&story, ev) {
         report.findings.push(f);
@@ -166,8 +169,16 @@ fn outcome(
             Outcome::Open
         };
     };
-    if closes.from(first.reverse()).is_none() {
+    let Some(answer) = closes.from(first.reverse()) else {
         return Outcome::OneSided;
+    };
+    let failing = matches!(answer.code, Some(1002 | 1007));
+    if failing
+        && closes
+            .from(first)
+            .is_some_and(|c| c.verdict == Verdict::Illegal)
+    {
+        return Outcome::Failed;
     }
     match closes.from(first) {
         Some(c) if c.code.is_none() && c.payload_len == 0 => Outcome::NoStatus,
@@ -175,36 +186,200 @@ fn outcome(
     }
 }
 
-/// What the application on the sending side of `d` observed: the code in the peer's Close.
-fn observed_by(closes: &FirstCloses<'_>, d: Direction, tcp_ended: bool) -> Option<Observed> {
+/// How the connection ended for the application on the sending side of `d`: the peer's
+/// first Close, or TCP ending without one; with the sentence that says so.
+fn ending_for(
+    closes: &FirstCloses<'_>,
+    d: Direction,
+    end: Option<End>,
+) -> Option<(Ending, String)> {
     let peer = d.reverse().sender();
-    match closes.from(d.reverse()) {
-        Some(c) => {
-            let frame = c.frame;
-            Some(match (c.code, c.verdict) {
-                (Some(code), Verdict::Legal) => observed(
-                    code,
-                    format!("the {peer}'s Close frame (packet {frame}) carried {code}"),
-                ),
-                (Some(code), Verdict::Illegal) => observed(
-                    1006,
-                    format!("the {peer}'s Close frame (packet {frame}) carried {code}, which is illegal: a strict library fails the connection (answering 1002), so its application sees 1006; lenient ones pass {code} through"),
-                ),
-                (None, _) if c.payload_len == 0 => observed(
-                    1005,
-                    format!("the {peer}'s Close frame (packet {frame}) had no status code"),
-                ),
-                (None, _) => observed(
-                    1006,
-                    format!("the {peer}'s Close frame (packet {frame}) had a malformed body: the connection is failed"),
-                ),
-            })
+    let Some(c) = closes.from(d.reverse()) else {
+        let end = end?;
+        return Some((
+            Ending::Dropped(end.kind),
+            format!(
+                "TCP ended ({}) with no Close frame from the {peer}",
+                end.kind
+            ),
+        ));
+    };
+    let frame = c.frame;
+    Some(match (c.code, c.verdict) {
+        (Some(code), Verdict::Legal) => (
+            Ending::Close(code),
+            format!("the {peer}'s Close frame (packet {frame}) carried {code}"),
+        ),
+        (code, Verdict::Illegal) => (
+            Ending::IllegalClose(code),
+            match code {
+                Some(code) => format!("the {peer}'s Close frame (packet {frame}) carried {code}, which must never be sent"),
+                None => format!("the {peer}'s Close frame (packet {frame}) had a malformed body"),
+            },
+        ),
+        (None, _) => (
+            Ending::EmptyClose,
+            format!("the {peer}'s Close frame (packet {frame}) had no status code"),
+        ),
+    })
+}
+
+/// The answer a side gave on the wire to an illegal Close: its own Close's code (None for
+/// an empty one), or no Close at all.
+fn answer_to(closes: &FirstCloses<'_>, d: Direction) -> Option<Option<u16>> {
+    closes.from(d).map(|c| c.code)
+}
+
+/// Whether `family`'s measured answer to an illegal Close is `answer`: Firefox answers
+/// with an empty Close, the strict ones with 1002.
+fn answers_like(family: Family, answer: Option<u16>) -> bool {
+    match family {
+        Family::Firefox => answer.is_none(),
+        _ => answer == Some(1002),
+    }
+}
+
+/// What the application on the sending side of `d` was told: the identified family's
+/// measured behaviour, else what every measured client reports, else the families side by
+/// side. For an illegal Close, the side's own answer on the wire narrows it down.
+fn observed_by(
+    closes: &FirstCloses<'_>,
+    d: Direction,
+    end: Option<End>,
+    family: Option<Family>,
+) -> Option<Observed> {
+    let (ending, mut why) = ending_for(closes, d, end)?;
+    let mut family = family;
+    let mut alternatives = reports::alternatives(ending);
+    if let Ending::IllegalClose(code) = ending {
+        match answer_to(closes, d) {
+            Some(answer) => {
+                let said = match answer {
+                    Some(a) => format!("answered {a}"),
+                    None => "answered with an empty Close".to_string(),
+                };
+                why.push_str(&format!("; this side {said}"));
+                if family.is_some_and(|f| !answers_like(f, answer)) {
+                    why.push_str(", not what its identified family does, so the answer on the wire is what counts");
+                    family = None;
+                }
+                alternatives.retain(|(fs, _)| fs.iter().any(|&f| answers_like(f, answer)));
+                if alternatives.is_empty() && answer == code {
+                    why.push_str(": it passed the code through unchecked");
+                    alternatives.push((
+                        Vec::new(),
+                        Reported {
+                            code,
+                            was_clean: Some(true),
+                            error_event: None,
+                            error: None,
+                        },
+                    ));
+                }
+            }
+            None => why.push_str("; this side never answered it"),
         }
-        None if tcp_ended => Some(observed(
-            1006,
-            format!("the connection ended without a Close frame from the {peer}"),
-        )),
-        None => None,
+    }
+    Some(resolve(family, ending, why, alternatives))
+}
+
+/// What a client of `family` (None: not identified) was told on `ending`.
+fn observed_for(family: Option<Family>, ending: Ending, why: String) -> Observed {
+    resolve(family, ending, why, reports::alternatives(ending))
+}
+
+/// The identified family's measured behaviour, else the one answer every measured family
+/// gives, else the families side by side.
+fn resolve(
+    family: Option<Family>,
+    ending: Ending,
+    mut why: String,
+    mut alternatives: Vec<(Vec<Family>, Reported)>,
+) -> Observed {
+    if let Some(f) = family {
+        if let Some(r) = reports::reported(f, ending) {
+            return observed(Some(f), r, why, Vec::new());
+        }
+        why.push_str(&format!(
+            "; what {} reports here was not measured (measured: {})",
+            f.label(),
+            reports::measured_with(f)
+        ));
+    }
+    match alternatives.len() {
+        0 => observed(None, rfc(ending), why, Vec::new()),
+        1 => {
+            let (_, r) = alternatives.remove(0);
+            observed(None, r, why, Vec::new())
+        }
+        _ => {
+            why.push_str("; clients differ, and this one is not identified");
+            let list = alternatives
+                .into_iter()
+                .map(|(families, reported)| Alternative { families, reported })
+                .collect();
+            let none = Reported {
+                code: None,
+                was_clean: None,
+                error_event: None,
+                error: None,
+            };
+            observed(None, none, why, list)
+        }
+    }
+}
+
+/// What the server's application was told. Server software is rarely named in a capture:
+/// RFC 6455's answer, with the server's own answer to an illegal Close as the evidence of
+/// how strict it is.
+fn server_observed(closes: &FirstCloses<'_>, end: Option<End>) -> Option<Observed> {
+    let d = Direction::ServerToClient;
+    let (ending, mut why) = ending_for(closes, d, end)?;
+    let mut reported = rfc(ending);
+    if let Ending::IllegalClose(code) = ending {
+        match answer_to(closes, d) {
+            Some(a) if a == code && a.is_some() => {
+                why.push_str("; the server echoed it: a lenient library that hands the code on");
+                reported.code = code;
+            }
+            Some(Some(1002)) => why
+                .push_str("; the server answered 1002: a strict library that fails the connection"),
+            Some(Some(a)) => why.push_str(&format!("; the server answered {a}")),
+            Some(None) => why.push_str("; the server answered with an empty Close"),
+            None => why.push_str("; the server never answered it"),
+        }
+    }
+    Some(observed(None, reported, why, Vec::new()))
+}
+
+/// What RFC 6455 §7.1.5 says the application is told.
+fn rfc(ending: Ending) -> Reported {
+    let code = match ending {
+        Ending::Close(code) => Some(code),
+        Ending::EmptyClose => Some(1005),
+        Ending::IllegalClose(_) | Ending::Dropped(_) => Some(1006),
+        Ending::TlsFailed(_) => Some(1015),
+    };
+    Reported {
+        code,
+        was_clean: None,
+        error_event: None,
+        error: None,
+    }
+}
+
+fn observed(
+    family: Option<Family>,
+    reported: Reported,
+    why: String,
+    alternatives: Vec<Alternative>,
+) -> Observed {
+    Observed {
+        family,
+        name: reported.code.map(|c| catalog::lookup(c).name),
+        reported,
+        why,
+        alternatives,
     }
 }
 
@@ -311,6 +486,7 @@ fn truncation(tls: &TlsReport, story: &mut Story, findings: &mut Vec<Finding>) {
 fn tls_story(
     tls: &TlsReport,
     detection: Detection,
+    family: Option<Family>,
     story: &mut Story,
     findings: &mut Vec<Finding>,
 ) {
@@ -374,29 +550,25 @@ fn tls_story(
     }
     if let Some(fail) = &tls.failure {
         story.outcome = Outcome::TlsFailed;
-        let code = fail.client_observed_code;
-        let (why, what) = if code == 1015 {
+        let (ending, why) = if fail.kind == FailureKind::PlainHttpToTls {
             (
-                "the TLS handshake failed, so no WebSocket connection was made (cause under tls)",
-                "TLS handshake failed",
+                Ending::Dropped(EndKind::Fin),
+                "the Upgrade request was never answered: the server speaks TLS on this port",
             )
         } else {
             (
-                "the connection ended before any WebSocket handshake (cause under tls)",
-                "abnormal closure",
+                Ending::TlsFailed(fail.problem),
+                "the TLS handshake failed, so no WebSocket connection was made (cause under tls)",
             )
         };
-        story.client_observed = Some(observed(code, why.to_string()));
+        story.client_observed = Some(observed_for(family, ending, why.to_string()));
         story.server_observed = None;
         story.likely_cause = Some(fail.cause.clone());
         findings.push(Finding::new(
             Rule::TlsHandshakeFailed,
             None,
             fail.frame,
-            format!(
-                "a client would report close code {code} ({what}): {}",
-                fail.cause
-            ),
+            format!("the TLS handshake failed: {}", fail.cause),
         ));
     } else if detection == Detection::Tls {
         // A completed handshake, or a session the capture joined after its handshake:

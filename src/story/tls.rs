@@ -5,6 +5,8 @@
 //! names it.
 
 use crate::capture::Ts;
+use crate::client::ja4::ja4;
+use crate::client::reports::TlsProblem;
 use crate::close::catalog::{lookup_alert, AlertEntry};
 use crate::report::{
     AlertReport, Confidence, DecryptionReport, DecryptionStatus, FailureKind, TlsFailure,
@@ -20,10 +22,6 @@ use crate::tls::{TlsAlertDescription, TlsAlertSeverity, Validity};
 /// An encrypted TLS 1.3 alert: 2 bytes + content type + 16-byte AEAD tag = 19, plus a few
 /// bytes of padding some stacks add.
 const ENCRYPTED_ALERT_MAX: usize = 24;
-/// What the WebSocket API of a client reports when its TLS handshake fails.
-const TLS_FAILED: u16 = 1015;
-/// What it reports when the connection simply ends (plain HTTP answered with TLS).
-const ABNORMAL: u16 = 1006;
 
 /// The summary of `s` and its failure, if any. `client` is the client side as the
 /// connection knows it, used when no ClientHello was seen; `end` is the first FIN or RST;
@@ -42,7 +40,10 @@ pub fn report(s: &Session, client: Side, end: Option<End>, upgraded: bool) -> Tl
         end,
         alerts: &mut alerts,
     };
-    let failure = d.failure(complete, upgraded);
+    let mut failure = d.failure(complete, upgraded);
+    if let Some(f) = &mut failure {
+        f.problem = problem(s, f);
+    }
     let ch = s.client_hello.as_ref().map(|c| &c.hello);
     let sh = s.server_hello.as_ref().map(|(h, _)| h);
     TlsReport {
@@ -59,6 +60,7 @@ pub fn report(s: &Session, client: Side, end: Option<End>, upgraded: bool) -> Tl
         offered_versions: ch.map(|c| c.versions.clone()).unwrap_or_default(),
         offered_alpn: ch.map(|c| c.alpn.clone()).unwrap_or_default(),
         offered_ciphers: ch.map(|c| c.ciphers.len()).unwrap_or(0),
+        ja4: ch.map(ja4),
         version: sh.map(|h| h.version),
         cipher: sh.map(|h| h.cipher),
         alpn: sh.and_then(|h| h.alpn.clone()),
@@ -69,6 +71,33 @@ pub fn report(s: &Session, client: Side, end: Option<End>, upgraded: bool) -> Tl
         alerts,
         failure,
         decryption: decryption(s, client),
+    }
+}
+
+/// What a failed handshake is about, as far as clients' errors tell causes apart: the alert
+/// when it names one, else what the handshake shows (an expired certificate, a request for
+/// a client certificate).
+fn problem(s: &Session, f: &TlsFailure) -> TlsProblem {
+    let expired = s
+        .chain
+        .certs
+        .first()
+        .is_some_and(|c| c.validity_at_capture != Validity::Valid);
+    match f.alert.map(|a| a.code) {
+        Some(45) => return TlsProblem::Expired,
+        Some(48) => return TlsProblem::Untrusted,
+        Some(116) => return TlsProblem::ClientCertificate,
+        // Chromium says certificate_unknown for an expired and an untrusted certificate
+        // alike.
+        Some(42 | 46) if !expired => return TlsProblem::Untrusted,
+        _ => {}
+    }
+    if expired {
+        TlsProblem::Expired
+    } else if s.certificate_requested {
+        TlsProblem::ClientCertificate
+    } else {
+        TlsProblem::Other
     }
 }
 
@@ -191,7 +220,7 @@ fn failure(
     Some(TlsFailure {
         kind,
         frame,
-        client_observed_code: TLS_FAILED,
+        problem: TlsProblem::Other,
         cause,
         fix: fix.to_string(),
         alert,
@@ -218,7 +247,8 @@ impl Diagnosis<'_> {
             }
             return self
                 .alert_after_handshake()
-                .or_else(|| self.probable_alert_after_handshake());
+                .or_else(|| self.probable_alert_after_handshake())
+                .or_else(|| self.tls12_alert_before_data());
         }
         let ch_frame = self.s.client_hello.as_ref()?.frame;
         self.server_hung_up_first(ch_frame)
@@ -241,7 +271,7 @@ impl Diagnosis<'_> {
         Some(TlsFailure {
             kind: FailureKind::PlainHttpToTls,
             frame,
-            client_observed_code: ABNORMAL,
+            problem: TlsProblem::Other,
             cause: format!(
                 "the client sent a plain HTTP Upgrade request and the server answered with TLS{}: ws:// was used against a wss:// (TLS) port",
                 alert.map(|a| format!(" (alert {})", a.name)).unwrap_or_default()
@@ -383,7 +413,7 @@ impl Diagnosis<'_> {
         Some(TlsFailure {
             kind: FailureKind::ProbableAlertAfterHandshake,
             frame: r.frame,
-            client_observed_code: TLS_FAILED,
+            problem: TlsProblem::Other,
             cause: format!(
                 "the server ended the session right after the TLS 1.3 handshake: one short encrypted record (packet {}, {} bytes), then {} (packet {}), before sending any application data. That is most likely a fatal alert; the common cause is a server that requires a client certificate (mutual TLS) rejecting the client's (certificate_required, or bad_certificate). Capture a key log (SSLKEYLOGFILE) and pass it with --keylog to name the alert",
                 r.frame, r.len, end.kind, end.frame
@@ -392,6 +422,51 @@ impl Diagnosis<'_> {
             alert: None,
             confidence: Some(Confidence::Low),
         })
+    }
+
+    /// Without keys, TLS 1.2: the client's encrypted alert after a handshake that looked
+    /// complete, before either side sent any application data. NSS (Firefox) sends its
+    /// Finished before it has judged the server's certificate, then the alert: a rejected
+    /// certificate, not the close_notify of a finished session.
+    fn tls12_alert_before_data(&mut self) -> Option<TlsFailure> {
+        if self.s.tls13 || matches!(self.s.decryption, Some(Decryption::Keys { .. })) {
+            return None;
+        }
+        let client = self.client;
+        if self.s.app_data[client] + self.s.app_data[client.other()] > 0 {
+            return None;
+        }
+        let a = self
+            .s
+            .alerts
+            .iter()
+            .find(|a| a.plain.is_none() && a.side == client)?;
+        let frame = a.frame;
+        let probable = "most likely the client rejecting the server's certificate (certificate_expired, unknown_ca, bad_certificate): an encrypted alert before any application data (a key log file would reveal it)";
+        if let Some(r) = self
+            .alerts
+            .iter_mut()
+            .find(|r| r.frame == frame && r.encrypted)
+        {
+            r.probable = Some(probable.to_string());
+        }
+        let problems = &self.s.chain.problems;
+        let certs = if problems.is_empty() {
+            String::new()
+        } else {
+            format!("; the capture shows: {}", problems.join("; "))
+        };
+        let mut f = failure(
+            FailureKind::EncryptedAlert,
+            frame,
+            format!(
+                "the client sent an encrypted alert (packet {frame}) right after the handshake, before any application data, and hung up: a client that finishes the TLS 1.2 handshake before judging the server's certificate (Firefox does) rejecting it{certs}. A key log file (SSLKEYLOGFILE) would name the alert"
+            ),
+            "Check the server's certificate: validity dates, the full chain, and the names it covers; or decrypt with the client's key log.",
+            None,
+        )?;
+        f.confidence = Some(Confidence::Medium);
+        Some(f)
     }
 
     /// An alert sent after the peer had already ended TCP is a reaction to that (a server's
@@ -476,7 +551,13 @@ impl Diagnosis<'_> {
         } else {
             format!(": {}", problems.join("; "))
         };
-        let why = if end.side == self.client {
+        let why = if end.side == self.client
+            && problems.is_empty()
+            && self.s.certificate_requested
+            && self.s.client_certificates.is_none()
+        {
+            "the server had asked for a client certificate (CertificateRequest) and the client hung up without sending one: a client with no certificate to offer (Chromium does this)".to_string()
+        } else if end.side == self.client {
             format!("it most likely rejected the server's certificate or parameters without sending its alert{certs}")
         } else {
             "the server rejected the client's part of the handshake (a client certificate or the key exchange)".to_string()
@@ -545,7 +626,7 @@ impl Diagnosis<'_> {
         TlsFailure {
             kind: FailureKind::ClosedAfterClientHello,
             frame: end.frame,
-            client_observed_code: TLS_FAILED,
+            problem: TlsProblem::Other,
             cause: format!(
                 "the server closed the connection ({}, packet {}, {waited:.1} ms) after the ClientHello (packet {ch_frame}) without a ServerHello or alert{reaction}: a server that does not speak TLS on this port (wss:// used against a ws:// port), a middlebox filtering on SNI, or a server that could not parse the ClientHello",
                 end.kind, end.frame
@@ -562,6 +643,20 @@ impl Diagnosis<'_> {
         let problems = &self.s.chain.problems;
         let leaf = self.s.chain.certs.first();
         match desc {
+            TlsAlertDescription::HandshakeFailure
+            | TlsAlertDescription::BadCertificate
+            | TlsAlertDescription::DecodeError
+                if self.s.certificate_requested && sender == "server" =>
+            {
+                format!(
+                    "the server requires a client certificate: it asked for one (CertificateRequest) and {}; it answered {name}",
+                    match self.s.client_certificates {
+                        Some(0) => "the client sent an empty Certificate message".to_string(),
+                        Some(n) => format!("rejected the {n} certificate(s) the client sent"),
+                        None => "the client sent none".to_string(),
+                    }
+                )
+            }
             TlsAlertDescription::CertificateExpired => match leaf {
                 Some(c) if c.validity_at_capture == Validity::Expired => format!(
                     "the {sender} rejected the certificate with certificate_expired: the server's certificate ({}) expired on {}",
@@ -642,7 +737,7 @@ mod tests {
             versions: vec![Version(TlsVersion::Tls11)],
             alpn: vec![],
             ciphers: vec![TlsCipherSuiteID(0x002f)],
-            random: [0; 32],
+            ..ClientHello::default()
         };
         t.on_event(Side::A, TlsEvent::ClientHello(ch), 4, Ts(0));
         t.on_event(
@@ -657,10 +752,7 @@ mod tests {
         );
         let r = report_(&t, Side::A, end(Side::B, 6, 2, EndKind::Fin));
         let f = r.failure.expect("failure");
-        assert_eq!(
-            (f.kind, f.frame, f.client_observed_code),
-            (FailureKind::Alert, 5, 1015)
-        );
+        assert_eq!((f.kind, f.frame), (FailureKind::Alert, 5));
         assert!(f.cause.contains("TLS 1.1"), "{}", f.cause);
         assert_eq!(r.alerts[0].name, Some("protocol_version"));
         assert_eq!(r.handshake, TlsHandshake::Failed);

@@ -70,6 +70,13 @@ pub struct ClientHello {
     pub ciphers: Vec<TlsCipherSuiteID>,
     /// The client random: the key a key log files the session's secrets under.
     pub random: [u8; 32],
+    /// Extension types in the order sent, GREASE values included: with the lists below,
+    /// what tells one client's TLS stack from another's.
+    pub extensions: Vec<u16>,
+    pub signature_algorithms: Vec<u16>,
+    pub groups: Vec<u16>,
+    /// A GREASE value (RFC 8701) among the cipher suites or extensions.
+    pub grease: bool,
 }
 
 /// What the ServerHello chose.
@@ -643,9 +650,16 @@ where
                 random: random32(ch.random),
                 ..ClientHello::default()
             };
+            hello.extensions = ch.ext.map(extension_types).unwrap_or_default();
             if let Some(Ok((_, exts))) = ch.ext.map(parse_tls_extensions) {
                 for ext in exts {
                     match ext {
+                        TlsExtension::SignatureAlgorithms(algs) => {
+                            hello.signature_algorithms = algs;
+                        }
+                        TlsExtension::EllipticCurves(groups) => {
+                            hello.groups = groups.iter().map(|g| g.0).collect();
+                        }
                         TlsExtension::SNI(names) => {
                             hello.sni = names
                                 .iter()
@@ -669,6 +683,8 @@ where
                     }
                 }
             }
+            hello.grease = hello.ciphers.iter().any(|c| is_grease(c.0))
+                || hello.extensions.iter().any(|&t| is_grease(t));
             hello.ciphers.retain(|c| !is_grease(c.0));
             sink(TlsEvent::ClientHello(hello), frame_no, ts);
         }
@@ -746,7 +762,22 @@ fn random32(bytes: &[u8]) -> [u8; 32] {
 }
 
 /// GREASE values (RFC 8701): 0x?A?A.
-fn is_grease(v: u16) -> bool {
+/// The type of each extension in a hello's extensions block, in order; stops at the first
+/// one that overruns the block.
+fn extension_types(mut block: &[u8]) -> Vec<u16> {
+    let mut types = Vec::new();
+    while let [t0, t1, l0, l1, rest @ ..] = block {
+        let len = usize::from(u16::from_be_bytes([*l0, *l1]));
+        let Some(next) = rest.get(len..) else {
+            break;
+        };
+        types.push(u16::from_be_bytes([*t0, *t1]));
+        block = next;
+    }
+    types
+}
+
+pub fn is_grease(v: u16) -> bool {
     v & 0x0f0f == 0x0a0a && (v >> 8) == (v & 0xff)
 }
 

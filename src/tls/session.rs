@@ -9,7 +9,7 @@ use crate::tls::cert::{check_chain, ChainCheck};
 use crate::tls::crypto::DecryptError;
 use crate::tls::decrypt::Missing;
 use crate::tls::record::{ClientHello, ServerHello, TlsEvent};
-use crate::tls::{TlsAlertDescription, TlsAlertSeverity, TlsHandshakeType};
+use crate::tls::{TlsAlertDescription, TlsAlertSeverity, TlsHandshakeType, TlsRecordType};
 
 /// Most alerts kept per connection.
 const MAX_ALERTS: usize = 16;
@@ -79,6 +79,8 @@ pub struct Session {
     long_record: PerSide<bool>,
     /// The last encrypted record of each side.
     pub last_record: PerSide<Option<SeenRecord>>,
+    /// TLS 1.2: application_data records each side sent (none before a failed handshake).
+    pub app_data: PerSide<u64>,
     /// The server answered a ClientHello with plaintext HTTP: packet and status line.
     pub http_answer: Option<(u64, String)>,
     /// The client sent a plain HTTP request and the server answered with TLS.
@@ -156,7 +158,10 @@ impl Session {
                 protected,
             } => self.push_alert(side, frame, ts, Some((level, description)), protected, 2),
             TlsEvent::EncryptedAlert { len } => self.push_alert(side, frame, ts, None, true, len),
-            TlsEvent::Encrypted { len, .. } => {
+            TlsEvent::Encrypted { len, content_type } => {
+                if !self.tls13 && content_type == TlsRecordType::ApplicationData {
+                    self.app_data[side] += 1;
+                }
                 let client = self.client_side();
                 if self.tls13
                     && client == Some(side.other())

@@ -1,0 +1,123 @@
+//! Client truth: every sample recorded with a `.client.json` beside it holds what the real
+//! client's API reported (written by the generator from the client itself). wsclose must
+//! name the client's family from the capture and say what that client saw: the same close
+//! code (or none), wasClean and `error` event where the API has them, and an error text the
+//! client's own error contains.
+
+use std::fs;
+
+use serde_json::Value;
+
+use crate::{root, wsclose};
+
+/// (sample name, its truth file parsed), for every sample with a truth file.
+fn truths() -> Vec<(String, Value)> {
+    let mut out: Vec<(String, Value)> = fs::read_dir(root().join("samples"))
+        .expect("samples/")
+        .filter_map(|e| e.ok())
+        .filter_map(|e| {
+            let name = e.file_name().to_string_lossy().into_owned();
+            let stem = name.strip_suffix(".client.json")?.to_string();
+            let text = fs::read_to_string(e.path()).expect("read truth");
+            let v: Value =
+                serde_json::from_str(&text).unwrap_or_else(|err| panic!("{name}: bad JSON: {err}"));
+            Some((stem, v))
+        })
+        .collect();
+    out.sort_by(|a, b| a.0.cmp(&b.0));
+    out
+}
+
+/// The JSON report of `samples/STEM.pcap`, with its key log when it has secrets.
+fn report(stem: &str) -> Value {
+    let pcap = format!("samples/{stem}.pcap");
+    let keys = format!("samples/{stem}.keys");
+    let mut args = vec!["analyze", "--format", "json"];
+    let has_secrets = fs::read_to_string(root().join(&keys)).is_ok_and(|t| {
+        t.lines()
+            .any(|l| l.starts_with("CLIENT_RANDOM ") || l.contains("_SECRET "))
+    });
+    if has_secrets {
+        args.extend(["--keylog", keys.as_str()]);
+    }
+    args.push(pcap.as_str());
+    let out = wsclose(&args);
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{pcap}: bad JSON: {e}"))
+}
+
+/// The connection the truth is about: `connection` (its id) when the truth names one,
+/// else the first connection.
+fn connection<'a>(report: &'a Value, truth: &Value) -> &'a Value {
+    let conns = report["files"][0]["connections"]
+        .as_array()
+        .expect("connections");
+    let id = truth["connection"].as_u64();
+    conns
+        .iter()
+        .find(|c| id.is_none_or(|id| c["id"].as_u64() == Some(id)))
+        .expect("the connection the truth is about")
+}
+
+/// Differences between what wsclose says the client saw and what it reported.
+fn compare(stem: &str, truth: &Value, conn: &Value) -> Vec<String> {
+    let mut diffs = Vec::new();
+    let family = truth["family"].as_str().expect("family");
+    let named = conn["client_software"]["family"].as_str();
+    if named != Some(family) {
+        diffs.push(format!(
+            "{stem}: client family {named:?}, the client was {family}"
+        ));
+    }
+    let reported = &truth["reported"];
+    if reported.is_null() {
+        return diffs;
+    }
+    let seen = &conn["story"]["client_observed"];
+    if seen["alternatives"].is_array() {
+        diffs.push(format!("{stem}: no single answer for the client: {seen}"));
+        return diffs;
+    }
+    if seen["code"] != reported["code"] {
+        diffs.push(format!(
+            "{stem}: code {} predicted, the client reported {}",
+            seen["code"], reported["code"]
+        ));
+    }
+    for key in ["was_clean", "error_event"] {
+        if !reported[key].is_null() && seen[key] != reported[key] {
+            diffs.push(format!(
+                "{stem}: {key} {} predicted, the client reported {}",
+                seen[key], reported[key]
+            ));
+        }
+    }
+    match (seen["error"].as_str(), reported["error"].as_str()) {
+        (Some(ours), Some(theirs)) if !theirs.contains(ours) => diffs.push(format!(
+            "{stem}: error {ours:?} predicted, the client raised {theirs:?}"
+        )),
+        (None, Some(theirs)) if reported["code"].is_null() => diffs.push(format!(
+            "{stem}: no error predicted, the client raised {theirs:?}"
+        )),
+        (Some(ours), None) => diffs.push(format!(
+            "{stem}: error {ours:?} predicted, the client raised none"
+        )),
+        _ => {}
+    }
+    diffs
+}
+
+#[test]
+fn each_client_is_named_and_its_report_predicted() {
+    let truths = truths();
+    assert!(
+        truths.len() >= 3,
+        "expected recorded client truths in samples/, found {}",
+        truths.len()
+    );
+    let mut diffs = Vec::new();
+    for (stem, truth) in &truths {
+        let report = report(stem);
+        diffs.extend(compare(stem, truth, connection(&report, truth)));
+    }
+    assert!(diffs.is_empty(), "{}", diffs.join("\n"));
+}
