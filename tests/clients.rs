@@ -92,7 +92,7 @@ fn compare(stem: &str, truth: &Value, conn: &Value) -> Vec<String> {
         }
     }
     match (seen["error"].as_str(), reported["error"].as_str()) {
-        (Some(ours), Some(theirs)) if !theirs.contains(ours) => diffs.push(format!(
+        (Some(ours), Some(theirs)) if !same_words(ours, theirs) => diffs.push(format!(
             "{stem}: error {ours:?} predicted, the client raised {theirs:?}"
         )),
         (None, Some(theirs)) if reported["code"].is_null() => diffs.push(format!(

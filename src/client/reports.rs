@@ -35,8 +35,8 @@ pub enum Ending {
     IllegalClose(Option<u16>),
     /// TCP ended (FIN or RST) without a Close frame from the peer.
     Dropped(EndKind),
-    /// The TLS handshake failed.
-    TlsFailed(TlsProblem),
+    /// The TLS handshake failed; `tls13`: the ServerHello chose TLS 1.3.
+    TlsFailed { problem: TlsProblem, tls13: bool },
 }
 
 /// What an application was told.
@@ -51,7 +51,8 @@ pub struct Reported {
     /// Whether an `error` event fired first, for APIs that have one.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error_event: Option<bool>,
-    /// The error the client raises, as it words it.
+    /// The error the client raises, as it words it (`..` stands for what varies: dates,
+    /// numbers).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
 }
@@ -104,7 +105,7 @@ pub fn reported(family: Family, ending: Ending) -> Option<Reported> {
         (Chromium, Ending::IllegalClose(_)) => event(1006, false, true, None),
         // Lenient: an empty Close back, and the illegal code handed on as a clean close.
         (Firefox, Ending::IllegalClose(Some(code))) => event(code, true, false, None),
-        (Node, Ending::IllegalClose(_)) => library(Some(1006), Some("Invalid status code")),
+        (Node, Ending::IllegalClose(_)) => event(1006, false, true, Some("Invalid status code")),
         (Rustls, Ending::IllegalClose(_)) => library(Some(1002), None),
         // "ConnectionClosedError: sent 1002 (protocol error) invalid status code; no close
         // frame received": the code and words name what was wrong.
@@ -121,20 +122,29 @@ pub fn reported(family: Family, ending: Ending) -> Option<Reported> {
             None,
             Some("Protocol(ResetWithoutClosingHandshake)"),
         ),
-        (Chromium, Ending::TlsFailed(_)) => event(1006, false, true, None),
-        (Firefox, Ending::TlsFailed(_)) => event(1015, false, true, None),
-        (Node, Ending::TlsFailed(_)) => event(
-            1006,
-            false,
-            true,
-            Some("Received network error or non-101 status code."),
-        ),
-        (Java, Ending::TlsFailed(Expired)) => library(None, Some("javax.net.ssl.SSLHandshakeException: PKIX path validation failed: java.security.cert.CertPathValidatorException: validity check failed")),
-        (Java, Ending::TlsFailed(Untrusted)) => library(None, Some("javax.net.ssl.SSLHandshakeException: PKIX path building failed: sun.security.provider.certpath.SunCertPathBuilderException: unable to find valid certification path to requested target")),
-        (Rustls, Ending::TlsFailed(Expired)) => library(None, Some("InvalidCertificate(Expired)")),
-        (Rustls, Ending::TlsFailed(Untrusted)) => library(None, Some("InvalidCertificate(UnknownIssuer)")),
-        (Python, Ending::TlsFailed(Expired)) => library(None, Some("ssl.SSLCertVerificationError: [SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed: certificate has expired")),
-        (Python, Ending::TlsFailed(Untrusted)) => library(None, Some("ssl.SSLCertVerificationError: [SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed: unable to get local issuer certificate")),
+        (Chromium, Ending::TlsFailed { .. }) => event(1006, false, true, None),
+        // Under TLS 1.2, NSS finishes the handshake before it judges the certificate: the
+        // failure comes after it, and the page gets 1006.
+        (Firefox, Ending::TlsFailed { tls13: true, .. }) => event(1015, false, true, None),
+        (Firefox, Ending::TlsFailed { tls13: false, .. }) => event(1006, false, true, None),
+        // undici fires the error event and no close event at all.
+        (Node, Ending::TlsFailed { .. }) => Reported {
+            code: None,
+            was_clean: None,
+            error_event: Some(true),
+            error: Some("Received network error or non-101 status code.".to_string()),
+        },
+        (Java, Ending::TlsFailed { problem: Expired, .. }) => library(None, Some("javax.net.ssl.SSLHandshakeException: PKIX path validation failed: java.security.cert.CertPathValidatorException: validity check failed")),
+        (Java, Ending::TlsFailed { problem: Untrusted, .. }) => library(None, Some("javax.net.ssl.SSLHandshakeException: PKIX path building failed: sun.security.provider.certpath.SunCertPathBuilderException: unable to find valid certification path to requested target")),
+        // The JDK reports nothing: the application's own timeout fires.
+        (Java, Ending::TlsFailed { problem: ClientCertificate, .. }) => library(None, Some("java.util.concurrent.TimeoutException")),
+        (Rustls, Ending::TlsFailed { problem: Expired, .. }) => library(None, Some("InvalidCertificate(ExpiredContext { .. })")),
+        (Rustls, Ending::TlsFailed { problem: Untrusted, .. }) => library(None, Some("InvalidCertificate(UnknownIssuer)")),
+        (Rustls, Ending::TlsFailed { problem: ClientCertificate, .. }) => library(None, Some("AlertReceived(CertificateRequired)")),
+        (Python, Ending::TlsFailed { problem: Expired, .. }) => library(None, Some("SSLCertVerificationError: [SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed: certificate has expired")),
+        (Python, Ending::TlsFailed { problem: Untrusted, .. }) => library(None, Some("SSLCertVerificationError: [SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed: unable to get local issuer certificate")),
+        (Python, Ending::TlsFailed { problem: ClientCertificate, tls13: true }) => library(None, Some("SSLError: [SSL: TLSV13_ALERT_CERTIFICATE_REQUIRED] tlsv13 alert certificate required")),
+        (Java, Ending::IllegalClose(_)) => library(None, Some("java.net.ProtocolException")),
         _ => return None,
     })
 }
@@ -197,7 +207,10 @@ mod tests {
 
     #[test]
     fn a_failed_tls_handshake_is_reported_differently() {
-        let e = Ending::TlsFailed(TlsProblem::Expired);
+        let e = Ending::TlsFailed {
+            problem: TlsProblem::Expired,
+            tls13: true,
+        };
         assert_eq!(
             reported(Family::Firefox, e).and_then(|r| r.code),
             Some(1015)

@@ -358,7 +358,7 @@ fn rfc(ending: Ending) -> Reported {
         Ending::Close(code) => Some(code),
         Ending::EmptyClose => Some(1005),
         Ending::IllegalClose(_) | Ending::Dropped(_) => Some(1006),
-        Ending::TlsFailed(_) => Some(1015),
+        Ending::TlsFailed { .. } => Some(1015),
     };
     Reported {
         code,
@@ -557,7 +557,10 @@ fn tls_story(
             )
         } else {
             (
-                Ending::TlsFailed(fail.problem),
+                Ending::TlsFailed {
+                    problem: fail.problem,
+                    tls13: tls.version.is_some_and(|v| v.0 .0 == 0x0304),
+                },
                 "the TLS handshake failed, so no WebSocket connection was made (cause under tls)",
             )
         };

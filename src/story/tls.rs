@@ -42,7 +42,8 @@ pub fn report(s: &Session, client: Side, end: Option<End>, upgraded: bool) -> Tl
     };
     let mut failure = d.failure(complete, upgraded);
     if let Some(f) = &mut failure {
-        f.problem = problem(s, f);
+        let client_left = end.is_some_and(|e| e.side == client);
+        f.problem = problem(s, f, client_left);
     }
     let ch = s.client_hello.as_ref().map(|c| &c.hello);
     let sh = s.server_hello.as_ref().map(|(h, _)| h);
@@ -76,8 +77,9 @@ pub fn report(s: &Session, client: Side, end: Option<End>, upgraded: bool) -> Tl
 
 /// What a failed handshake is about, as far as clients' errors tell causes apart: the alert
 /// when it names one, else what the handshake shows (an expired certificate, a request for
-/// a client certificate).
-fn problem(s: &Session, f: &TlsFailure) -> TlsProblem {
+/// a client certificate; a client that rejected a certificate with nothing wrong in the
+/// capture most likely does not trust its issuer). `client_left`: the client ended TCP.
+fn problem(s: &Session, f: &TlsFailure, client_left: bool) -> TlsProblem {
     let expired = s
         .chain
         .certs
@@ -92,10 +94,16 @@ fn problem(s: &Session, f: &TlsFailure) -> TlsProblem {
         Some(42 | 46) if !expired => return TlsProblem::Untrusted,
         _ => {}
     }
+    let client_rejected = matches!(
+        f.kind,
+        FailureKind::ClosedDuringHandshake | FailureKind::EncryptedAlert
+    ) && client_left;
     if expired {
         TlsProblem::Expired
     } else if s.certificate_requested {
         TlsProblem::ClientCertificate
+    } else if client_rejected && !s.chain.certs.is_empty() && s.chain.problems.is_empty() {
+        TlsProblem::Untrusted
     } else {
         TlsProblem::Other
     }
