@@ -52,6 +52,7 @@ trap 'rm -rf "$PKI"' EXIT
 gen/pki.sh "$PKI" >/dev/null
 keytool -importcert -noprompt -alias wsclose-ca -file "$PKI/ca.crt" -keystore "$PKI/trust.p12" \
   -storetype PKCS12 -storepass changeit >/dev/null 2>&1
+[[ -n ${ONLY:-} && ${ONLY:-} != clients ]] || gen/clients/browsers.sh "$PKI" # client-{chromium,firefox}-*
 if [[ ${ONLY:-} != decrypt ]]; then
   for s in wss-good wss-expired-tls12 wss-expired-tls12-noalert wss-untrusted-ca wss-version-mismatch \
            wss-expired-tls13 wss-expired-tls13-openssl wss-to-ws-port ws-to-wss-port wss-no-answer; do
