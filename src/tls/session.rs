@@ -253,7 +253,9 @@ impl Session {
         if self.server_hello.is_none() {
             return false;
         }
-        if self.finished[client].is_some() {
+        // TLS 1.2: the client's Finished alone is not enough; a server that rejects the
+        // client's part answers it with an alert instead of its own.
+        if self.finished[client].is_some() && (self.tls13 || self.ccs[client.other()]) {
             return true;
         }
         if self.tls13 {
