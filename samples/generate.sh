@@ -78,6 +78,7 @@ python3 gen/tls_scenarios.py wss-other-session $((PORT + 1)) "$PKI" "$PWD/wss-ot
 node gen/wss_node.js wss-tls12-gcm $((PORT + 2)) "$PKI" "$PWD/wss-other-session.keys" 2>/dev/null
 PORT=$((PORT + 2))
 [[ ${ONLY:-} == tls || ${ONLY:-} == decrypt ]] && exit 0
+gen/clients/libs.sh "$PKI"  # client libraries (Node, JDK, rustls, python, Go, curl); see its header
 
 for s in normal private policy going-away empty-close drop-rst fragmented-large deflate refused \
          one-byte-close bad-utf8-reason oversized-close unmasked-client; do
