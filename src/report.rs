@@ -334,6 +334,9 @@ pub enum FailureKind {
     /// Without keys: the server ended a TLS 1.3 session right after its handshake with
     /// one short record, most likely such an alert.
     ProbableAlertAfterHandshake,
+    /// The client completed the handshake and hung up without sending anything: it
+    /// rejected the server's certificate after the handshake.
+    ClosedAfterHandshake,
 }
 
 /// How sure an inferred claim is.

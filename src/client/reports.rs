@@ -87,7 +87,8 @@ pub fn measured_with(family: Family) -> &'static str {
         Family::Java => "JDK 17 java.net.http.WebSocket",
         Family::Rustls => "tokio-tungstenite with rustls",
         Family::Python => "python-websockets 17 over OpenSSL 3",
-        Family::Go | Family::Curl | Family::Openssl => "nothing yet",
+        Family::Go => "gorilla/websocket 1.5 on Go 1.19 (a close only)",
+        Family::Curl | Family::Openssl => "nothing yet",
     }
 }
 
@@ -97,7 +98,7 @@ pub fn reported(family: Family, ending: Ending) -> Option<Reported> {
     use TlsProblem::*;
     Some(match (family, ending) {
         (Chromium | Firefox, Ending::Close(code)) => event(code, true, false, None),
-        (Node | Rustls | Python, Ending::Close(code)) => library(Some(code), None),
+        (Node | Rustls | Python | Go, Ending::Close(code)) => library(Some(code), None),
         (Chromium | Firefox, Ending::EmptyClose) => event(1005, true, false, None),
         (Node | Python, Ending::EmptyClose) => library(Some(1005), None),
         (Rustls, Ending::EmptyClose) => library(None, Some("Close(None)")),
@@ -136,8 +137,8 @@ pub fn reported(family: Family, ending: Ending) -> Option<Reported> {
         },
         (Java, Ending::TlsFailed { problem: Expired, .. }) => library(None, Some("javax.net.ssl.SSLHandshakeException: PKIX path validation failed: java.security.cert.CertPathValidatorException: validity check failed")),
         (Java, Ending::TlsFailed { problem: Untrusted, .. }) => library(None, Some("javax.net.ssl.SSLHandshakeException: PKIX path building failed: sun.security.provider.certpath.SunCertPathBuilderException: unable to find valid certification path to requested target")),
-        // The JDK reports nothing: the application's own timeout fires.
-        (Java, Ending::TlsFailed { problem: ClientCertificate, .. }) => library(None, Some("java.util.concurrent.TimeoutException")),
+        // It also retries the whole connection once.
+        (Java, Ending::TlsFailed { problem: ClientCertificate, .. }) => library(None, Some("javax.net.ssl.SSLHandshakeException: Received fatal alert: certificate_required")),
         (Rustls, Ending::TlsFailed { problem: Expired, .. }) => library(None, Some("InvalidCertificate(ExpiredContext { .. })")),
         (Rustls, Ending::TlsFailed { problem: Untrusted, .. }) => library(None, Some("InvalidCertificate(UnknownIssuer)")),
         (Rustls, Ending::TlsFailed { problem: ClientCertificate, .. }) => library(None, Some("AlertReceived(CertificateRequired)")),

@@ -131,8 +131,7 @@ pub fn tell(report: &mut ConnReport, ev: &Evidence) {
     story.outcome = outcome(ev.refused, tcp_ended, first, &closes);
     if !ev.refused {
         let family = report.client_software.as_ref().map(|c| c.family);
-        story.client_observed =
-            observed_by(&closes, Direction::ClientToServer, ev.first_end, family);
+        story.client_observed = observed_by(&closes, ev, family);
         story.server_observed = server_observed(&closes, ev.first_end);
     }
     peer_reactions(&mut report.closes, tcp_ended);
@@ -244,10 +243,25 @@ fn answers_like(family: Family, answer: Option<u16>) -> bool {
 /// side. For an illegal Close, the side's own answer on the wire narrows it down.
 fn observed_by(
     closes: &FirstCloses<'_>,
-    d: Direction,
-    end: Option<End>,
+    ev: &Evidence,
     family: Option<Family>,
 ) -> Option<Observed> {
+    let d = Direction::ClientToServer;
+    let end = ev.first_end;
+    if let Some(own) = end.filter(|e| ev.by(e) == d && closes.from(d.reverse()).is_none()) {
+        // Nothing came from the server: the client's own code or library ended it.
+        let none = Reported {
+            code: None,
+            was_clean: None,
+            error_event: None,
+            error: None,
+        };
+        let why = format!(
+            "the client ended TCP itself ({}, packet {}) with no Close frame either way: its own code or library closed the socket (a timeout, an abort, a killed process), so it reports what made it quit, not a close from the server",
+            own.kind, own.frame
+        );
+        return Some(observed(family, none, why, Vec::new()));
+    }
     let (ending, mut why) = ending_for(closes, d, end)?;
     let mut family = family;
     let mut alternatives = reports::alternatives(ending);

@@ -96,7 +96,9 @@ fn problem(s: &Session, f: &TlsFailure, client_left: bool) -> TlsProblem {
     }
     let client_rejected = matches!(
         f.kind,
-        FailureKind::ClosedDuringHandshake | FailureKind::EncryptedAlert
+        FailureKind::ClosedDuringHandshake
+            | FailureKind::EncryptedAlert
+            | FailureKind::ClosedAfterHandshake
     ) && client_left;
     if expired {
         TlsProblem::Expired
@@ -256,7 +258,8 @@ impl Diagnosis<'_> {
             return self
                 .alert_after_handshake()
                 .or_else(|| self.probable_alert_after_handshake())
-                .or_else(|| self.tls12_alert_before_data());
+                .or_else(|| self.tls12_alert_before_data())
+                .or_else(|| self.client_left_after_handshake());
         }
         let ch_frame = self.s.client_hello.as_ref()?.frame;
         self.server_hung_up_first(ch_frame)
@@ -471,6 +474,41 @@ impl Diagnosis<'_> {
                 "the client sent an encrypted alert (packet {frame}) right after the handshake, before any application data, and hung up: a client that finishes the TLS 1.2 handshake before judging the server's certificate (Firefox does) rejecting it{certs}. A key log file (SSLKEYLOGFILE) would name the alert"
             ),
             "Check the server's certificate: validity dates, the full chain, and the names it covers; or decrypt with the client's key log.",
+            None,
+        )?;
+        f.confidence = Some(Confidence::Medium);
+        Some(f)
+    }
+
+    /// The client completed the handshake, then ended TCP without sending a byte of
+    /// application data: Node.js checks the server's certificate only after the handshake
+    /// and hangs up this way when it rejects it. Countable under TLS 1.2 (application_data
+    /// records) or with keys (plaintext bytes).
+    fn client_left_after_handshake(&self) -> Option<TlsFailure> {
+        let end = self.end.filter(|e| e.side == self.client)?;
+        let decrypted = matches!(self.s.decryption, Some(Decryption::Keys { .. }));
+        let sent_nothing = if decrypted {
+            self.s.decrypted[self.client] == 0
+        } else {
+            !self.s.tls13 && self.s.app_data[self.client] == 0
+        };
+        if !sent_nothing {
+            return None;
+        }
+        let problems = &self.s.chain.problems;
+        let certs = if problems.is_empty() {
+            String::new()
+        } else {
+            format!("; the capture shows: {}", problems.join("; "))
+        };
+        let mut f = failure(
+            FailureKind::ClosedAfterHandshake,
+            end.frame,
+            format!(
+                "the client completed the TLS handshake, then hung up ({}, packet {}) without sending its request: a client that judges the server's certificate after the handshake (Node.js does) rejecting it, most likely its issuer{certs}; a client that only probed the port looks the same",
+                end.kind, end.frame
+            ),
+            "Check that the client trusts the server certificate's issuer (install the CA, or serve the full chain) and that the certificate is valid for the name used.",
             None,
         )?;
         f.confidence = Some(Confidence::Medium);
