@@ -93,6 +93,7 @@ record ipv6.pcap lo -- private ::1
 record nanosecond.pcap lo --time-stamp-precision=nano -- normal 127.0.0.1
 record linux-sll.pcap any -y LINUX_SLL -- going-away 127.0.0.1
 record linux-sll2.pcap any -y LINUX_SLL2 -- policy 127.0.0.1
+for p in nginx haproxy; do for s in idle kill; do timeout 60 python3 gen/proxy/proxy_scenarios.py "$p" "$s" "proxy-$p-$s"; done; done # needs nginx, haproxy
 
 python3 $TOOLS big-endian normal.pcap big-endian.pcap
 python3 $TOOLS raw-ip empty-close.pcap raw-ip.pcap

@@ -1,6 +1,7 @@
 //! `analyze`: one capture, read packet by packet, through the flow table; each finished
-//! connection goes to a callback as soon as it is known, and the file's summary and
-//! warnings come back at the end.
+//! connection goes to a callback as soon as it is known (held a little by `legs::Linker`,
+//! which links the two legs of a proxied session), and the file's summary and warnings
+//! come back at the end.
 
 use std::io::Read;
 
@@ -9,6 +10,7 @@ use crate::conn::ConnOptions;
 use crate::decode;
 use crate::error::Error;
 use crate::flows::{Flows, Limits};
+use crate::legs::Linker;
 use crate::pipeline::{self, Item};
 use crate::report::{ConnReport, FileReport};
 
@@ -95,7 +97,9 @@ pub fn analyze_reader(
         max_flows: opts.max_flows,
         max_total_pending: opts.max_total_pending,
     };
-    let mut flows = Flows::new(&opts.conn, limits, on_conn);
+    let mut linker = Linker::new(on_conn);
+    let mut push = |c: &ConnReport| linker.push(c);
+    let mut flows = Flows::new(&opts.conn, limits, &mut push);
     let result = if opts.pipelined {
         pipeline::read_segments(path, input, &mut info, |item| match item {
             Item::Segment(frame_no, ts, seg) => flows.packet(frame_no, ts, seg),
@@ -112,6 +116,7 @@ pub fn analyze_reader(
         })
     };
     let (mut summary, warnings) = flows.finish();
+    linker.finish();
     summary.packets = info.packets;
     let report = FileReport {
         path: path.to_string(),

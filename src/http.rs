@@ -24,6 +24,9 @@ pub struct Request {
     pub extensions: Vec<String>,
     /// `Upgrade: websocket` present.
     pub upgrade_websocket: bool,
+    /// The Via header (RFC 9110 §7.6.3): proxies the request passed through, joined when
+    /// repeated.
+    pub via: Option<String>,
 }
 
 /// The server's answer.
@@ -36,6 +39,8 @@ pub struct Response {
     pub protocol: Option<String>,
     pub extensions: Vec<String>,
     pub upgrade_websocket: bool,
+    /// The Via header: proxies the response passed through, joined when repeated.
+    pub via: Option<String>,
 }
 
 impl Response {
@@ -103,6 +108,14 @@ fn header_list(value: &str) -> impl Iterator<Item = String> + '_ {
         .filter(|s| !s.is_empty())
 }
 
+/// A Via header line added to those before it (repeated headers are one list).
+fn add_via(via: &mut Option<String>, v: String) {
+    *via = Some(match via.take() {
+        Some(before) => format!("{before}, {v}"),
+        None => v,
+    });
+}
+
 fn text(v: &[u8]) -> String {
     String::from_utf8_lossy(v).into_owned()
 }
@@ -123,6 +136,7 @@ pub fn parse_request(bytes: &[u8]) -> Head<Request> {
                     "host" => out.host = Some(v),
                     "origin" => out.origin = Some(v),
                     "user-agent" => out.user_agent = Some(v),
+                    "via" => add_via(&mut out.via, v),
                     "sec-websocket-key" => out.key = Some(v.trim().to_string()),
                     "sec-websocket-extensions" => out.extensions.extend(header_list(&v)),
                     "upgrade" => {
@@ -153,6 +167,7 @@ pub fn parse_response(bytes: &[u8]) -> Head<Response> {
                 let v = text(h.value);
                 match h.name.to_ascii_lowercase().as_str() {
                     "server" => out.server = Some(v),
+                    "via" => add_via(&mut out.via, v),
                     "sec-websocket-accept" => out.accept = Some(v.trim().to_string()),
                     "sec-websocket-protocol" => out.protocol = Some(v.trim().to_string()),
                     "sec-websocket-extensions" => out.extensions.extend(header_list(&v)),
@@ -225,6 +240,12 @@ Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\nSec-WebSocket-Extensions: 
             panic!()
         };
         assert_eq!(r.status, 403);
+        let Head::Complete(r, _) = parse_response(
+            b"HTTP/1.1 101 Switching Protocols\r\nVia: 1.1 vegur\r\nvia: 1.1 google\r\n\r\n",
+        ) else {
+            panic!()
+        };
+        assert_eq!(r.via.as_deref(), Some("1.1 vegur, 1.1 google"));
         assert_eq!(parse_response(b"\x16\x03\x01\x00"), Head::Invalid);
         assert!(looks_like_request(b"GE") && !looks_like_request(b"\x16\x03"));
         assert!(looks_like_response(b"HTTP/1.1 1") && !looks_like_response(b"\x81\x00"));

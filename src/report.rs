@@ -20,6 +20,7 @@ use crate::close::catalog::{AlertEntry, Entry};
 use crate::rules::{Rule, Severity};
 use crate::tcp::{Direction, PerDirection};
 use crate::tls::{CertReport, CipherSuite, Version};
+use crate::ws::frame::Opcode;
 
 /// Schema version of the JSON and JSONL outputs; bumped on incompatible change.
 pub const SCHEMA_VERSION: u32 = 2;
@@ -227,6 +228,109 @@ pub struct Story {
     pub client_observed: Option<Observed>,
     pub server_observed: Option<Observed>,
     pub likely_cause: Option<String>,
+    /// The proxy the handshake names (`Server`, `Via`), or the linked leg reveals.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub proxy: Option<ProxyReport>,
+    /// A drop without Close whose idle time matches a known or round timeout.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub idle_timeout: Option<IdleTimeout>,
+    /// The other leg of a proxied session, when both are in the capture.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub linked_leg: Option<LinkedLeg>,
+}
+
+/// A proxy named by the handshake.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ProxyReport {
+    /// The product, lowercase: `nginx`, `haproxy`, `envoy`, `cloudflare`, ...
+    pub name: String,
+    pub version: Option<String>,
+    /// The header that named it: `server` or `via` of the 101 response, `request_via`.
+    pub header: &'static str,
+    /// That header's value as sent.
+    pub value: String,
+    /// Which end of this connection the proxy is.
+    pub side: ProxySide,
+}
+
+/// Which end of a connection a proxy is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ProxySide {
+    /// The client talks to the proxy (it answered the Upgrade: `Server`, response `Via`).
+    Server,
+    /// The proxy forwarded the client's request (request `Via`).
+    Client,
+}
+
+impl ProxySide {
+    /// The direction the proxy sends in on this connection.
+    pub fn sends(self) -> Direction {
+        match self {
+            ProxySide::Server => Direction::ServerToClient,
+            ProxySide::Client => Direction::ClientToServer,
+        }
+    }
+}
+
+/// Whether an idle timeout matched a product's default or a value someone configured.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TimeoutKind {
+    Default,
+    Configured,
+}
+
+/// The idle period before a drop, matched against idle timeouts (inferred, never read).
+#[derive(Clone, Debug, Serialize)]
+pub struct IdleTimeout {
+    /// The timeout matched, in seconds.
+    pub seconds: u32,
+    pub kind: TimeoutKind,
+    /// The setting, when the product is known or the value is a product's default:
+    /// `nginx proxy_read_timeout`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub setting: Option<String>,
+    /// Idle time minus the timeout, in milliseconds.
+    pub off_ms: f64,
+    pub confidence: Confidence,
+}
+
+/// What a connection is in a proxied session.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LegRole {
+    /// Client -> proxy.
+    ClientLeg,
+    /// Proxy -> backend.
+    BackendLeg,
+}
+
+/// Who took part in a proxied session.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Party {
+    Client,
+    Proxy,
+    Backend,
+}
+
+/// The other leg of a proxied session, linked by the messages both carried.
+#[derive(Clone, Debug, Serialize)]
+pub struct LinkedLeg {
+    /// The other leg's connection id.
+    pub connection: u64,
+    /// What the other leg is.
+    pub role: LegRole,
+    /// Frames matched one for one (same sizes, same order, relayed within a few ms).
+    pub frames_matched: u64,
+    /// Who sent the first FIN or RST of the session, and on which leg.
+    pub ended_by: Party,
+    pub ended_on: LegRole,
+    /// From that first FIN or RST to the first one on the other leg.
+    pub relay_ms: f64,
+    /// The session's end across the proxy, in words.
+    pub story: String,
 }
 
 impl Story {
@@ -243,6 +347,9 @@ impl Story {
             client_observed: None,
             server_observed: None,
             likely_cause: None,
+            proxy: None,
+            idle_timeout: None,
+            linked_leg: None,
         }
     }
 }
@@ -266,6 +373,11 @@ pub struct Handshake {
     pub offered_extensions: Vec<String>,
     pub extensions: Vec<String>,
     pub permessage_deflate: bool,
+    /// The Via header of the request (a proxy forwarded it) and of the response.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub request_via: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub response_via: Option<String>,
 }
 
 /// How the connection was recognised as WebSocket.
@@ -455,6 +567,40 @@ pub struct ConnReport {
     pub tls: Option<TlsReport>,
     pub story: Story,
     pub findings: Vec<Finding>,
+    /// The last frames of each direction, to link the legs of a proxied session (not
+    /// reported).
+    #[serde(skip)]
+    pub trace: PerDirection<FrameTrace>,
+}
+
+/// A frame as seen on the wire: packet, time, opcode and payload length.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TracedFrame {
+    pub frame: u64,
+    pub ts: Ts,
+    pub opcode: Opcode,
+    pub len: u64,
+}
+
+/// The last `FrameTrace::KEEP` frames of one direction, and how many there were.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct FrameTrace {
+    pub last: std::collections::VecDeque<TracedFrame>,
+    pub total: u64,
+}
+
+impl FrameTrace {
+    /// Frames kept per direction: enough to tell two relayed sessions from chance.
+    pub const KEEP: usize = 32;
+
+    /// Records one frame, forgetting the oldest beyond `KEEP`.
+    pub fn push(&mut self, f: TracedFrame) {
+        if self.last.len() == Self::KEEP {
+            self.last.pop_front();
+        }
+        self.last.push_back(f);
+        self.total += 1;
+    }
 }
 
 impl ConnReport {

@@ -16,6 +16,7 @@ mod expectations;
 mod explain;
 mod golden;
 mod interop;
+mod proxy;
 mod regression;
 
 use std::path::{Path, PathBuf};

@@ -5,7 +5,7 @@
 use crate::capture::Ts;
 use crate::close::code::CloseCode;
 use crate::conn::{App, Mode, RawClose, MAX_CLOSES_LISTED};
-use crate::report::Detection;
+use crate::report::{Detection, TracedFrame};
 use crate::rules::Rule;
 use crate::tcp::reassembly::StreamEvent;
 use crate::tcp::{Direction, Side};
@@ -108,6 +108,12 @@ impl App {
         let at = Some(side);
         let state = &mut self.sides[side];
         state.frames += 1;
+        state.trace.push(TracedFrame {
+            frame: frame_no,
+            ts,
+            opcode: op,
+            len: header.payload_len,
+        });
         let closed = state.close.is_some();
         match op {
             Opcode::Continuation | Opcode::Text | Opcode::Binary => {

@@ -26,7 +26,7 @@ use std::sync::Arc;
 
 use crate::capture::Ts;
 use crate::http::{Request, Response};
-use crate::report::Detection;
+use crate::report::{Detection, FrameTrace};
 use crate::rules::Rule;
 use crate::tcp::reassembly::{Stream, StreamEvent};
 use crate::tcp::{Direction, PerSide, Side};
@@ -86,6 +86,8 @@ struct SideState {
     data_after_close: u64,
     /// The last data frame: packet and time.
     last_data: Option<(u64, Ts)>,
+    /// The last frames, to link the legs of a proxied session.
+    trace: FrameTrace,
 }
 
 impl SideState {
@@ -103,6 +105,7 @@ impl SideState {
             close: None,
             data_after_close: 0,
             last_data: None,
+            trace: FrameTrace::default(),
         }
     }
 }

@@ -5,7 +5,10 @@
 use crate::client::identify;
 use crate::close::catalog;
 use crate::conn::{App, Conn, Mode, RawClose};
-use crate::report::{CloseReport, ConnReport, Detection, Finding, Handshake, Story, Verdict};
+use crate::proxy;
+use crate::report::{
+    CloseReport, ConnReport, Detection, Finding, FrameTrace, Handshake, Story, Verdict,
+};
 use crate::rules::Rule;
 use crate::story::{self, Evidence};
 use crate::tcp::{PerDirection, Side};
@@ -54,11 +57,13 @@ impl Conn {
         let mut frames = PerDirection::default();
         let mut messages = PerDirection::default();
         let mut last_data = PerDirection::default();
+        let mut trace = PerDirection::<FrameTrace>::default();
         for (side, s) in app.sides.iter() {
             let d = app.dir(side);
             frames[d] += s.frames;
             messages[d] += s.messages;
             last_data[d] = s.last_data;
+            trace[d] = s.trace.clone();
         }
         let end = self.first_end();
         let tls = app
@@ -106,6 +111,7 @@ impl Conn {
                     message: f.message.clone(),
                 })
                 .collect(),
+            trace,
         };
         let evidence = Evidence {
             client,
@@ -117,6 +123,7 @@ impl Conn {
             refused: app.refused,
         };
         story::tell(&mut report, &evidence);
+        proxy::annotate(&mut report);
         report.findings.sort_by(|a, b| {
             b.severity
                 .cmp(&a.severity)
@@ -175,6 +182,8 @@ impl App {
             offered_extensions: req.extensions.clone(),
             extensions: resp.map(|r| r.extensions.clone()).unwrap_or_default(),
             permessage_deflate: resp.is_some_and(|r| r.deflate()),
+            request_via: req.via.clone(),
+            response_via: resp.and_then(|r| r.via.clone()),
         })
     }
 }

@@ -6,7 +6,10 @@ use std::net::SocketAddr;
 use serde::Serialize;
 
 use crate::capture::Ts;
-use crate::report::{CloseReport, ConnReport, Observed, Outcome, TlsReport, SCHEMA_VERSION};
+use crate::report::{
+    CloseReport, ConnReport, IdleTimeout, LinkedLeg, Observed, Outcome, ProxyReport, TlsReport,
+    SCHEMA_VERSION,
+};
 
 /// The opening of the JSON document, up to the start of the `files` array.
 pub fn document_head() -> String {
@@ -59,6 +62,12 @@ struct NoCloseRecord<'a> {
     server_observed: &'a Option<Observed>,
     likely_cause: &'a Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    proxy: Option<&'a ProxyReport>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    idle_timeout: Option<&'a IdleTimeout>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    linked_leg: Option<&'a LinkedLeg>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     tls: Option<&'a TlsReport>,
 }
 
@@ -84,6 +93,9 @@ pub fn jsonl_records(file: &str, c: &ConnReport, out: &mut Vec<u8>) -> serde_jso
             client_observed: &c.story.client_observed,
             server_observed: &c.story.server_observed,
             likely_cause: &c.story.likely_cause,
+            proxy: c.story.proxy.as_ref(),
+            idle_timeout: c.story.idle_timeout.as_ref(),
+            linked_leg: c.story.linked_leg.as_ref(),
             tls: c.tls.as_ref(),
         };
         serde_json::to_writer(&mut *out, &record)?;

@@ -7,10 +7,12 @@ use std::fmt::Write as _;
 use crate::capture::Format;
 use crate::client::reports::Reported;
 use crate::close::catalog;
+use crate::proxy;
 use crate::render::wrap::wrap;
 use crate::report::{
     CloseReport, Confidence, ConnReport, DecryptionStatus, Detection, FileReport, Finding,
-    Handshake, Observed, Outcome, Story, TlsHandshake, TlsReport, Verdict,
+    Handshake, LegRole, Observed, Outcome, Story, TimeoutKind, TlsHandshake, TlsReport,
+    Verdict,
 };
 use crate::rules::Severity;
 use crate::tls::Validity;
@@ -215,6 +217,7 @@ pub fn connection(c: &ConnReport, s: Style, explained: &mut Explained) -> String
         );
     }
     story_block(&mut o, &c.story, s);
+    proxy_lines(&mut o, &c.story);
     let cause_shown = c.tls.as_ref().is_some_and(|t| t.failure.is_some());
     if let Some(cause) = c.story.likely_cause.as_ref().filter(|_| !cause_shown) {
         let _ = writeln!(o, "  {}      {}", s.bold("cause"), wrap(cause, 84, CONT));
@@ -605,6 +608,57 @@ fn truncate(s: &str, max: usize) -> String {
         let mut t: String = s.chars().take(max).collect();
         t.push('…');
         t
+    }
+}
+
+/// The proxy the handshake names, the idle timeout a drop matches, and the other leg of a
+/// proxied session.
+fn proxy_lines(o: &mut String, st: &Story) {
+    const FIELD: &str = "               ";
+    if let Some(p) = &st.proxy {
+        let header = match p.header {
+            "server" => "the 101 response's Server header",
+            "via" => "the 101 response's Via header",
+            _ => "the request's Via header",
+        };
+        let line = format!(
+            "proxy {}: {header} says {:?}",
+            proxy::display_name(p),
+            p.value
+        );
+        let _ = writeln!(o, "{CONT}{}", wrap(&line, 84, FIELD));
+    }
+    if let (Some(t), Some(idle), Some(end)) = (&st.idle_timeout, st.idle_before_end_ms, &st.tcp_end)
+    {
+        let n = t.seconds;
+        let matches = match (t.kind, &t.setting) {
+            (TimeoutKind::Default, Some(setting)) => format!("the {n} s default of {setting}"),
+            (TimeoutKind::Default, None) => format!("a {n} s default"),
+            (TimeoutKind::Configured, Some(setting)) => format!("{setting} set to {n} s"),
+            (TimeoutKind::Configured, None) => format!("a timeout set to {n} s"),
+        };
+        let confidence = match t.confidence {
+            Confidence::High => "high",
+            Confidence::Medium => "medium",
+            Confidence::Low => "low",
+        };
+        let line = format!(
+            "idle {} before the {}: matches {matches} ({confidence} confidence)",
+            proxy::duration(idle),
+            end.kind
+        );
+        let _ = writeln!(o, "{CONT}{}", wrap(&line, 84, FIELD));
+    }
+    if let Some(l) = &st.linked_leg {
+        let role = match l.role {
+            LegRole::ClientLeg => "client -> proxy",
+            LegRole::BackendLeg => "proxy -> backend",
+        };
+        let line = format!(
+            "other leg #{} ({role}, {} frames matched): {}",
+            l.connection, l.frames_matched, l.story
+        );
+        let _ = writeln!(o, "{CONT}{}", wrap(&line, 84, FIELD));
     }
 }
 

@@ -1,22 +1,13 @@
 //! The likely cause of a connection that ended without a complete close handshake: an idle
-//! period matching a known proxy timeout, a RST right after the peer's message, an Upgrade
-//! never answered, a drop right after the handshake, or a closer that did not wait.
+//! period matching a proxy's timeout (`crate::proxy`), a RST right after the peer's
+//! message, an Upgrade never answered, a drop right after the handshake, a drop by a named
+//! proxy, or a closer that did not wait.
 
+use crate::proxy;
 use crate::report::{ConnReport, Outcome, Story};
 use crate::story::Evidence;
 use crate::tcp::Direction;
 
-/// Idle timeouts of common proxies and load balancers, in seconds, with who uses them.
-const IDLE_TIMEOUTS: &[(f64, &str)] = &[
-    (
-        60.0,
-        "the 60 s default idle timeout of nginx (proxy_read_timeout) and AWS ALB",
-    ),
-    (100.0, "Cloudflare's 100 s proxy idle timeout"),
-    (270.0, "Cloudflare Gateway's 270 s idle timeout"),
-];
-/// How close an idle period must be to a known timeout to match it: 2 %, at least 1 s.
-const TIMEOUT_TOLERANCE: f64 = 0.02;
 /// A RST this soon after the peer's message is taken as a reaction to that message.
 const REACTION_WINDOW_NS: i64 = 2_000_000_000;
 
@@ -35,14 +26,15 @@ pub fn likely_cause(report: &ConnReport, ev: &Evidence, story: &Story) -> Option
         Outcome::Abnormal => {}
         _ => return None,
     }
-    if let Some(idle_ms) = story.idle_before_end_ms {
-        let idle = idle_ms / 1000.0;
-        for (secs, who) in IDLE_TIMEOUTS {
-            if (idle - secs).abs() <= (secs * TIMEOUT_TOLERANCE).max(1.0) {
-                return Some(format!(
-                    "the connection was idle for {idle:.1} s before the {kind} from the {by}: that matches {who}. Send pings more often than that, or raise the timeout"
-                ));
-            }
+    // The proxy the handshake names, when it is the side that ended TCP.
+    let proxy = report
+        .handshake
+        .as_ref()
+        .and_then(proxy::identify)
+        .filter(|p| p.side.sends() == by_dir);
+    if let (Some(idle_ms), Some(tcp_end)) = (story.idle_before_end_ms, &story.tcp_end) {
+        if let Some(t) = proxy::match_idle(idle_ms, proxy.as_ref()) {
+            return Some(proxy::idle_cause(&t, proxy.as_ref(), by, tcp_end, idle_ms));
         }
     }
     if let Some(cause) = reset_after_message(ev) {
@@ -61,6 +53,9 @@ pub fn likely_cause(report: &ConnReport, ev: &Evidence, story: &Story) -> Option
         return Some(format!(
             "no WebSocket frame was exchanged: the {by} closed TCP ({kind}) right after the handshake. Check authentication and the {by}'s logs"
         ));
+    }
+    if let (Some(p), Some(tcp_end)) = (&proxy, &story.tcp_end) {
+        return Some(proxy::proxy_drop_cause(p, tcp_end));
     }
     let idle = story
         .idle_before_end_ms
