@@ -16,7 +16,8 @@ pub struct Cli {
 pub enum Command {
     /// Report every WebSocket close in the captures, explained.
     Analyze(AnalyzeArgs),
-    /// Explain close codes and TLS alerts: one, or several side by side.
+    /// Explain close codes, TLS alerts and client error messages: one, or several side by
+    /// side.
     Explain(ExplainArgs),
     /// Check captures against a policy, for CI: exit 0 when it holds, 1 when it is broken,
     /// 2 when an input cannot be read.
@@ -99,11 +100,14 @@ pub enum ExplainFormat {
 
 #[derive(Debug, Args)]
 pub struct ExplainArgs {
-    /// Close codes (1008), TLS alerts (tls:45) or their names (certificate_expired).
-    #[arg(value_name = "CODE", required_unless_present = "list")]
+    /// Close codes (1008), TLS alerts (tls:45), their names (certificate_expired), or the
+    /// error message a client raised, quoted: "PKIX path validation failed",
+    /// net::ERR_CERT_DATE_INVALID, a whole log line. Says what it means, what to look for in
+    /// a capture, and the fix.
+    #[arg(value_name = "QUERY", required_unless_present = "list")]
     pub queries: Vec<String>,
 
-    /// Print the whole catalog.
+    /// Print the whole catalog, client error messages included.
     #[arg(long, conflicts_with = "queries")]
     pub list: bool,
 

@@ -26,23 +26,19 @@ fn main() -> ExitCode {
 
 fn explain(args: &ExplainArgs) -> ExitCode {
     use wsclose::explain::{
-        all_cards, card, differences, parse_query, render_list, render_text, ExplainDoc,
+        all_cards, card, differences, parse_queries, render_list, render_text, ExplainDoc,
     };
     let lang = args.lang.into();
     let cards = if args.list {
         all_cards(lang)
     } else {
-        let mut cards = Vec::new();
-        for q in &args.queries {
-            match parse_query(q) {
-                Ok(query) => cards.push(card(query, lang)),
-                Err(e) => {
-                    eprintln!("wsclose: explain: {e}");
-                    return ExitCode::from(2);
-                }
+        match parse_queries(&args.queries) {
+            Ok(queries) => queries.into_iter().map(|q| card(q, lang)).collect(),
+            Err(e) => {
+                eprintln!("wsclose: explain: {e}");
+                return ExitCode::from(2);
             }
         }
-        cards
     };
     let text = match args.format {
         ExplainFormat::Json => {
