@@ -290,6 +290,19 @@ fn apply(held: &mut ConnReport, new: &mut ConnReport, l: &Link) {
         }
         _ => {}
     }
+    // The TCP client of the backend leg is the proxy: the User-Agent it relays names the
+    // real client, whose application is on the other leg.
+    if be.client_software.take().is_some() {
+        if let Some(seen) = &mut be.story.client_observed {
+            seen.family = None;
+        }
+    }
+    if let Some(seen) = &mut be.story.client_observed {
+        seen.why.push_str(&format!(
+            "; the client of this leg is the proxy, which relays it to the real client (connection #{})",
+            ids.client_leg
+        ));
+    }
     for (leg, other, role) in [
         (&mut *cl, ids.backend_leg, LegRole::BackendLeg),
         (&mut *be, ids.client_leg, LegRole::ClientLeg),

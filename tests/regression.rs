@@ -596,12 +596,19 @@ fn wss_client_answered_in_plain_http() {
     let f = tls_failure(&conn);
     assert_eq!(f.kind, FailureKind::HttpAnswer, "{conn:#?}");
     assert!(f.cause.contains("HTTP/1.1 400 Bad Request"), "{f:?}");
-    // An unidentified client: what each family reports, Firefox's 1015 among them.
+    // An unidentified client: what each family reports, side by side (Chromium's 1006,
+    // Node's error without a close code).
     let seen = conn.story.client_observed.as_ref().expect("observed");
     assert!(
         seen.alternatives
             .iter()
-            .any(|a| a.families.contains(&Family::Firefox) && a.reported.code == Some(1015)),
+            .any(|a| a.families.contains(&Family::Chromium) && a.reported.code == Some(1006)),
+        "{seen:?}"
+    );
+    assert!(
+        seen.alternatives
+            .iter()
+            .any(|a| a.families.contains(&Family::Node) && a.reported.code.is_none()),
         "{seen:?}"
     );
 }

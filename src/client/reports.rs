@@ -35,8 +35,12 @@ pub enum Ending {
     IllegalClose(Option<u16>),
     /// TCP ended (FIN or RST) without a Close frame from the peer.
     Dropped(EndKind),
-    /// The TLS handshake failed; `tls13`: the ServerHello chose TLS 1.3.
-    TlsFailed { problem: TlsProblem, tls13: bool },
+    /// The TLS handshake failed; `tls13`: whether the ServerHello chose TLS 1.3 (None: no
+    /// ServerHello).
+    TlsFailed {
+        problem: TlsProblem,
+        tls13: Option<bool>,
+    },
 }
 
 /// What an application was told.
@@ -126,8 +130,8 @@ pub fn reported(family: Family, ending: Ending) -> Option<Reported> {
         (Chromium, Ending::TlsFailed { .. }) => event(1006, false, true, None),
         // Under TLS 1.2, NSS finishes the handshake before it judges the certificate: the
         // failure comes after it, and the page gets 1006.
-        (Firefox, Ending::TlsFailed { tls13: true, .. }) => event(1015, false, true, None),
-        (Firefox, Ending::TlsFailed { tls13: false, .. }) => event(1006, false, true, None),
+        (Firefox, Ending::TlsFailed { tls13: Some(true), .. }) => event(1015, false, true, None),
+        (Firefox, Ending::TlsFailed { tls13: Some(false), .. }) => event(1006, false, true, None),
         // undici fires the error event and no close event at all.
         (Node, Ending::TlsFailed { .. }) => Reported {
             code: None,
@@ -144,7 +148,7 @@ pub fn reported(family: Family, ending: Ending) -> Option<Reported> {
         (Rustls, Ending::TlsFailed { problem: ClientCertificate, .. }) => library(None, Some("AlertReceived(CertificateRequired)")),
         (Python, Ending::TlsFailed { problem: Expired, .. }) => library(None, Some("SSLCertVerificationError: [SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed: certificate has expired")),
         (Python, Ending::TlsFailed { problem: Untrusted, .. }) => library(None, Some("SSLCertVerificationError: [SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed: unable to get local issuer certificate")),
-        (Python, Ending::TlsFailed { problem: ClientCertificate, tls13: true }) => library(None, Some("SSLError: [SSL: TLSV13_ALERT_CERTIFICATE_REQUIRED] tlsv13 alert certificate required")),
+        (Python, Ending::TlsFailed { problem: ClientCertificate, tls13: Some(true) }) => library(None, Some("SSLError: [SSL: TLSV13_ALERT_CERTIFICATE_REQUIRED] tlsv13 alert certificate required")),
         (Java, Ending::IllegalClose(_)) => library(None, Some("java.net.ProtocolException")),
         _ => return None,
     })
@@ -210,7 +214,7 @@ mod tests {
     fn a_failed_tls_handshake_is_reported_differently() {
         let e = Ending::TlsFailed {
             problem: TlsProblem::Expired,
-            tls13: true,
+            tls13: Some(true),
         };
         assert_eq!(
             reported(Family::Firefox, e).and_then(|r| r.code),

@@ -11,8 +11,7 @@ use crate::proxy;
 use crate::render::wrap::wrap;
 use crate::report::{
     CloseReport, Confidence, ConnReport, DecryptionStatus, Detection, FileReport, Finding,
-    Handshake, LegRole, Observed, Outcome, Story, TimeoutKind, TlsHandshake, TlsReport,
-    Verdict,
+    Handshake, LegRole, Observed, Outcome, Story, TimeoutKind, TlsHandshake, TlsReport, Verdict,
 };
 use crate::rules::Severity;
 use crate::tls::Validity;

@@ -523,7 +523,10 @@ fn tls_story(
         ));
     }
     decryption_findings(tls, findings);
-    truncation(tls, story, findings);
+    // A failed handshake ends with its alert or a hang-up: close_notify is not expected.
+    if tls.failure.is_none() {
+        truncation(tls, story, findings);
+    }
     // Warning-level alerts other than close_notify, the orderly end (its absence is told
     // by `truncation`).
     for a in tls
@@ -573,7 +576,7 @@ fn tls_story(
             (
                 Ending::TlsFailed {
                     problem: fail.problem,
-                    tls13: tls.version.is_some_and(|v| v.0 .0 == 0x0304),
+                    tls13: tls.version.map(|v| v.0 .0 == 0x0304),
                 },
                 "the TLS handshake failed, so no WebSocket connection was made (cause under tls)",
             )
