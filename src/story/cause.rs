@@ -59,10 +59,10 @@ pub fn likely_cause(report: &ConnReport, ev: &Evidence, story: &Story) -> Option
     }
     let idle = story
         .idle_before_end_ms
-        .map(|ms| format!(" after {:.1} s without traffic", ms / 1000.0))
+        .map(|ms| format!(", {} after the last payload,", proxy::duration(ms)))
         .unwrap_or_default();
     Some(format!(
-        "the {by} closed TCP with a {kind} (packet {frame}){idle} without sending Close: a crash, a killed process, or a middlebox on the {by}'s side"
+        "the {by} closed TCP ({kind}, packet {frame}){idle} without sending Close: a crash, a killed process, or a middlebox on the {by}'s side"
     ))
 }
 
@@ -77,7 +77,8 @@ fn one_sided(story: &Story, ended_by: Direction) -> Option<String> {
             .and_then(|e| e.after_close_ms)
             .unwrap_or(0.0);
         return Some(format!(
-            "the {by} sent Close and closed TCP {after:.1} ms later without waiting for the answer: the {by}'s application sees 1006 even though it closed on purpose"
+            "the {by} sent Close and closed TCP {} later without waiting for the answer: the {by}'s application sees 1006 even though it closed on purpose",
+            proxy::duration(after)
         ));
     }
     Some(format!(
@@ -95,10 +96,10 @@ fn reset_after_message(ev: &Evidence) -> Option<String> {
     let gap = rst.ts.since(msg_ts);
     (0..=REACTION_WINDOW_NS).contains(&gap).then(|| {
         format!(
-            "the {} reset the connection (packet {}) {:.1} ms after the {}'s message in packet {msg_frame}: it (or a proxy in front of it) rejected or crashed on that message. Check its logs at {}",
+            "the {} reset the connection (packet {}) {} after the {}'s message in packet {msg_frame}: it (or a proxy in front of it) rejected or crashed on that message. Check its logs at {}",
             rst_dir.sender(),
             rst.frame,
-            gap as f64 / 1e6,
+            proxy::duration(gap as f64 / 1e6),
             peer.sender(),
             rst.ts
         )

@@ -366,6 +366,17 @@ fn server_observed(closes: &FirstCloses<'_>, end: Option<End>) -> Option<Observe
     Some(observed(None, reported, why, Vec::new()))
 }
 
+/// A cause's first clause (up to its first colon or full stop): the finding names the
+/// failure; the TLS section gives the rest.
+fn first_clause(cause: &str) -> &str {
+    let end = [": ", ". "]
+        .iter()
+        .filter_map(|sep| cause.find(sep))
+        .min()
+        .unwrap_or(cause.len());
+    cause.get(..end).unwrap_or(cause)
+}
+
 /// What RFC 6455 §7.1.5 says the application is told.
 fn rfc(ending: Ending) -> Reported {
     let code = match ending {
@@ -588,7 +599,7 @@ fn tls_story(
             Rule::TlsHandshakeFailed,
             None,
             fail.frame,
-            format!("the TLS handshake failed: {}", fail.cause),
+            format!("the TLS handshake failed: {}", first_clause(&fail.cause)),
         ));
     } else if detection == Detection::Tls {
         // A completed handshake, or a session the capture joined after its handshake:
