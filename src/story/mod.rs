@@ -578,10 +578,11 @@ fn tls_story(
     }
     if let Some(fail) = &tls.failure {
         story.outcome = Outcome::TlsFailed;
-        let (ending, why) = if fail.kind == FailureKind::PlainHttpToTls {
+        let (ending, mut why) = if fail.kind == FailureKind::PlainHttpToTls {
             (
                 Ending::Dropped(EndKind::Fin),
-                "the Upgrade request was never answered: the server speaks TLS on this port",
+                "the Upgrade request was never answered: the server speaks TLS on this port"
+                    .to_string(),
             )
         } else {
             (
@@ -589,10 +590,14 @@ fn tls_story(
                     problem: fail.problem,
                     tls13: tls.version.map(|v| v.0 .0 == 0x0304),
                 },
-                "the TLS handshake failed, so no WebSocket connection was made (cause under tls)",
+                "the TLS handshake failed, so no WebSocket connection was made (cause under tls)"
+                    .to_string(),
             )
         };
-        story.client_observed = Some(observed_for(family, ending, why.to_string()));
+        if fail.confidence.is_some() {
+            why.push_str("; inferred, as the failure is (its confidence is under tls)");
+        }
+        story.client_observed = Some(observed_for(family, ending, why));
         story.server_observed = None;
         story.likely_cause = Some(fail.cause.clone());
         findings.push(Finding::new(

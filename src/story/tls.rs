@@ -100,9 +100,12 @@ fn problem(s: &Session, f: &TlsFailure, client_left: bool) -> TlsProblem {
             | FailureKind::EncryptedAlert
             | FailureKind::ClosedAfterHandshake
     ) && client_left;
+    // Without keys, a TLS 1.3 server's short record and hang-up after the client's Finished
+    // is most likely certificate_required (the failure says so, with low confidence).
+    let probable_client_certificate = f.kind == FailureKind::ProbableAlertAfterHandshake;
     if expired {
         TlsProblem::Expired
-    } else if s.certificate_requested {
+    } else if s.certificate_requested || probable_client_certificate {
         TlsProblem::ClientCertificate
     } else if client_rejected && !s.chain.certs.is_empty() && s.chain.problems.is_empty() {
         TlsProblem::Untrusted
