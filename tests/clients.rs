@@ -149,3 +149,86 @@ fn each_client_is_named_and_its_report_predicted() {
     }
     assert!(diffs.is_empty(), "{}", diffs.join("\n"));
 }
+
+/// The failure each real client's TLS handshake shows without its key log: the kind, the
+/// packet, how sure, and the words of the cause that name it. The server's alert answering
+/// a client's silent hang-up is never the cause.
+#[test]
+fn causes_hold_on_real_clients_without_keys() {
+    let cases: [(&str, &str, u64, Option<&str>, &str); 8] = [
+        (
+            "client-chromium-mtls-tls12",
+            "closed_during_handshake",
+            8,
+            None,
+            "asked for a client certificate",
+        ),
+        (
+            "client-firefox-mtls-tls12",
+            "alert",
+            9,
+            None,
+            "the client sent an empty Certificate",
+        ),
+        (
+            "client-node-untrusted-tls12",
+            "closed_after_handshake",
+            10,
+            Some("medium"),
+            "Node.js",
+        ),
+        (
+            "client-firefox-expired-tls12",
+            "encrypted_alert",
+            10,
+            Some("medium"),
+            "before any application data",
+        ),
+        (
+            "client-firefox-untrusted-tls12",
+            "encrypted_alert",
+            9,
+            Some("medium"),
+            "rejecting it",
+        ),
+        (
+            "client-firefox-mtls-tls13",
+            "probable_alert_after_handshake",
+            9,
+            Some("low"),
+            "client certificate",
+        ),
+        (
+            "client-node-expired-tls13",
+            "closed_during_handshake",
+            8,
+            None,
+            "rejected the server's certificate",
+        ),
+        (
+            "client-java-expired-tls13",
+            "closed_during_handshake",
+            10,
+            None,
+            "rejected the server's certificate",
+        ),
+    ];
+    for (stem, kind, frame, confidence, words) in cases {
+        let out = wsclose(&[
+            "analyze",
+            "--format",
+            "json",
+            &format!("samples/{stem}.pcap"),
+        ]);
+        let doc: Value = serde_json::from_slice(&out.stdout).expect("JSON");
+        let conn = &doc["files"][0]["connections"][0];
+        let f = &conn["tls"]["failure"];
+        assert_eq!(f["kind"], kind, "{stem}: {f}");
+        assert_eq!(f["frame"], frame, "{stem}: {f}");
+        assert_eq!(f["confidence"].as_str(), confidence, "{stem}: {f}");
+        let cause = f["cause"].as_str().expect("cause");
+        assert!(cause.contains(words), "{stem}: {cause}");
+        assert!(!cause.contains("decode_error"), "{stem}: {cause}");
+        assert_eq!(conn["story"]["outcome"], "tls_failed", "{stem}");
+    }
+}
