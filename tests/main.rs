@@ -15,6 +15,7 @@ mod expectations;
 mod explain;
 mod golden;
 mod interop;
+mod precision;
 mod regression;
 
 use std::path::{Path, PathBuf};
