@@ -235,3 +235,41 @@ fn zeek_websocket_captures_cut_after_the_handshake() {
         );
     }
 }
+
+/// A minimal TLS 1.2 ClientHello record: one cipher suite, no extensions.
+fn client_hello() -> Vec<u8> {
+    let mut body = vec![0x03, 0x03];
+    body.extend_from_slice(&[0x11; 32]); // random
+    body.extend_from_slice(&[0, 0, 2, 0x13, 0x01, 1, 0]); // no session id, 1 suite, null compression
+    let mut msg = vec![1, 0, 0, body.len() as u8];
+    msg.extend_from_slice(&body);
+    let mut rec = vec![22, 3, 1, 0, msg.len() as u8];
+    rec.extend_from_slice(&msg);
+    rec
+}
+
+#[test]
+fn a_plaintext_page_answering_a_client_hello_is_quoted() {
+    let mut c = Conv::handshake(1000, 5000);
+    c.pkts.truncate(3);
+    (c.cseq, c.sseq) = (1001, 5001);
+    c.send(true, &client_hello());
+    c.send(
+        false,
+        b"<!DOCTYPE HTML>\n<html lang=\"en\">\n<head><title>Error response</title>",
+    );
+    c.fin(false);
+    c.fin(true);
+    let (_, conns, err) = analyze_bytes("html-answer", &c.pcap(), &Options::default());
+    assert!(err.is_none(), "{err:?}");
+    let cause = conns
+        .first()
+        .and_then(|c| c.tls.as_ref())
+        .and_then(|t| t.failure.as_ref())
+        .map(|f| f.cause.clone())
+        .unwrap_or_default();
+    assert!(
+        cause.contains("answered the TLS ClientHello in plaintext: `<!DOCTYPE HTML>`"),
+        "{cause}"
+    );
+}
