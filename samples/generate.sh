@@ -105,4 +105,5 @@ python3 $TOOLS snaplen fragmented-large.pcap snaplen-200.pcap 200
 python3 $TOOLS truncate normal.pcap truncated.pcap 7
 python3 $TOOLS merge-ng normal.pcap multi-interface.pcapng linux-sll2.pcap
 gzip -9 -n -c deflate.pcap > deflate.pcap.gz
+gen/nonws/record.sh  # not WebSocket (ssh, h2c, redis, dns, modbus) + mid-stream-deflate.pcap
 ls -l *.pcap *.pcapng *.gz

@@ -16,6 +16,7 @@ mod expectations;
 mod explain;
 mod golden;
 mod interop;
+mod precision;
 mod proxy;
 mod regression;
 

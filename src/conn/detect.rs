@@ -1,27 +1,43 @@
 //! Protocol detection: what a stream speaks, from its first bytes. An HTTP head (the
-//! Upgrade request or its answer), TLS records, a plaintext HTTP answer to a ClientHello,
-//! or, with no handshake in the capture, WebSocket frames: forced by `--ws-port`, or
-//! recognised from frame structure once two segments agree (one alone is too often random
-//! data).
+//! Upgrade request or its answer), TLS records, a plaintext answer to a ClientHello, or,
+//! with no handshake in the capture, WebSocket frames: forced by `--ws-port`, or recognised
+//! from frame structure.
+//!
+//! Recognition without a handshake must not claim other protocols. A connection is left
+//! alone when a stream's first byte is in the capture and is not an HTTP head (WebSocket
+//! opens with the Upgrade), when a port belongs to another protocol, or when a segment
+//! starts with another protocol's message (`signature`). Otherwise each side's frames are
+//! followed across segments (`FrameChain`) and the connection is WebSocket only once they
+//! hold together: over two segments that end where frames end on one side, or once on
+//! each side with the client's frames masked and the server's not. The frame readers then
+//! start from the kept segments, and they are `heuristic`: what no peer would send (an
+//! implausible Close included) loses sync instead of being reported.
 
 use crate::capture::Ts;
-use crate::conn::{App, Candidate, Mode};
+use crate::conn::signature::{other_port, other_protocol};
+use crate::conn::{App, Held, Mode};
 use crate::http::{self, Head, Request, Response};
 use crate::report::Detection;
 use crate::rules::Rule;
 use crate::tcp::reassembly::{GapKind, StreamEvent};
-use crate::tcp::Side;
+use crate::tcp::{PerSide, Side};
 use crate::tls::record::looks_like_tls;
-use crate::ws::frame::parse_frame_header;
-use crate::ws::reader::plausible_frames;
+use crate::ws::reader::{ChainStep, FrameChain};
 
 /// Segments per side inspected for HTTP or frames before a stream is ignored.
-const MAX_PROBES: u32 = 8;
-/// Longest first segment kept while waiting for a second one to confirm a WebSocket guess.
-pub(super) const MAX_CANDIDATE: usize = 4096;
+const MAX_PROBES: u32 = 32;
+/// Segments per side inspected for HTTP or TLS (STARTTLS) once the connection is known to
+/// speak another protocol.
+const MAX_PROBES_OTHER: u32 = 8;
+/// Bytes of a side's frame chain kept until the connection is recognised (what lies beyond
+/// is not read); a chain needs a few segments, and large frames cost only their headers.
+pub(super) const MAX_SNIFF_BYTES: usize = 64 * 1024;
+/// Segments ending where a frame ends (and frames) one side's chain needs to be believed
+/// alone; with the other side's frames agreeing, one each is enough.
+const ALIGNED_ALONE: u32 = 2;
 /// A TLS record header is this long; fewer bytes cannot be told from other protocols yet.
 const TLS_HEADER: usize = 5;
-/// Longest status line quoted from a plaintext answer to a ClientHello.
+/// Longest first line quoted from a plaintext answer to a ClientHello.
 const MAX_STATUS_LINE: usize = 80;
 
 /// An HTTP head found at the start of a stream.
@@ -55,6 +71,10 @@ impl App {
         let Mode::Probe { buf, .. } = &mut self.sides[side].mode else {
             return;
         };
+        let sniff = match self.other_protocol {
+            None => Some(self.sniff[side].get_or_insert_with(|| Box::new(Sniff::new()))),
+            Some(_) => None,
+        };
         let StreamEvent::Data {
             offset,
             bytes,
@@ -63,8 +83,17 @@ impl App {
         } = ev
         else {
             buf.clear();
+            if let Some(sniff) = sniff {
+                sniff.opened_without_http.get_or_insert(false);
+                sniff.chain.lose();
+                sniff.clear();
+            }
             return;
         };
+        if let Some(sniff) = sniff {
+            let http = http::looks_like_request(bytes) || http::looks_like_response(bytes);
+            sniff.opened_without_http.get_or_insert(!http);
+        }
         let start = offset.saturating_sub(buf.len() as u64);
         buf.extend_from_slice(bytes);
         let joined = std::mem::take(buf);
@@ -85,8 +114,8 @@ impl App {
             }
             return;
         }
-        if !in_tls && http::looks_like_response(&joined) && self.answers_client_hello(side) {
-            self.http_answer_to_tls(side, &joined, frame_no);
+        if !in_tls && self.answers_client_hello(side) {
+            self.plaintext_answer_to_tls(side, &joined, frame_no);
             return;
         }
         let head = if http::looks_like_request(&joined) {
@@ -126,19 +155,15 @@ impl App {
             .is_some_and(|t| t.client_side() == Some(side.other()))
     }
 
-    /// A plaintext HTTP answer to a TLS ClientHello: wss:// spoken to a ws:// port.
-    fn http_answer_to_tls(&mut self, side: Side, bytes: &[u8], frame_no: u64) {
-        let line_end = bytes
-            .iter()
-            .position(|b| *b == b'\r' || *b == b'\n')
-            .unwrap_or(bytes.len())
-            .min(MAX_STATUS_LINE);
-        let status =
-            String::from_utf8_lossy(bytes.get(..line_end).unwrap_or_default()).into_owned();
+    /// A plaintext answer to a TLS ClientHello (an HTTP status line, an HTML page, a
+    /// banner): the port does not speak TLS, as when wss:// is spoken to a ws:// port. Its
+    /// first line is kept for the report.
+    fn plaintext_answer_to_tls(&mut self, side: Side, bytes: &[u8], frame_no: u64) {
         if let Some(t) = self.tls.as_mut() {
-            t.http_answer.get_or_insert((frame_no, status));
+            t.http_answer.get_or_insert((frame_no, first_line(bytes)));
         }
         self.ignore(side);
+        self.sniff[side] = None;
     }
 
     /// A complete HTTP head of `n` bytes: the Upgrade request or its answer; what follows
@@ -173,7 +198,10 @@ impl App {
         if self.detection.is_some() {
             // The other side is already known to speak WebSocket: read frames here too.
             self.start_frames(side, true);
-        } else if let Some(port) = self.forced_server_port {
+            self.on_plain(side, current.event());
+            return;
+        }
+        if let Some(port) = self.forced_server_port {
             let server = if self.ports[side] == port {
                 side
             } else {
@@ -184,92 +212,254 @@ impl App {
             self.detection = Some(Detection::Forced);
             self.start_frames(side, true);
             self.start_frames(other, true);
-        } else if !self.heuristic(side, current) {
-            // Not a frame boundary here: a candidate from this side was a coincidence.
-            if self.candidate.as_ref().is_some_and(|c| c.side == side) {
-                self.candidate = None;
-            }
-            if probes >= MAX_PROBES {
+            self.on_plain(side, current.event());
+            return;
+        }
+        if self.other_protocol.is_none() {
+            self.other_protocol = self.not_websocket(side, current.bytes);
+        }
+        if self.other_protocol.is_some() {
+            // Not WebSocket: no frames are followed, but TLS may still start (STARTTLS).
+            self.sniff = PerSide::new(None, None);
+            if probes >= MAX_PROBES_OTHER {
                 self.ignore(side);
             }
             return;
-        } else if self.detection.is_none() {
-            // A first plausible segment, kept until another agrees.
-            return;
         }
-        self.on_plain(side, current.event());
+        self.follow_frames(side, current);
+        if self.detection.is_none() && probes >= MAX_PROBES {
+            self.ignore(side);
+            self.sniff[side] = None;
+        }
     }
 
-    /// Frame structure without a handshake. False when `current` does not start with
-    /// plausible frames; true when it does, after which `detection` is set only if a
-    /// second segment agreed with a kept candidate (the segment itself is then read).
-    fn heuristic(&mut self, side: Side, current: &Bytes<'_>) -> bool {
-        let bytes = current.bytes;
-        let n = plausible_frames(bytes, None, true);
-        if n < 2 && !(n == 1 && single_frame_fills(bytes)) {
-            return false;
-        }
-        let masked = bytes.get(1).is_some_and(|b| b & 0x80 != 0);
-        // A second segment must agree: from the same side with the same masking, or from
-        // the other side with the opposite masking.
-        let agrees = self
-            .candidate
+    /// Why `side`'s stream, whose segment `bytes` is not an HTTP head, is not WebSocket,
+    /// when something says so: its first bytes are in the capture (a WebSocket connection
+    /// opens with an HTTP Upgrade, RFC 6455 §4.1), a port of another protocol, or another
+    /// protocol's signature.
+    fn not_websocket(&self, side: Side, bytes: &[u8]) -> Option<&'static str> {
+        if self.sniff[side]
             .as_ref()
-            .is_some_and(|c| (c.side == side) == (c.masked == masked));
-        if !agrees {
-            let kept = bytes.len().min(MAX_CANDIDATE);
-            self.candidate = Some(Candidate {
-                side,
-                masked,
-                offset: current.offset,
-                frame_no: current.frame_no,
-                ts: current.ts,
-                bytes: bytes.get(..kept).unwrap_or_default().to_vec(),
-                cut: (bytes.len() - kept) as u64,
-            });
-            return true;
+            .is_some_and(|s| s.opened_without_http == Some(true))
+        {
+            return Some("a stream that starts in the capture without an HTTP Upgrade");
         }
-        let other = side.other();
-        self.client = if masked { side } else { other };
+        if !self.sides[side].speaks_tls {
+            let ports = [self.ports.a, self.ports.b];
+            if let Some(name) = ports.into_iter().find_map(other_port) {
+                return Some(name);
+            }
+        }
+        other_protocol(bytes)
+    }
+
+    /// Follows `side`'s frames through `current`; recognises the connection as WebSocket
+    /// once the frames of one or both sides hold together well enough (`recognised`).
+    fn follow_frames(&mut self, side: Side, current: &Bytes<'_>) {
+        let Some(sniff) = self.sniff[side].as_mut() else {
+            return;
+        };
+        match sniff.chain.segment(current.bytes) {
+            ChainStep::Lost => sniff.clear(),
+            ChainStep::Started => {
+                sniff.clear();
+                sniff.keep(current);
+            }
+            ChainStep::Continued => sniff.keep(current),
+        }
+        if let Some(client) = self.recognised() {
+            self.recognise(client, current.frame_no);
+        }
+    }
+
+    /// The client side, when the frame chains are evidence enough of WebSocket: one side's
+    /// frames held together over `ALIGNED_ALONE` segments that ended where frames ended, or
+    /// both sides' frames did at least once each with opposite masking. Clients mask and
+    /// servers do not (RFC 6455 §5.1), so the masked side is the client; chains that mask
+    /// alike, or a masking that contradicts a client known from the SYN, are no evidence.
+    fn recognised(&self) -> Option<Side> {
+        let evidence = |side: Side| {
+            self.sniff[side]
+                .as_ref()
+                .filter(|s| s.chain.synced() && s.chain.frames() > 0)
+                .and_then(|s| Some((s.chain.aligned(), s.chain.frames(), s.chain.masked()?)))
+        };
+        let alone = |(aligned, frames, _): (u32, u32, bool)| {
+            aligned >= ALIGNED_ALONE && frames >= ALIGNED_ALONE
+        };
+        let client_of = |side: Side, masked: bool| if masked { side } else { side.other() };
+        let client = match (evidence(Side::A), evidence(Side::B)) {
+            (Some(a), Some(b)) => {
+                let agree = a.2 != b.2 && ((a.0 >= 1 && b.0 >= 1) || alone(a) || alone(b));
+                agree.then(|| client_of(Side::A, a.2))
+            }
+            (Some(a), None) => alone(a).then(|| client_of(Side::A, a.2)),
+            (None, Some(b)) => alone(b).then(|| client_of(Side::B, b.2)),
+            (None, None) => None,
+        }?;
+        (!self.client_known || self.client == client).then_some(client)
+    }
+
+    /// The frames held together: the connection is WebSocket (lower confidence), and each
+    /// side's kept segments go to its frame reader.
+    fn recognise(&mut self, client: Side, frame_no: u64) {
+        self.client = client;
         self.client_known = true;
         self.detection = Some(Detection::Heuristic);
-        self.note(Rule::HeuristicDetection, None, current.frame_no, || {
+        self.note(Rule::HeuristicDetection, None, frame_no, || {
             "no HTTP Upgrade handshake in the capture: recognised as WebSocket from frame structure (lower confidence)".to_string()
         });
-        self.start_frames(side, true);
-        self.start_frames(other, true);
-        if let Some(c) = self.candidate.take() {
-            self.replay_candidate(c);
-        }
-        true
-    }
-
-    /// The kept first segment, read now that a second one confirmed it.
-    fn replay_candidate(&mut self, c: Candidate) {
-        let kept = Bytes {
-            offset: c.offset,
-            bytes: &c.bytes,
-            frame_no: c.frame_no,
-            ts: c.ts,
-        };
-        self.feed_frames(c.side, &kept.event());
-        if c.cut > 0 {
-            let gap = StreamEvent::Gap {
-                offset: c.offset + c.bytes.len() as u64,
-                len: c.cut,
-                kind: GapKind::BufferLimit,
-                frame_no: c.frame_no,
-                ts: c.ts,
-            };
-            self.feed_frames(c.side, &gap);
+        for side in [Side::A, Side::B] {
+            let sniff = self.sniff[side].take();
+            match sniff {
+                Some(s) if s.chain.synced() && !s.pieces.is_empty() => {
+                    self.start_frames(side, false);
+                    for p in &s.pieces {
+                        let piece = Bytes {
+                            offset: p.offset,
+                            bytes: &p.bytes,
+                            frame_no: p.frame_no,
+                            ts: p.ts,
+                        };
+                        self.feed_frames(side, &piece.event());
+                    }
+                    if let Some(cut) = s.cut {
+                        self.feed_frames(side, &cut.event());
+                    }
+                }
+                _ => {
+                    if matches!(self.sides[side].mode, Mode::Probe { .. }) {
+                        self.start_frames(side, true);
+                    }
+                }
+            }
         }
     }
 }
 
-/// True when `bytes` is exactly one frame, header and payload.
-fn single_frame_fills(bytes: &[u8]) -> bool {
-    match parse_frame_header(bytes) {
-        Ok((rest, h)) => rest.len() as u64 == h.payload_len,
-        Err(_) => false,
+/// What detection without a handshake knows of one side's stream.
+pub(super) struct Sniff {
+    /// The stream's first bytes are in the capture (no gap came before them) and are not
+    /// the start of an HTTP head (which a later gap may cut); unknown until its first event.
+    opened_without_http: Option<bool>,
+    /// The frames followed so far.
+    chain: FrameChain,
+    /// The chain's segments from its first byte, for the frame reader once recognised.
+    pieces: Vec<Held>,
+    /// Bytes in `pieces`.
+    kept: usize,
+    /// The chain's bytes beyond `MAX_SNIFF_BYTES`, not kept: the gap they leave.
+    cut: Option<Cut>,
+}
+
+/// Bytes of a chain not kept (they stay unread when the connection is recognised).
+struct Cut {
+    offset: u64,
+    len: u64,
+    frame_no: u64,
+    ts: Ts,
+}
+
+impl Cut {
+    fn event(&self) -> StreamEvent<'static> {
+        StreamEvent::Gap {
+            offset: self.offset,
+            len: self.len,
+            kind: GapKind::BufferLimit,
+            frame_no: self.frame_no,
+            ts: self.ts,
+        }
+    }
+}
+
+impl Sniff {
+    pub(super) fn new() -> Sniff {
+        Sniff {
+            opened_without_http: None,
+            // Without the handshake, permessage-deflate may have been negotiated.
+            chain: FrameChain::new(true),
+            pieces: Vec::new(),
+            kept: 0,
+            cut: None,
+        }
+    }
+
+    /// Bytes held, for the capture-wide budget.
+    pub(super) fn buffered(&self) -> usize {
+        self.kept
+    }
+
+    fn clear(&mut self) {
+        self.pieces = Vec::new();
+        self.kept = 0;
+        self.cut = None;
+    }
+
+    /// One more segment of the chain, kept while within `MAX_SNIFF_BYTES`.
+    fn keep(&mut self, b: &Bytes<'_>) {
+        let len = b.bytes.len();
+        if self.cut.is_none() && self.kept + len <= MAX_SNIFF_BYTES {
+            self.kept += len;
+            self.pieces.push(Held {
+                offset: b.offset,
+                frame_no: b.frame_no,
+                ts: b.ts,
+                bytes: b.bytes.to_vec(),
+            });
+            return;
+        }
+        let cut = self.cut.get_or_insert(Cut {
+            offset: b.offset,
+            len: 0,
+            frame_no: b.frame_no,
+            ts: b.ts,
+        });
+        cut.len += len as u64;
+        cut.frame_no = b.frame_no;
+        cut.ts = b.ts;
+    }
+}
+
+/// The first non-empty line of `bytes`, at most `MAX_STATUS_LINE` bytes, with bytes other
+/// than printable ASCII written `\xNN`.
+fn first_line(bytes: &[u8]) -> String {
+    let text = bytes
+        .iter()
+        .position(|b| !b.is_ascii_whitespace())
+        .and_then(|i| bytes.get(i..))
+        .unwrap_or_default();
+    let end = text
+        .iter()
+        .position(|b| *b == b'\r' || *b == b'\n')
+        .unwrap_or(text.len())
+        .min(MAX_STATUS_LINE);
+    let mut line = String::new();
+    for b in text.get(..end).unwrap_or_default() {
+        if b.is_ascii_graphic() || *b == b' ' {
+            line.push(char::from(*b));
+        } else {
+            line.push_str(&format!("\\x{b:02x}"));
+        }
+    }
+    line
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn first_lines() {
+        assert_eq!(
+            first_line(b"HTTP/1.1 400 Bad Request\r\nServer: x\r\n"),
+            "HTTP/1.1 400 Bad Request"
+        );
+        assert_eq!(
+            first_line(b"<!DOCTYPE HTML>\n<html lang=\"en\">"),
+            "<!DOCTYPE HTML>"
+        );
+        assert_eq!(first_line(b"\r\n\x00\xffok"), "\\x00\\xffok");
+        assert_eq!(first_line(&[b'a'; 200]).len(), MAX_STATUS_LINE);
+        assert_eq!(first_line(b""), "");
     }
 }

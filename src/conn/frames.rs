@@ -11,7 +11,7 @@ use crate::tcp::reassembly::StreamEvent;
 use crate::tcp::{Direction, Side};
 use crate::ws::close::{parse_close_payload, ClosePayload};
 use crate::ws::frame::{FrameHeader, Opcode, MAX_CONTROL_PAYLOAD};
-use crate::ws::reader::{FrameEvent, FrameReader};
+use crate::ws::reader::{FrameEvent, FrameReader, SyncLoss};
 
 /// The code only clients may send (RFC 6455 §7.4.1).
 const MANDATORY_EXTENSION: u16 = 1010;
@@ -48,6 +48,7 @@ impl App {
         };
         reader.expect_masked = Some(masked);
         reader.rsv1_ok = rsv1_ok;
+        reader.heuristic = self.detection == Some(Detection::Heuristic);
         state.mode = Mode::Frames(Some(Box::new(reader)));
     }
 
@@ -85,9 +86,14 @@ impl App {
                 });
                 self.on_whole_frame(side, &header, frame_no, ts, close);
             }
-            FrameEvent::LostSync { offset, frame_no } => {
-                self.note(Rule::LostFrameSync, Some(side), frame_no, || {
-                    format!("a capture gap at stream offset {offset} hid a frame boundary; frames were skipped until a plausible header was found again")
+            FrameEvent::LostSync {
+                offset,
+                frame_no,
+                cause,
+            } => {
+                self.note(Rule::LostFrameSync, Some(side), frame_no, || match cause {
+                    SyncLoss::Gap => format!("a capture gap at stream offset {offset} hid a frame boundary; frames were skipped until a plausible header was found again"),
+                    SyncLoss::NotAFrame => format!("the bytes at stream offset {offset} are not a frame a WebSocket peer sends (the connection was recognised without its handshake, so they were probably misread); frames were skipped until a plausible header was found again"),
                 });
             }
             FrameEvent::Header { header, frame_no } => self.check_header(side, &header, frame_no),

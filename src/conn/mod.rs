@@ -3,7 +3,8 @@
 //! - `tcp`: its life: segments into the two reassembled streams, FIN and RST, the buffer
 //!   budget, whether a SYN starts a new connection on the same four-tuple;
 //! - `detect`: what each stream speaks: an HTTP head, TLS records, or WebSocket frames
-//!   recognised without a handshake;
+//!   recognised without a handshake (and `signature`: the ports and first bytes of other
+//!   protocols, which it leaves alone);
 //! - `upgrade`: the HTTP Upgrade request and the server's answer;
 //! - `frames`: the WebSocket frame readers and the RFC 6455 rules checked on every frame;
 //! - `tls`: the TLS records of a wss:// (or any TLS) connection;
@@ -17,6 +18,7 @@
 mod detect;
 mod frames;
 mod report;
+mod signature;
 mod tcp;
 mod tls;
 mod upgrade;
@@ -132,18 +134,6 @@ struct RawClose {
     illegal: bool,
 }
 
-/// A first segment that looked like WebSocket frames, kept until a second one agrees.
-struct Candidate {
-    side: Side,
-    masked: bool,
-    offset: u64,
-    frame_no: u64,
-    ts: Ts,
-    bytes: Vec<u8>,
-    /// Bytes of the segment beyond `detect::MAX_CANDIDATE`, not kept.
-    cut: u64,
-}
-
 /// The application level of a connection: what each stream is read as, and what was
 /// learnt from it.
 struct App {
@@ -169,8 +159,12 @@ struct App {
     accept_valid: Option<bool>,
     /// Buffers were dropped for the capture-wide budget: reported so that the loss shows.
     shed: bool,
-    /// A first segment that looked like frames, waiting for confirmation.
-    candidate: Option<Candidate>,
+    /// Each side's frames followed before the connection is recognised without a
+    /// handshake.
+    sniff: PerSide<Option<Box<detect::Sniff>>>,
+    /// Why the connection is not WebSocket when that is known without a handshake
+    /// (another protocol's port or signature): no frames are looked for.
+    other_protocol: Option<&'static str>,
 }
 
 impl App {
@@ -196,7 +190,8 @@ impl App {
             keylog: None,
             accept_valid: None,
             shed: false,
-            candidate: None,
+            sniff: PerSide::new(None, None),
+            other_protocol: None,
         }
     }
 

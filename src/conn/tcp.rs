@@ -176,7 +176,8 @@ impl Conn {
     }
 
     /// Bytes the application layer holds: HTTP heads being gathered, client bytes waiting
-    /// for the 101, TLS records and handshake messages in progress, a candidate segment.
+    /// for the 101, TLS records and handshake messages in progress, the segments kept while
+    /// frames are followed without a handshake.
     fn app_buffered(&self) -> usize {
         self.app
             .sides
@@ -190,7 +191,12 @@ impl Conn {
                 mode + s.tls.as_ref().map_or(0, |r| r.buffered())
             })
             .sum::<usize>()
-            + self.app.candidate.as_ref().map_or(0, |c| c.bytes.len())
+            + self
+                .app
+                .sniff
+                .iter()
+                .map(|(_, s)| s.as_ref().map_or(0, |s| s.buffered()))
+                .sum::<usize>()
     }
 
     /// The capture-wide budget is spent: gives up on the holes both directions wait on
@@ -219,6 +225,9 @@ impl Conn {
                 shed += r.buffered();
                 r.shed();
             }
+        }
+        for (_, sniff) in self.app.sniff.iter_mut() {
+            shed += sniff.take().map_or(0, |s| s.buffered());
         }
         if shed > 0 {
             self.app.shed = true;

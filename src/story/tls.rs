@@ -296,15 +296,23 @@ impl Diagnosis<'_> {
         })
     }
 
-    /// The server answered the ClientHello in plaintext HTTP: wss:// to a ws:// port.
+    /// The server answered the ClientHello in plaintext (HTTP, or a page or banner without
+    /// a status line): wss:// to a ws:// port.
     fn http_answer(&self) -> Option<TlsFailure> {
         let (frame, status) = self.s.http_answer.as_ref()?;
+        let cause = if status.starts_with("HTTP/") {
+            format!(
+                "the server answered the TLS ClientHello with plain HTTP ({status}): wss:// was used against a ws:// (plaintext) port"
+            )
+        } else {
+            format!(
+                "the server answered the TLS ClientHello in plaintext: `{status}`: it does not speak TLS on this port (wss:// used against a ws:// or plain HTTP port)"
+            )
+        };
         failure(
             FailureKind::HttpAnswer,
             *frame,
-            format!(
-                "the server answered the TLS ClientHello with plain HTTP ({status}): wss:// was used against a ws:// (plaintext) port"
-            ),
+            cause,
             "Use a ws:// URL for this port, or put TLS in front of the server (a TLS-terminating proxy or the server's TLS settings).",
             None,
         )

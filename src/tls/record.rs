@@ -561,7 +561,11 @@ impl TlsReader {
                 };
                 continue;
             }
-            match parse_tls_message_handshake(&msg) {
+            let parsed = match draft_server_hello(&msg) {
+                Some(hello) => Ok((&[][..], TlsMessage::Handshake(hello))),
+                None => parse_tls_message_handshake(&msg),
+            };
+            match parsed {
                 Ok((_, TlsMessage::Handshake(hs))) => {
                     let (hello, reply) = emit_handshake(hs, htype, frame_no, ts, sink);
                     if let Some(keys) = reply {
@@ -585,6 +589,43 @@ impl TlsReader {
             }
         }
     }
+}
+
+/// The high byte of a TLS 1.3 draft version (0x7f00 + draft number).
+const DRAFT_MAJOR: u8 = 0x7f;
+/// The last draft whose ServerHello carries its version directly, without a session id or
+/// compression method (draft 22 moved to the TLS 1.2 layout with supported_versions).
+const LAST_BARE_DRAFT: u8 = 21;
+
+/// A ServerHello of a TLS 1.3 draft up to 21 (draft-ietf-tls-tls13-21 §4.1.3): version,
+/// random, cipher suite, extensions. tls-parser reads only draft 18 of these, so all are
+/// read here, as a ServerHello with the draft version.
+fn draft_server_hello(msg: &[u8]) -> Option<TlsMessageHandshake<'_>> {
+    let [htype, ..] = *msg.first_chunk::<4>()?;
+    let body = msg.get(4..)?;
+    let [major, draft] = *body.first_chunk::<2>()?;
+    if TlsHandshakeType(htype) != TlsHandshakeType::ServerHello
+        || major != DRAFT_MAJOR
+        || draft > LAST_BARE_DRAFT
+    {
+        return None;
+    }
+    let random = body.get(2..34)?;
+    let [c0, c1] = *body.get(34..)?.first_chunk::<2>()?;
+    let ext = body.get(36..).and_then(|rest| {
+        let [l0, l1] = *rest.first_chunk::<2>()?;
+        rest.get(2..2 + usize::from(u16::from_be_bytes([l0, l1])))
+    });
+    Some(TlsMessageHandshake::ServerHello(
+        tls_parser::TlsServerHelloContents {
+            version: tls_parser::TlsVersion(u16::from_be_bytes([major, draft])),
+            random,
+            session_id: None,
+            cipher: TlsCipherSuiteID(u16::from_be_bytes([c0, c1])),
+            compression: tls_parser::TlsCompressionID(0),
+            ext,
+        },
+    ))
 }
 
 /// The alert in `body`, when it is one (two bytes, a known level).
@@ -837,6 +878,37 @@ mod tests {
             offset += c.len() as u64;
         }
         out
+    }
+
+    #[test]
+    fn draft_server_hellos_are_tls13() {
+        // ServerHello of draft 16 (0x7f10): version, random, cipher, empty extensions.
+        let mut body = vec![0x7f, 0x10];
+        body.extend_from_slice(&[7; 32]);
+        body.extend_from_slice(&[0x13, 0x03, 0x00, 0x00]);
+        let mut msg = vec![2, 0, 0, body.len() as u8];
+        msg.extend_from_slice(&body);
+        let mut rec = vec![22, 3, 1, 0, msg.len() as u8];
+        rec.extend_from_slice(&msg);
+        // Then an encrypted handshake record, which a TLS 1.3 reader does not parse.
+        rec.extend_from_slice(&[23, 3, 1, 0, 4, 1, 2, 3, 4]);
+        let out = events(&[&rec]);
+        assert!(out[0].starts_with("1:ServerHello("), "{out:?}");
+        assert!(out[0].contains("0x7f10"), "{out:?}");
+        assert!(out[0].contains("TLS_CHACHA20_POLY1305_SHA256"), "{out:?}");
+        // Everything after a TLS 1.3 ServerHello is protected.
+        assert_eq!(
+            out.get(1).map(String::as_str),
+            Some("1:Encrypted { content_type: ApplicationData, len: 4 }")
+        );
+        // Every truncation of the message is read without a panic.
+        for n in 0..msg.len() {
+            let _ = draft_server_hello(&msg[..n]);
+        }
+        assert!(draft_server_hello(&msg).is_some());
+        // Draft 22 and later use the TLS 1.2 layout: not read here.
+        msg[5] = 22;
+        assert!(draft_server_hello(&msg).is_none());
     }
 
     #[test]

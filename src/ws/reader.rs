@@ -5,10 +5,19 @@
 //! payload (bounded by `MAX_CLOSE_CAPTURE`). Data payloads are skipped by length, never
 //! stored, so a gap inside a data payload costs nothing. A gap that hides a frame boundary
 //! loses sync; the reader then looks for a plausible frame header at the start of each later
-//! segment and resumes there. Never panics on input.
+//! segment and resumes there. On a connection recognised without a handshake the reader is
+//! `heuristic`: a header or a Close that a WebSocket peer would not send is taken as a misread
+//! (sync lost) rather than reported as a violation.
+//!
+//! `FrameChain` is the evidence behind such a recognition: it follows one direction's bytes
+//! frame by frame across segments and says whether they hold together as WebSocket (legal
+//! opcodes and fragmentation, one masking, UTF-8 text, plausible Close frames, segments
+//! that end where frames end). Never panics on input.
 
 use crate::capture::Ts;
+use crate::close::code::CloseCode;
 use crate::tcp::reassembly::StreamEvent;
+use crate::ws::close::{parse_close_payload, ClosePayload};
 use crate::ws::frame::{
     parse_frame_header, unmask, FrameHeader, Opcode, MAX_CONTROL_PAYLOAD, MAX_HEADER_LEN,
 };
@@ -35,9 +44,24 @@ pub enum FrameEvent<'a> {
         /// Part of the payload fell in a capture gap or beyond `MAX_CLOSE_CAPTURE`.
         payload_incomplete: bool,
     },
-    /// A gap hid a frame boundary: frames are not known from `offset` on, until a
-    /// plausible frame header starts a later segment.
-    LostSync { offset: u64, frame_no: u64 },
+    /// Frames are not known from `offset` on, until a plausible frame header starts a
+    /// later segment: a gap hid a frame boundary, or (heuristic reader) the bytes there are
+    /// not a frame a WebSocket peer sends.
+    LostSync {
+        offset: u64,
+        frame_no: u64,
+        cause: SyncLoss,
+    },
+}
+
+/// Why a reader lost its frame boundaries.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SyncLoss {
+    /// A capture gap hid a frame boundary.
+    Gap,
+    /// On a connection recognised without a handshake: a header, or a Close payload, that
+    /// no WebSocket peer sends (the bytes were probably not frames).
+    NotAFrame,
 }
 
 enum State {
@@ -67,6 +91,9 @@ pub struct FrameReader {
     pub expect_masked: Option<bool>,
     /// Whether RSV1 is plausible (permessage-deflate negotiated or unknown).
     pub rsv1_ok: bool,
+    /// The connection was recognised without a handshake: an unlikely header or Close
+    /// loses sync instead of being read as a frame.
+    pub heuristic: bool,
 }
 
 impl Default for FrameReader {
@@ -87,6 +114,7 @@ impl FrameReader {
             latest: (0, Ts(0)),
             expect_masked: None,
             rsv1_ok: true,
+            heuristic: false,
         }
     }
 
@@ -113,11 +141,11 @@ impl FrameReader {
     {
         match *ev {
             StreamEvent::Data {
+                offset,
                 bytes,
                 frame_no,
                 ts,
-                ..
-            } => self.data(bytes, frame_no, ts, sink),
+            } => self.data(offset, bytes, frame_no, ts, sink),
             StreamEvent::Gap {
                 offset,
                 len,
@@ -145,6 +173,10 @@ impl FrameReader {
                     self.close_incomplete = true;
                 }
                 if *remaining == 0 {
+                    if self.heuristic && !self.close_believable() {
+                        self.not_a_frame(offset, frame_no, sink);
+                        return;
+                    }
                     self.finish(frame_no, ts, sink);
                 }
             }
@@ -152,15 +184,40 @@ impl FrameReader {
             _ => {
                 self.hdr_len = 0;
                 self.state = State::Lost;
-                sink(FrameEvent::LostSync { offset, frame_no });
+                sink(FrameEvent::LostSync {
+                    offset,
+                    frame_no,
+                    cause: SyncLoss::Gap,
+                });
             }
         }
     }
 
-    fn data<F>(&mut self, mut bytes: &[u8], frame_no: u64, ts: Ts, sink: &mut F)
+    /// A heuristic reader met bytes no WebSocket peer sends at `offset`: frames are lost
+    /// until a later segment starts with a likely header.
+    fn not_a_frame<F>(&mut self, offset: u64, frame_no: u64, sink: &mut F)
     where
         F: FnMut(FrameEvent<'_>),
     {
+        self.hdr_len = 0;
+        self.state = State::Lost;
+        sink(FrameEvent::LostSync {
+            offset,
+            frame_no,
+            cause: SyncLoss::NotAFrame,
+        });
+    }
+
+    /// Could a heuristic reader take `header` for a frame?
+    fn believable(&self, header: &FrameHeader) -> bool {
+        !self.heuristic || likely_header(header, self.expect_masked, self.rsv1_ok)
+    }
+
+    fn data<F>(&mut self, offset: u64, mut bytes: &[u8], frame_no: u64, ts: Ts, sink: &mut F)
+    where
+        F: FnMut(FrameEvent<'_>),
+    {
+        let end = offset + bytes.len() as u64;
         if let State::Lost = self.state {
             if !self.plausible_at(bytes) {
                 return;
@@ -178,6 +235,10 @@ impl FrameReader {
                     if self.hdr_len == 0 {
                         // Fast path: whole header in this chunk.
                         if let Ok((rest, header)) = parse_frame_header(bytes) {
+                            if !self.believable(&header) {
+                                self.not_a_frame(end - bytes.len() as u64, frame_no, sink);
+                                return;
+                            }
                             self.start_payload(header, frame_no, frame_no, ts, sink);
                             bytes = rest;
                             continue;
@@ -195,6 +256,12 @@ impl FrameReader {
                     let have = self.hdr_len + take;
                     match parse_frame_header(self.hdr.get(..have).unwrap_or_default()) {
                         Ok((rest, header)) => {
+                            if !self.believable(&header) {
+                                let at =
+                                    (end - bytes.len() as u64).saturating_sub(self.hdr_len as u64);
+                                self.not_a_frame(at, self.hdr_frame_no, sink);
+                                return;
+                            }
                             let used_now = have - rest.len() - self.hdr_len;
                             self.hdr_len = 0;
                             self.start_payload(header, self.hdr_frame_no, frame_no, ts, sink);
@@ -233,8 +300,14 @@ impl FrameReader {
                     }
                     *remaining -= n as u64;
                     *pos += n as u64;
+                    let chunk_end = end - bytes.len() as u64 + n as u64;
+                    let frame_start = chunk_end.saturating_sub(*pos + header.header_len as u64);
                     bytes = rest;
                     if *remaining == 0 {
+                        if self.heuristic && !self.close_believable() {
+                            self.not_a_frame(frame_start, frame_no, sink);
+                            return;
+                        }
                         self.finish(frame_no, ts, sink);
                     }
                 }
@@ -299,10 +372,70 @@ impl FrameReader {
         }
     }
 
-    /// Could `bytes` start with a frame header? Used to resynchronise and to recognise
-    /// WebSocket traffic whose handshake is not in the capture.
+    /// A Close whose payload is complete here: is it one a peer sends (heuristic reader)?
+    /// Other frames always are.
+    fn close_believable(&self) -> bool {
+        match &self.state {
+            State::Payload { header, .. } if header.opcode == Opcode::Close => {
+                if self.close_incomplete {
+                    // Part of the reason is missing: the code alone is judged.
+                    return match self.close_buf.as_slice() {
+                        [hi, lo, ..] => {
+                            CloseCode(u16::from_be_bytes([*hi, *lo])).is_legal_on_wire()
+                        }
+                        _ => false,
+                    };
+                }
+                likely_close(&self.close_buf)
+            }
+            _ => true,
+        }
+    }
+
+    /// Could `bytes` start with a frame header? Used to resynchronise.
     pub fn plausible_at(&self, bytes: &[u8]) -> bool {
+        if self.heuristic {
+            return parse_frame_header(bytes)
+                .is_ok_and(|(_, h)| likely_header(&h, self.expect_masked, self.rsv1_ok));
+        }
         plausible_frames(bytes, self.expect_masked, self.rsv1_ok) > 0
+    }
+}
+
+/// Could a peer send this header? Known opcode, RSV2/RSV3 clear, RSV1 only when allowed and
+/// only on data frames, control frames final and short, shortest length encoding, masking
+/// as expected (RFC 6455 §5.2, §5.5; RFC 7692 §6).
+fn plausible_header(h: &FrameHeader, expect_masked: Option<bool>, rsv1_ok: bool) -> bool {
+    !matches!(h.opcode, Opcode::Reserved(_))
+        && !h.rsv2
+        && !h.rsv3
+        && (!h.rsv1 || (rsv1_ok && matches!(h.opcode, Opcode::Text | Opcode::Binary)))
+        && (!h.opcode.is_control() || (h.fin && h.payload_len <= MAX_CONTROL_PAYLOAD))
+        && h.minimal_length
+        && h.payload_len < MAX_PLAUSIBLE_LEN
+        && expect_masked.is_none_or(|m| m == h.masked)
+}
+
+/// Would a peer send this header? Plausible, and not one of the legal but pointless frames
+/// that zeroed bytes spell: an empty non-final data frame (`00 00`), a Close with a 1-byte
+/// payload. (An empty final continuation is real: python-websockets ends a fragmented
+/// message with one.)
+pub fn likely_header(h: &FrameHeader, expect_masked: Option<bool>, rsv1_ok: bool) -> bool {
+    let empty_fragment = !h.opcode.is_control() && h.payload_len == 0 && !h.fin;
+    plausible_header(h, expect_masked, rsv1_ok)
+        && !empty_fragment
+        && !(h.opcode == Opcode::Close && h.payload_len == 1)
+}
+
+/// Would a peer send this (unmasked) Close payload? Empty, or a code an endpoint may send
+/// (RFC 6455 §7.4: registered or private range) with a UTF-8 reason.
+pub fn likely_close(payload: &[u8]) -> bool {
+    match parse_close_payload(payload) {
+        ClosePayload::Empty => true,
+        ClosePayload::OneByte(_) => false,
+        ClosePayload::Status { code, reason } => {
+            CloseCode(code).is_legal_on_wire() && std::str::from_utf8(reason).is_ok()
+        }
     }
 }
 
@@ -318,15 +451,7 @@ pub fn plausible_frames(bytes: &[u8], expect_masked: Option<bool>, rsv1_ok: bool
         let Ok((after, h)) = parse_frame_header(rest) else {
             return count;
         };
-        let ok = !matches!(h.opcode, Opcode::Reserved(_))
-            && !h.rsv2
-            && !h.rsv3
-            && (!h.rsv1 || (rsv1_ok && matches!(h.opcode, Opcode::Text | Opcode::Binary)))
-            && (!h.opcode.is_control() || (h.fin && h.payload_len <= MAX_CONTROL_PAYLOAD))
-            && h.minimal_length
-            && h.payload_len < MAX_PLAUSIBLE_LEN
-            && expect.is_none_or(|m| m == h.masked);
-        if !ok {
+        if !plausible_header(&h, expect, rsv1_ok) {
             return count;
         }
         expect = Some(h.masked);
@@ -340,6 +465,277 @@ pub fn plausible_frames(bytes: &[u8], expect_masked: Option<bool>, rsv1_ok: bool
         }
     }
     count
+}
+
+/// Where a `FrameChain` stands in its direction's bytes.
+#[derive(Debug)]
+enum ChainState {
+    /// No frame boundary known: the next segment's start is tried.
+    Lost,
+    /// At a frame boundary (header bytes may be gathering in `hdr`).
+    Header,
+    Payload {
+        header: FrameHeader,
+        remaining: u64,
+        pos: u64,
+    },
+}
+
+/// What one segment did to a `FrameChain`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ChainStep {
+    /// The chain is not synchronised after the segment: nothing learnt (a chain that
+    /// broke here is lost too, with its evidence).
+    Lost,
+    /// A chain started at this segment's first byte and holds to its end.
+    Started,
+    /// The chain went on through this segment.
+    Continued,
+}
+
+/// Evidence, for detection without a handshake, that one direction's bytes are WebSocket
+/// frames: starting at a segment's first byte, every frame must follow the last exactly and
+/// be one a peer sends (`likely_header`), fragmentation must be consistent (a continuation
+/// only inside a message, a new message only after the last one ended), all frames carry the
+/// same masking, uncompressed text must be UTF-8, a Close must carry an empty payload or a
+/// code an endpoint may send with a UTF-8 reason, and nothing follows a Close. The first
+/// violation drops the chain and its evidence; the next segment's start is tried afresh.
+///
+/// Bounded: it keeps at most a frame header, a control payload (125 bytes) and three bytes
+/// of an unfinished UTF-8 character.
+#[derive(Debug)]
+pub struct FrameChain {
+    state: ChainState,
+    hdr: [u8; MAX_HEADER_LEN],
+    hdr_len: usize,
+    rsv1_ok: bool,
+    masked: Option<bool>,
+    /// A fragmented message is in progress; `None` until the first data frame (the chain
+    /// may start inside a message).
+    in_message: Option<bool>,
+    /// The message in progress is uncompressed text, so its payload must be UTF-8.
+    text: bool,
+    /// The first bytes of a UTF-8 character that the next payload bytes finish.
+    utf8_tail: Vec<u8>,
+    close_seen: bool,
+    close_buf: Vec<u8>,
+    frames: u32,
+    aligned: u32,
+}
+
+impl FrameChain {
+    /// A chain not yet synchronised; `rsv1_ok` when compressed frames are possible.
+    pub fn new(rsv1_ok: bool) -> FrameChain {
+        FrameChain {
+            state: ChainState::Lost,
+            hdr: [0; MAX_HEADER_LEN],
+            hdr_len: 0,
+            rsv1_ok,
+            masked: None,
+            in_message: None,
+            text: false,
+            utf8_tail: Vec::new(),
+            close_seen: false,
+            close_buf: Vec::new(),
+            frames: 0,
+            aligned: 0,
+        }
+    }
+
+    /// Whole frames that held together.
+    pub fn frames(&self) -> u32 {
+        self.frames
+    }
+
+    /// Segments of the chain that ended exactly where a frame ended.
+    pub fn aligned(&self) -> u32 {
+        self.aligned
+    }
+
+    /// Whether the chain's frames are masked (known after its first header).
+    pub fn masked(&self) -> Option<bool> {
+        self.masked
+    }
+
+    /// The chain follows the stream now.
+    pub fn synced(&self) -> bool {
+        !matches!(self.state, ChainState::Lost)
+    }
+
+    /// Drops the chain and its evidence.
+    pub fn lose(&mut self) {
+        *self = FrameChain::new(self.rsv1_ok);
+    }
+
+    /// The next in-order segment of the direction.
+    pub fn segment(&mut self, bytes: &[u8]) -> ChainStep {
+        let started = !self.synced();
+        if started {
+            if bytes.is_empty() {
+                return ChainStep::Lost;
+            }
+            self.state = ChainState::Header;
+        }
+        if self.consume(bytes).is_none() {
+            self.lose();
+            return ChainStep::Lost;
+        }
+        if matches!(self.state, ChainState::Header) && self.hdr_len == 0 {
+            self.aligned += 1;
+        }
+        if started {
+            ChainStep::Started
+        } else {
+            ChainStep::Continued
+        }
+    }
+
+    /// `len` bytes of the direction are missing: the chain survives only inside a binary
+    /// or compressed payload.
+    pub fn gap(&mut self, len: u64) {
+        let inside = match &mut self.state {
+            ChainState::Payload {
+                header, remaining, ..
+            } if len > 0 && len < *remaining && !header.opcode.is_control() && !self.text => {
+                *remaining -= len;
+                true
+            }
+            _ => false,
+        };
+        if !inside {
+            self.lose();
+        }
+    }
+
+    /// Follows `bytes`; None at the first thing a WebSocket peer would not send.
+    fn consume(&mut self, mut bytes: &[u8]) -> Option<()> {
+        while !bytes.is_empty() {
+            match &mut self.state {
+                ChainState::Lost => return None,
+                ChainState::Header => {
+                    let take = (MAX_HEADER_LEN - self.hdr_len).min(bytes.len());
+                    self.hdr
+                        .get_mut(self.hdr_len..self.hdr_len + take)?
+                        .copy_from_slice(bytes.get(..take)?);
+                    let have = self.hdr_len + take;
+                    match parse_frame_header(self.hdr.get(..have)?) {
+                        Ok((rest, header)) => {
+                            let used = have - rest.len() - self.hdr_len;
+                            self.hdr_len = 0;
+                            bytes = bytes.get(used..)?;
+                            self.start_frame(header)?;
+                        }
+                        Err(_) => {
+                            self.hdr_len = have;
+                            return Some(());
+                        }
+                    }
+                }
+                ChainState::Payload {
+                    header,
+                    remaining,
+                    pos,
+                } => {
+                    let header = *header;
+                    let n = usize::try_from(*remaining)
+                        .unwrap_or(usize::MAX)
+                        .min(bytes.len());
+                    let (chunk, rest) = bytes.split_at(n);
+                    let at = *pos;
+                    *remaining -= n as u64;
+                    *pos += n as u64;
+                    let done = *remaining == 0;
+                    bytes = rest;
+                    self.payload(&header, chunk, at)?;
+                    if done {
+                        self.end_frame(&header)?;
+                    }
+                }
+            }
+        }
+        Some(())
+    }
+
+    /// A header at the chain's next frame boundary.
+    fn start_frame(&mut self, h: FrameHeader) -> Option<()> {
+        if self.close_seen || !likely_header(&h, self.masked, self.rsv1_ok) {
+            return None;
+        }
+        match h.opcode {
+            Opcode::Continuation => {
+                if self.in_message == Some(false) {
+                    return None;
+                }
+                self.in_message = Some(!h.fin);
+            }
+            Opcode::Text | Opcode::Binary => {
+                if self.in_message == Some(true) {
+                    return None;
+                }
+                self.in_message = Some(!h.fin);
+                self.text = h.opcode == Opcode::Text && !h.rsv1;
+                self.utf8_tail.clear();
+            }
+            _ => {}
+        }
+        self.masked = Some(h.masked);
+        self.close_buf.clear();
+        self.state = ChainState::Payload {
+            header: h,
+            remaining: h.payload_len,
+            pos: 0,
+        };
+        if h.payload_len == 0 {
+            self.end_frame(&h)?;
+        }
+        Some(())
+    }
+
+    /// Payload bytes `chunk` at `pos` in the frame: kept for a Close, checked for text.
+    fn payload(&mut self, h: &FrameHeader, chunk: &[u8], pos: u64) -> Option<()> {
+        let is_close = h.opcode == Opcode::Close;
+        let check_text = self.text && !h.opcode.is_control();
+        if !is_close && !check_text {
+            return Some(());
+        }
+        let mut plain = chunk.to_vec();
+        if let Some(key) = h.masking_key {
+            unmask(&mut plain, key, pos);
+        }
+        if is_close {
+            // A likely Close is at most 125 bytes.
+            self.close_buf.extend_from_slice(&plain);
+            return Some(());
+        }
+        let mut buf = std::mem::take(&mut self.utf8_tail);
+        buf.extend_from_slice(&plain);
+        match std::str::from_utf8(&buf) {
+            Ok(_) => Some(()),
+            Err(e) if e.error_len().is_none() => {
+                self.utf8_tail = buf.get(e.valid_up_to()..)?.to_vec();
+                Some(())
+            }
+            Err(_) => None,
+        }
+    }
+
+    /// A frame's last byte: the Close judged, a text message's end checked.
+    fn end_frame(&mut self, h: &FrameHeader) -> Option<()> {
+        self.state = ChainState::Header;
+        self.frames += 1;
+        match h.opcode {
+            Opcode::Close => {
+                self.close_seen = true;
+                likely_close(&self.close_buf).then_some(())
+            }
+            Opcode::Continuation | Opcode::Text | Opcode::Binary if h.fin => {
+                let unfinished = self.text && !self.utf8_tail.is_empty();
+                self.text = false;
+                (!unfinished).then_some(())
+            }
+            _ => Some(()),
+        }
+    }
 }
 
 #[cfg(test)]
@@ -489,6 +885,115 @@ mod tests {
             Out::F(Opcode::Close, 1, Some(p), false) => assert_eq!(p.len(), 256),
             other => panic!("{other:?}"),
         }
+    }
+
+    /// Feeds `segments` to a fresh chain: the step of each.
+    fn chain_steps(segments: &[&[u8]]) -> (Vec<ChainStep>, FrameChain) {
+        let mut c = FrameChain::new(true);
+        let steps = segments.iter().map(|s| c.segment(s)).collect();
+        (steps, c)
+    }
+
+    #[test]
+    fn chain_follows_frames_across_segments() {
+        let key = Some([1, 2, 3, 4]);
+        let mut bytes = Vec::new();
+        wsclose_testgen::ws::encode_frame(&mut bytes, true, 1, key, b"hi");
+        wsclose_testgen::ws::encode_frame(&mut bytes, true, 8, key, &[0x03, 0xe8, b'b', b'y']);
+        // Text "hi" ends with the first segment; the Close is cut in two.
+        let (steps, c) = chain_steps(&[&bytes[..8], &bytes[8..13], &bytes[13..]]);
+        assert_eq!(
+            steps,
+            vec![
+                ChainStep::Started,
+                ChainStep::Continued,
+                ChainStep::Continued
+            ]
+        );
+        assert_eq!((c.frames(), c.aligned(), c.masked()), (2, 2, Some(true)));
+        // One masking per side: an unmasked text then a masked Close break the chain.
+        let mixed = two_frames();
+        let (steps, c) = chain_steps(&[&mixed[..4], &mixed[4..]]);
+        assert_eq!(steps, vec![ChainStep::Started, ChainStep::Lost]);
+        assert_eq!(c.frames(), 0);
+    }
+
+    #[test]
+    fn chain_rejects_what_peers_do_not_send() {
+        let cases: [(&str, &[&[u8]]); 8] = [
+            ("Close 30840", &[&[0x88, 0x02, b'x', b'x']]),
+            ("Close 1005", &[&[0x88, 0x02, 0x03, 0xed]]),
+            ("Close reason not UTF-8", &[&[0x88, 0x03, 0x03, 0xe8, 0xff]]),
+            ("1-byte Close", &[&[0x88, 0x01, 0x03]]),
+            ("text not UTF-8", &[&[0x81, 0x02, 0xc3, 0x28]]),
+            ("empty non-final fragment", &[&[0x01, 0x00, 0x80, 0x00]]),
+            (
+                "new message inside one",
+                &[&[0x01, 0x01, b'a', 0x81, 0x01, b'b']],
+            ),
+            ("frame after Close", &[&[0x88, 0x00], &[0x81, 0x01, b'a']]),
+        ];
+        for (what, segments) in cases {
+            let (steps, c) = chain_steps(segments);
+            assert_eq!(steps.last(), Some(&ChainStep::Lost), "{what}");
+            assert_eq!(c.frames(), 0, "{what}");
+        }
+    }
+
+    #[test]
+    fn chain_accepts_compressed_and_fragmented_text() {
+        // A compressed text frame (RSV1, payload not UTF-8), then a text message in two
+        // fragments whose 2-byte character is split between them, then Close 1000.
+        let segments: [&[u8]; 3] = [
+            &[0xc1, 0x03, 0xf2, 0x48, 0x05],
+            &[0x01, 0x02, b'a', 0xc3, 0x80, 0x01, 0xa9],
+            &[0x88, 0x02, 0x03, 0xe8],
+        ];
+        let (steps, c) = chain_steps(&segments);
+        assert!(steps.iter().all(|s| *s != ChainStep::Lost), "{steps:?}");
+        assert_eq!((c.frames(), c.aligned()), (4, 3));
+        // A message that ends inside a character is not UTF-8.
+        let (steps, _) = chain_steps(&[&[0x81, 0x02, b'a', 0xc3]]);
+        assert_eq!(steps, vec![ChainStep::Lost]);
+    }
+
+    #[test]
+    fn chain_prefixes_never_panic() {
+        let bytes = two_frames();
+        for cut in 0..bytes.len() {
+            let _ = chain_steps(&[&bytes[..cut], &bytes[cut..]]);
+            let _ = chain_steps(&[&bytes[cut..]]);
+        }
+    }
+
+    #[test]
+    fn heuristic_reader_drops_implausible_closes() {
+        let mut r = FrameReader::new();
+        r.heuristic = true;
+        r.expect_masked = Some(false);
+        let out = collect(
+            &mut r,
+            &[
+                data(0, &[0x88, 0x02, b'x', b'x'], 1), // Close 30840: not read
+                data(4, &[0x81, 0x01, b'a'], 2),       // resync here
+                data(7, &[0x88, 0x02, 0x03, 0xe9], 3), // Close 1001
+            ],
+        );
+        assert_eq!(
+            out,
+            vec![
+                Out::Lost(0),
+                Out::F(Opcode::Text, 2, None, false),
+                Out::F(Opcode::Close, 3, Some(vec![0x03, 0xe9]), false)
+            ]
+        );
+        // Without the flag the same bytes are a (reportable) Close frame.
+        let mut r = FrameReader::new();
+        let out = collect(&mut r, &[data(0, &[0x88, 0x02, b'x', b'x'], 1)]);
+        assert_eq!(
+            out,
+            vec![Out::F(Opcode::Close, 1, Some(b"xx".to_vec()), false)]
+        );
     }
 
     #[test]
