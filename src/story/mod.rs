@@ -588,7 +588,7 @@ fn tls_story(
             (
                 Ending::TlsFailed {
                     problem: fail.problem,
-                    tls13: tls.version.map(|v| v.0 .0 == 0x0304),
+                    tls13: tls.version.map(|v| v.is_tls13()),
                 },
                 "the TLS handshake failed, so no WebSocket connection was made (cause under tls)"
                     .to_string(),
