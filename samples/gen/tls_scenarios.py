@@ -127,6 +127,22 @@ def accept_for(key):
     return base64.b64encode(hashlib.sha1(key + GUID).digest())
 
 
+def answer_upgrade(conn):
+    """Raw peers on a blocking socket: reads the Upgrade request and answers 101. False
+    when the client went away first."""
+    head = b""
+    while b"\r\n\r\n" not in head:
+        chunk = conn.recv(4096)
+        if not chunk:
+            return False
+        head += chunk
+    key = [line.split(b":", 1)[1].strip() for line in head.split(b"\r\n")
+           if line.lower().startswith(b"sec-websocket-key:")][0]
+    conn.sendall(b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+                 b"Connection: Upgrade\r\nSec-WebSocket-Accept: " + accept_for(key) + b"\r\n\r\n")
+    return True
+
+
 def masked(opcode, payload):
     """One client frame (FIN set, masked), payload under 126 bytes."""
     mask = os.urandom(4)

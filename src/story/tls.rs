@@ -472,12 +472,7 @@ impl Diagnosis<'_> {
         {
             r.probable = Some(probable.to_string());
         }
-        let problems = &self.s.chain.problems;
-        let certs = if problems.is_empty() {
-            String::new()
-        } else {
-            format!("; the capture shows: {}", problems.join("; "))
-        };
+        let certs = self.certificate_problems("; the capture shows: ");
         let mut f = failure(
             FailureKind::EncryptedAlert,
             frame,
@@ -506,12 +501,7 @@ impl Diagnosis<'_> {
         if !sent_nothing {
             return None;
         }
-        let problems = &self.s.chain.problems;
-        let certs = if problems.is_empty() {
-            String::new()
-        } else {
-            format!("; the capture shows: {}", problems.join("; "))
-        };
+        let certs = self.certificate_problems("; the capture shows: ");
         let mut f = failure(
             FailureKind::ClosedAfterHandshake,
             end.frame,
@@ -524,6 +514,16 @@ impl Diagnosis<'_> {
         )?;
         f.confidence = Some(Confidence::Medium);
         Some(f)
+    }
+
+    /// The certificate problems the capture shows, after `lead`; nothing when there are none.
+    fn certificate_problems(&self, lead: &str) -> String {
+        let problems = &self.s.chain.problems;
+        if problems.is_empty() {
+            String::new()
+        } else {
+            format!("{lead}{}", problems.join("; "))
+        }
     }
 
     /// An alert sent after the peer had already ended TCP is a reaction to that (a server's
@@ -580,11 +580,8 @@ impl Diagnosis<'_> {
         }
         self.alerts.sort_by_key(|a| a.frame);
         let (frame, len) = client_alert?;
-        let certs = if self.s.chain.problems.is_empty() {
-            String::new()
-        } else {
-            format!(" ({})", self.s.chain.problems.join("; "))
-        };
+        let certs = self.certificate_problems(" (");
+        let certs = if certs.is_empty() { certs } else { certs + ")" };
         failure(
             FailureKind::EncryptedAlert,
             frame,
@@ -603,11 +600,7 @@ impl Diagnosis<'_> {
         let end = self.end?;
         let by = self.sender(end.side);
         let problems = &self.s.chain.problems;
-        let certs = if problems.is_empty() {
-            String::new()
-        } else {
-            format!(": {}", problems.join("; "))
-        };
+        let certs = self.certificate_problems(": ");
         let why = if end.side == self.client
             && problems.is_empty()
             && self.s.certificate_requested

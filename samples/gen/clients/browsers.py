@@ -40,7 +40,7 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-from tls_scenarios import V12, V13, accept_for, server_ctx  # noqa: E402
+from tls_scenarios import V12, V13, answer_upgrade, server_ctx  # noqa: E402
 
 from websockets.asyncio.server import serve as aserve  # noqa: E402
 from websockets.sync.server import serve  # noqa: E402
@@ -246,16 +246,8 @@ class Wire1015Server:
             return
         with self.ctx.wrap_socket(raw, server_side=True) as conn:
             conn.settimeout(3)
-            head = b""
-            while b"\r\n\r\n" not in head:
-                chunk = conn.recv(4096)
-                if not chunk:
-                    return
-                head += chunk
-            key = [line.split(b":", 1)[1].strip() for line in head.split(b"\r\n")
-                   if line.lower().startswith(b"sec-websocket-key:")][0]
-            conn.sendall(b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
-                         b"Connection: Upgrade\r\nSec-WebSocket-Accept: " + accept_for(key) + b"\r\n\r\n")
+            if not answer_upgrade(conn):
+                return
             try:
                 conn.recv(4096)  # the page's message
             except OSError:

@@ -25,7 +25,7 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))
-from tls_scenarios import V12, V13, accept_for, echo, mtls_ctx, server_ctx  # noqa: E402
+from tls_scenarios import V12, V13, answer_upgrade, echo, mtls_ctx, server_ctx  # noqa: E402
 from websockets.sync.server import serve  # noqa: E402
 
 RUSTLS_CLIENT = os.environ.get("RUSTLS_CLIENT", "/work/target-rustls-client/release/rustls-client")
@@ -73,16 +73,8 @@ class Close1015Server:
             return
         with conn:
             conn.settimeout(3)
-            head = b""
-            while b"\r\n\r\n" not in head:
-                chunk = conn.recv(4096)
-                if not chunk:
-                    return
-                head += chunk
-            key = [line.split(b":", 1)[1].strip() for line in head.split(b"\r\n")
-                   if line.lower().startswith(b"sec-websocket-key")][0]
-            conn.sendall(b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
-                         b"Connection: Upgrade\r\nSec-WebSocket-Accept: " + accept_for(key) + b"\r\n\r\n")
+            if not answer_upgrade(conn):
+                return
             try:
                 conn.recv(1024)  # the client's message
                 conn.sendall(bytes([0x88, 6]) + struct.pack("!H", 1015) + b"test")
