@@ -212,7 +212,8 @@ fn ending_for(
         (code, Verdict::Illegal) => (
             Ending::IllegalClose(code),
             match code {
-                Some(code) => format!("the {peer}'s Close frame (packet {frame}) carried {code}, which must never be sent"),
+                Some(code) if !CloseCode(code).is_legal_on_wire() => format!("the {peer}'s Close frame (packet {frame}) carried {code}, which must never be sent"),
+                Some(code) => format!("the {peer}'s Close frame (packet {frame}) carried {code} in a malformed frame ({})", c.problems.first().map_or("see the close", String::as_str)),
                 None => format!("the {peer}'s Close frame (packet {frame}) had a malformed body"),
             },
         ),
@@ -230,11 +231,11 @@ fn answer_to(closes: &FirstCloses<'_>, d: Direction) -> Option<Option<u16>> {
 }
 
 /// Whether `family`'s measured answer to an illegal Close is `answer`: Firefox answers
-/// with an empty Close, the strict ones with 1002.
+/// with an empty Close, the strict ones with 1002 (1007 for a reason that is not UTF-8).
 fn answers_like(family: Family, answer: Option<u16>) -> bool {
     match family {
         Family::Firefox => answer.is_none(),
-        _ => answer == Some(1002),
+        _ => matches!(answer, Some(1002 | 1007)),
     }
 }
 
