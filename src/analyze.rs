@@ -98,7 +98,7 @@ pub fn analyze_reader(
         max_total_pending: opts.max_total_pending,
     };
     let mut linker = Linker::new(on_conn);
-    let mut push = |c: &ConnReport| linker.push(c);
+    let mut push = |c: ConnReport| linker.push(c);
     let mut flows = Flows::new(&opts.conn, limits, &mut push);
     let result = if opts.pipelined {
         pipeline::read_segments(path, input, &mut info, |item| match item {

@@ -653,7 +653,7 @@ fn card_lines(c: &Card, lang: Lang, width: usize) -> Vec<String> {
     };
     out.extend(wrap(&head, width));
     out.push("-".repeat(width.min(text_width(&head).max(8))));
-    let mut field = |label: &str, text: &str| {
+    let field = |out: &mut Vec<String>, label: &str, text: &str| {
         if text.is_empty() {
             return;
         }
@@ -663,7 +663,7 @@ fn card_lines(c: &Card, lang: Lang, width: usize) -> Vec<String> {
         }
     };
     if let Some(info) = &c.error {
-        field(l.error_text, c.name);
+        field(&mut out, l.error_text, c.name);
         let lines: Vec<String> = info
             .raised_by
             .iter()
@@ -677,41 +677,32 @@ fn card_lines(c: &Card, lang: Lang, width: usize) -> Vec<String> {
                 first = false;
             }
         }
-        let mut field = |label: &str, text: &str| {
-            if text.is_empty() {
-                return;
-            }
-            out.push(format!("{label}:"));
-            for line in wrap(text, width.saturating_sub(2).max(10)) {
-                out.push(format!("  {line}"));
-            }
-        };
-        field(l.meaning, c.meaning);
+        field(&mut out, l.meaning, c.meaning);
         if let Some(d) = &info.detail {
-            field(l.number, d);
+            field(&mut out, l.number, d);
         }
-        field(l.in_capture, &c.on_the_wire);
+        field(&mut out, l.in_capture, &c.on_the_wire);
         if let Some(a) = &info.alert {
-            field(l.alert, &format!("{} ({})", a.name, a.code));
+            field(&mut out, l.alert, &format!("{} ({})", a.name, a.code));
         }
         if let Some(code) = info.close_code {
             let t = card(Query::Close(code), lang).title;
-            field(l.close_code, &format!("{code} {t}"));
+            field(&mut out, l.close_code, &format!("{code} {t}"));
         }
-        field(l.analyze, info.analyze);
-        field(l.fix, c.fix);
-        field(l.source, c.source);
+        field(&mut out, l.analyze, info.analyze);
+        field(&mut out, l.fix, c.fix);
+        field(&mut out, l.source, c.source);
         return out;
     }
     if let Some(r) = &c.range {
-        field(l.range, r);
+        field(&mut out, l.range, r);
     }
-    field(l.on_wire, &c.on_the_wire);
-    field(l.meaning, c.meaning);
-    field(l.when, &c.when);
-    field(l.fix, c.fix);
-    field(l.peers, c.peers);
-    field(l.source, c.source);
+    field(&mut out, l.on_wire, &c.on_the_wire);
+    field(&mut out, l.meaning, c.meaning);
+    field(&mut out, l.when, &c.when);
+    field(&mut out, l.fix, c.fix);
+    field(&mut out, l.peers, c.peers);
+    field(&mut out, l.source, c.source);
     out
 }
 

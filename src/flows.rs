@@ -56,7 +56,7 @@ pub struct Flows<'a> {
     /// Decryption Secrets Blocks read, and their lines that were not key log lines.
     secret_blocks: u64,
     malformed_secrets: u64,
-    on_conn: &'a mut dyn FnMut(&ConnReport),
+    on_conn: &'a mut dyn FnMut(ConnReport),
 }
 
 impl<'a> Flows<'a> {
@@ -64,7 +64,7 @@ impl<'a> Flows<'a> {
     pub fn new(
         conn_opts: &'a ConnOptions,
         limits: Limits,
-        on_conn: &'a mut dyn FnMut(&ConnReport),
+        on_conn: &'a mut dyn FnMut(ConnReport),
     ) -> Flows<'a> {
         Flows {
             conn_opts,
@@ -169,7 +169,7 @@ impl<'a> Flows<'a> {
         self.pending_total = self.pending_total.saturating_sub(conn.buffered());
         if let Some(report) = conn.finish(evicted) {
             self.summary.add(&report);
-            (self.on_conn)(&report);
+            (self.on_conn)(report);
         }
     }
 

@@ -51,12 +51,11 @@ impl<'a> Linker<'a> {
     }
 
     /// One finished connection.
-    pub fn push(&mut self, report: &ConnReport) {
-        if self.held.is_empty() && !candidate(report) {
-            (self.on_conn)(report);
+    pub fn push(&mut self, mut report: ConnReport) {
+        if self.held.is_empty() && !candidate(&report) {
+            (self.on_conn)(&report);
             return;
         }
-        let mut report = report.clone();
         if candidate(&report) {
             let best = self
                 .held

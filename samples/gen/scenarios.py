@@ -42,15 +42,11 @@ async def client_wait_closed(ws):
         write_truth(ws, e)
 
 
-def write_truth(ws, error):
-    """What the python-websockets client reported, to $CLIENT_TRUTH (the sample's
-    .client.json) when the generator asks for it."""
-    path = os.environ.get("CLIENT_TRUTH")
-    if not path:
-        return
-    import json
+def python_truth(ws, error):
+    """What the python-websockets client `ws` reported, ending with `error` (or None), in
+    the shape of a sample's .client.json."""
     import websockets
-    truth = {
+    return {
         "client": f"python-websockets {websockets.version.version} (Python {sys.version.split()[0]})",
         "family": "python",
         "reported": {
@@ -58,9 +54,19 @@ def write_truth(ws, error):
             "reason": ws.close_reason,
             "was_clean": None,
             "error_event": None,
-            "error": f"{type(error).__name__}: {error}" if error else None,
+            "error": f"{type(error).__name__}: {error}"[:200] if error else None,
         },
     }
+
+
+def write_truth(ws, error):
+    """What the python-websockets client reported, to $CLIENT_TRUTH (the sample's
+    .client.json) when the generator asks for it."""
+    path = os.environ.get("CLIENT_TRUTH")
+    if not path:
+        return
+    import json
+    truth = python_truth(ws, error)
     with open(path, "w") as f:
         json.dump(truth, f, indent=2)
         f.write("\n")

@@ -129,15 +129,14 @@ pub fn tell(report: &mut ConnReport, ev: &Evidence) {
     }
     let tcp_ended = ev.first_end.is_some();
     story.outcome = outcome(ev.refused, tcp_ended, first, &closes);
+    let family = report.client_software.as_ref().map(|c| c.family);
     if !ev.refused {
-        let family = report.client_software.as_ref().map(|c| c.family);
         story.client_observed = observed_by(&closes, ev, family);
         story.server_observed = server_observed(&closes, ev.first_end);
     }
     peer_reactions(&mut report.closes, tcp_ended);
     story.likely_cause = cause::likely_cause(report, ev, &story);
     if let Some(tls) = &report.tls {
-        let family = report.client_software.as_ref().map(|c| c.family);
         tls_story(
             tls,
             report.detection,

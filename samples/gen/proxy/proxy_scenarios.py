@@ -21,7 +21,6 @@ Usage: proxy_scenarios.py nginx|haproxy idle|kill OUT_PREFIX   (needs root for t
 import asyncio
 import json
 import os
-import platform
 import random
 import shutil
 import signal
@@ -31,10 +30,12 @@ import sys
 import tempfile
 import time
 
-import websockets
 from websockets.asyncio.client import connect
 from websockets.asyncio.server import serve
 from websockets.exceptions import ConnectionClosed
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from scenarios import python_truth  # noqa: E402
 
 HOST = "127.0.0.1"
 IDLE_TIMEOUT_S = 5
@@ -158,17 +159,9 @@ async def client(port, scenario, backend_proc):
     except ConnectionClosed as e:
         error = e
     sent = error.sent if error is not None else None
+    truth = python_truth(ws, error)
     return {
-        "client": f"python-websockets {websockets.__version__} (asyncio) on "
-                  f"Python {platform.python_version()}",
-        "family": "python",
-        "reported": {
-            "code": ws.close_code,
-            "reason": ws.close_reason,
-            "was_clean": None,
-            "error_event": None,
-            "error": None if error is None else f"{type(error).__name__}: {error}"[:200],
-        },
+        **truth,
         "sent": (f"Close {sent.code}" if sent is not None else "no Close frame")
                 + ", then FIN",
     }
