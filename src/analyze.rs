@@ -1,7 +1,8 @@
 //! `analyze`: one capture, read packet by packet, through the flow table; each finished
-//! connection goes to a callback as soon as it is known (held a little by `legs::Linker`,
-//! which links the two legs of a proxied session), and the file's summary and warnings
-//! come back at the end.
+//! connection goes to a callback as soon as it is known (held a little by
+//! `together::Together`, which counts the connections a restart closed at once, and by
+//! `legs::Linker`, which links the two legs of a proxied session), and the file's summary
+//! and warnings come back at the end.
 
 use std::io::Read;
 
@@ -13,6 +14,7 @@ use crate::flows::{Flows, Limits};
 use crate::legs::Linker;
 use crate::pipeline::{self, Item};
 use crate::report::{ConnReport, FileReport};
+use crate::together::Together;
 
 /// Default cap on connections tracked at once. At a few hundred bytes each this keeps the
 /// flow table well under the 64 MiB memory budget.
@@ -44,6 +46,8 @@ impl Default for Options {
                 ws_ports: Vec::new(),
                 max_pending: DEFAULT_MAX_PENDING,
                 keylog: None,
+                payloads: false,
+                inflate_budget: Default::default(),
             },
             max_flows: DEFAULT_MAX_FLOWS,
             max_total_pending: MAX_TOTAL_PENDING,
@@ -98,8 +102,14 @@ pub fn analyze_reader(
         max_total_pending: opts.max_total_pending,
     };
     let mut linker = Linker::new(on_conn);
-    let mut push = |c: ConnReport| linker.push(c);
-    let mut flows = Flows::new(&opts.conn, limits, &mut push);
+    let mut to_linker = |c: ConnReport| linker.push(c);
+    let mut together = Together::new(&mut to_linker);
+    let mut push = |c: ConnReport| together.push(c);
+    let conn = ConnOptions {
+        inflate_budget: Default::default(),
+        ..opts.conn.clone()
+    };
+    let mut flows = Flows::new(&conn, limits, &mut push);
     let result = if opts.pipelined {
         pipeline::read_segments(path, input, &mut info, |item| match item {
             Item::Segment(frame_no, ts, seg) => flows.packet(frame_no, ts, seg),
@@ -116,6 +126,8 @@ pub fn analyze_reader(
         })
     };
     let (mut summary, warnings) = flows.finish();
+    together.finish();
+    drop(together);
     linker.finish();
     summary.packets = info.packets;
     let report = FileReport {

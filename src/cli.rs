@@ -219,6 +219,11 @@ pub struct AnalyzeArgs {
     #[arg(long)]
     pub only_problems: bool,
 
+    /// Show the first bytes of the messages before each Close (at most 64, escaped), in
+    /// every format. Off by default: message content may hold secrets.
+    #[arg(long)]
+    pub payloads: bool,
+
     /// Print each file's warnings and errors to standard error as well.
     #[arg(short, long)]
     pub verbose: bool,

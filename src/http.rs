@@ -52,6 +52,41 @@ impl Response {
     }
 }
 
+/// The permessage-deflate parameters the server accepted (RFC 7692 §7.1).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct DeflateParams {
+    /// The server resets its compressor after each message.
+    pub server_no_context_takeover: bool,
+    /// The client resets its compressor after each message.
+    pub client_no_context_takeover: bool,
+    pub server_max_window_bits: Option<u8>,
+    pub client_max_window_bits: Option<u8>,
+}
+
+impl Response {
+    /// The permessage-deflate parameters, when that extension was accepted (not the older
+    /// x-webkit-deflate-frame, whose frames are not inflated).
+    pub fn deflate_params(&self) -> Option<DeflateParams> {
+        let ext = self
+            .extensions
+            .iter()
+            .find(|e| ext_name(e) == "permessage-deflate")?;
+        let mut p = DeflateParams::default();
+        for param in ext.split(';').skip(1) {
+            let (name, value) = param.split_once('=').unwrap_or((param, ""));
+            let value = value.trim().trim_matches('"').parse::<u8>().ok();
+            match name.trim().to_ascii_lowercase().as_str() {
+                "server_no_context_takeover" => p.server_no_context_takeover = true,
+                "client_no_context_takeover" => p.client_no_context_takeover = true,
+                "server_max_window_bits" => p.server_max_window_bits = value,
+                "client_max_window_bits" => p.client_max_window_bits = value,
+                _ => {}
+            }
+        }
+        Some(p)
+    }
+}
+
 fn ext_name(ext: &str) -> &str {
     ext.split(';').next().unwrap_or("").trim()
 }
@@ -234,6 +269,23 @@ Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\nSec-WebSocket-Extensions: 
         };
         assert_eq!((r.status, n), (101, ok.len() - 2));
         assert!(r.deflate() && r.upgrade_websocket);
+        assert_eq!(r.deflate_params(), Some(DeflateParams::default()));
+        let r = Response {
+            extensions: vec![
+                "x-webkit-deflate-frame".into(),
+                "permessage-deflate; Server_No_Context_Takeover; client_max_window_bits=\"10\""
+                    .into(),
+            ],
+            ..Response::default()
+        };
+        assert_eq!(
+            r.deflate_params(),
+            Some(DeflateParams {
+                server_no_context_takeover: true,
+                client_max_window_bits: Some(10),
+                ..DeflateParams::default()
+            })
+        );
         let Head::Complete(r, _) =
             parse_response(b"HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n")
         else {

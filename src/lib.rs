@@ -50,6 +50,7 @@ pub mod story;
 pub mod tcp;
 pub mod timefmt;
 pub mod tls;
+pub mod together;
 pub mod ws;
 
 pub use analyze::{

@@ -168,6 +168,7 @@ fn analyze(args: &cli::AnalyzeArgs) -> ExitCode {
     };
     let mut opts = Options::default();
     opts.conn.ws_ports = args.ws_ports.clone();
+    opts.conn.payloads = args.payloads;
     opts.conn.max_pending = usize::try_from(args.max_buffer).unwrap_or(usize::MAX);
     opts.max_flows = usize::try_from(args.max_flows).unwrap_or(usize::MAX);
     opts.max_total_pending = usize::try_from(args.max_buffer_total).unwrap_or(usize::MAX);

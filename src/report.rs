@@ -86,6 +86,204 @@ pub struct CloseReport {
     pub peer_reaction: Option<String>,
     /// The catalog entry for the code (for an empty body: 1005, what the receiver reports).
     pub explanation: Option<&'static Entry>,
+    /// What came before the Close, when it started the closing handshake (an answer to
+    /// the peer's Close has none).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub evidence: Option<Box<CloseEvidence>>,
+    /// What the evidence says the close was for, with its confidence.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub diagnosis: Option<Diagnosis>,
+}
+
+/// What came before a Close: the connection's age, each side's recent activity, and the
+/// message that triggered it when the Close followed one at once.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct CloseEvidence {
+    /// Time from the server's 101 (or the connection's first packet, when the handshake is
+    /// not in the capture) to the Close.
+    pub age_ms: f64,
+    pub age_since: AgeSince,
+    /// The round lifetime the age matches (a token's or a session's), in seconds.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub round_lifetime_s: Option<u64>,
+    /// The peer's message that the Close followed within the sender's reaction time.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub trigger: Option<Trigger>,
+    /// What the Close's sender did before it.
+    pub sender: Activity,
+    /// What the other side did before it.
+    pub peer: Activity,
+    /// Other connections to the same server that closed with the same code within the same
+    /// instant (1001 and 1012 only: a restart or deploy closes them together).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub same_instant: Option<SameInstant>,
+}
+
+/// Where a connection's age is counted from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AgeSince {
+    Handshake,
+    FirstPacket,
+}
+
+/// The message a Close reacted to.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Trigger {
+    /// Packet that completed the message.
+    pub frame: u64,
+    /// Time from the message to the Close.
+    pub ms_before: f64,
+    /// The sender's typical reaction to a message on this connection (median), when it
+    /// answered any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reaction_ms: Option<f64>,
+    /// A Close this soon after a message was caused by it.
+    pub within_ms: f64,
+}
+
+/// One side's activity before a Close.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct Activity {
+    /// Data messages sent before the Close.
+    pub messages: u64,
+    pub last_1s: u64,
+    pub last_10s: u64,
+    /// More messages came than wsclose keeps times of: the counts are lower bounds.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub counts_at_least: bool,
+    /// The run of messages, each within 100 ms of the next, that ended last.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub burst: Option<Burst>,
+    /// The last messages, oldest first.
+    pub recent: Vec<MessageReport>,
+    /// A message still arriving when the Close came.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub in_progress: Option<MessageReport>,
+    /// The first message that was not valid UTF-8 or did not inflate.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub first_invalid: Option<MessageReport>,
+    /// The first message whose inflation wsclose stopped (a deflate bomb, or its budget).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub first_capped: Option<MessageReport>,
+    pub pings: u64,
+    pub pongs: u64,
+    /// Pings sent after the other side's last pong (all of them when it sent none).
+    pub unanswered_pings: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_ping_ms_before: Option<f64>,
+}
+
+/// A run of messages close together.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Burst {
+    pub messages: u64,
+    /// From its first message to the Close.
+    pub span_ms: f64,
+    /// Messages per second in the ten seconds before it (or since the connection opened).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rate_before_per_s: Option<f64>,
+}
+
+/// One message.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct MessageReport {
+    /// Packet that completed it (for a message in progress: the one that started it).
+    pub frame: u64,
+    /// Time from the message to the Close.
+    pub ms_before: f64,
+    pub kind: MessageKind,
+    pub frames: u32,
+    /// Payload bytes on the wire (as its frames declare).
+    pub wire_bytes: u64,
+    /// Bytes that arrived, when fewer than declared (a message in progress or cut).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub received_bytes: Option<u64>,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub compressed: bool,
+    /// Size once inflated, when compressed and inflated.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub inflated_bytes: Option<u64>,
+    /// Inflation stopped: `inflated_bytes` is a lower bound.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub inflated_at_least: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub inflate_error: Option<String>,
+    /// For text judged whole: whether it is valid UTF-8.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub utf8_valid: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub invalid_utf8_at: Option<u64>,
+    /// First bytes (`--payloads` only): text as text, binary as hex.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub head: Option<String>,
+}
+
+/// A data message's type.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MessageKind {
+    Text,
+    Binary,
+}
+
+/// Connections closed together.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct SameInstant {
+    /// Other connections to the same server closed with the same code.
+    pub others: u64,
+    /// Within this much of this Close.
+    pub window_ms: f64,
+}
+
+/// What a close was for, read from its code, its reason and the evidence before it.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Diagnosis {
+    /// A stable name for grouping.
+    pub cause: DiagnosisKind,
+    pub confidence: Confidence,
+    /// The cause in one sentence, with the numbers behind it.
+    pub summary: String,
+}
+
+/// The causes a diagnosis names.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DiagnosisKind {
+    /// 1008 after a burst, or with a rate-limit reason.
+    RateLimit,
+    /// A close at a round connection age, not after a message: a token or session lifetime.
+    Lifetime,
+    /// 1008 naming authentication (a token, a session) without a round age.
+    Auth,
+    /// 1008 naming the Origin.
+    Origin,
+    /// 1008 after a message the server refused (forbidden content).
+    ForbiddenContent,
+    /// 1008 whose evidence names no policy.
+    PolicyUnknown,
+    /// 1009 after a message over the receiver's limit.
+    MessageTooBig,
+    /// 1009 with a message that inflates far beyond its wire size.
+    DeflateBomb,
+    /// 1007 after a text message that is not UTF-8.
+    InvalidUtf8,
+    /// 1007 or 1002 after a compressed message that does not inflate.
+    InflateFailed,
+    /// 1007 with no invalid message seen.
+    InvalidDataUnknown,
+    /// 1003 after a message of a type the receiver does not take.
+    UnsupportedType,
+    /// 1011 after pings that went unanswered.
+    KeepaliveTimeout,
+    /// 1011 right after a message: the receiver failed handling it.
+    ServerErrorOnMessage,
+    /// 1011 with no message or ping behind it.
+    ServerErrorUnknown,
+    /// 1001 or 1012 to many connections at once: a restart or deploy.
+    Restart,
+    /// 1001 or 1012 to this connection alone.
+    GoingAway,
 }
 
 /// How a connection ended.
@@ -452,7 +650,7 @@ pub enum FailureKind {
 }
 
 /// How sure an inferred claim is.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Confidence {
     High,

@@ -100,6 +100,10 @@ rules! {
     LengthMsbSet => Error, Error, LENGTHS;
     SecondClose => Error, Error, AFTER_CLOSE;
     DataAfterClose => Error, Error, AFTER_CLOSE;
+    /// A text message that is not UTF-8 (RFC 6455 §5.6, §8.1).
+    InvalidUtf8Text => Error, Error, Fix::Text("Send text as UTF-8, and anything else as a binary message: a receiver fails the connection with 1007.");
+    /// A compressed message that does not inflate (RFC 7692).
+    InflateFailed => Error, Error, Fix::Text("Make both sides agree on permessage-deflate (context takeover, window bits); a proxy that rewrites frames without the extension corrupts them.");
     AcceptMismatch => Error, Error, ACCEPT;
     MissingAccept => Error, Error, ACCEPT;
     UpgradeRefused => Warning, Warning, Fix::Text("Look at the HTTP status and the server's access rules (origin, authentication, path); this is not a close code.");
@@ -115,6 +119,9 @@ rules! {
     InconsistentRetransmission => Warning, Off, Fix::None;
     CloseIncomplete => Warning, Off, Fix::None;
     FlowEvicted => Warning, Off, Fix::None;
+    /// A compressed message inflated past wsclose's cap (a deflate bomb), or past the
+    /// capture's inflation budget.
+    DeflateBomb => Warning, Warning, Fix::Text("Limit messages by their inflated size, inflating incrementally and failing with 1009 past the limit, not by their wire size.");
     TruncatedAtEnd => Warning, Off, Fix::None;
     TlsHandshakeFailed => Warning, Warning, Fix::TlsFailure;
     CertificateProblem => Warning, Warning, Fix::None;

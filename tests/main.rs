@@ -12,6 +12,7 @@ mod check;
 mod cli;
 mod clients;
 mod decryption;
+mod evidence;
 mod expectations;
 mod explain;
 mod golden;

@@ -171,7 +171,7 @@ impl App {
     fn on_head(&mut self, side: Side, message: Message, n: usize, seen: &Bytes<'_>) {
         match message {
             Message::Request(req) => self.on_request(side, req, seen.frame_no),
-            Message::Response(resp) => self.on_response(side, resp, seen.frame_no),
+            Message::Response(resp) => self.on_response(side, resp, seen.frame_no, seen.ts),
         }
         let rest = seen.bytes.get(n..).unwrap_or_default();
         if !rest.is_empty() {

@@ -49,7 +49,9 @@ impl App {
         reader.expect_masked = Some(masked);
         reader.rsv1_ok = rsv1_ok;
         reader.heuristic = self.detection == Some(Detection::Heuristic);
+        reader.payloads = true;
         state.mode = Mode::Frames(Some(Box::new(reader)));
+        self.start_history(side, lost);
     }
 
     /// One stream event to `side`'s frame reader.
@@ -86,17 +88,39 @@ impl App {
                 });
                 self.on_whole_frame(side, &header, frame_no, ts, close);
             }
+            FrameEvent::Payload {
+                chunk,
+                pos,
+                masking_key,
+            } => {
+                if let Some(h) = self.sides[side].history.as_mut() {
+                    h.payload(chunk, pos, masking_key, &self.inflate_budget);
+                }
+            }
+            FrameEvent::PayloadGap => {
+                if let Some(h) = self.sides[side].history.as_mut() {
+                    h.payload_gap();
+                }
+            }
             FrameEvent::LostSync {
                 offset,
                 frame_no,
                 cause,
             } => {
+                if let Some(h) = self.sides[side].history.as_mut() {
+                    h.lost();
+                }
                 self.note(Rule::LostFrameSync, Some(side), frame_no, || match cause {
                     SyncLoss::Gap => format!("a capture gap at stream offset {offset} hid a frame boundary; frames were skipped until a plausible header was found again"),
                     SyncLoss::NotAFrame => format!("the bytes at stream offset {offset} are not a frame a WebSocket peer sends (the connection was recognised without its handshake, so they were probably misread); frames were skipped until a plausible header was found again"),
                 });
             }
-            FrameEvent::Header { header, frame_no } => self.check_header(side, &header, frame_no),
+            FrameEvent::Header { header, frame_no } => {
+                if let Some(h) = self.sides[side].history.as_mut() {
+                    h.header(&header, frame_no);
+                }
+                self.check_header(side, &header, frame_no);
+            }
         }
     }
 
@@ -135,6 +159,7 @@ impl App {
                         format!("{sender} sent a data frame after its own Close (RFC 6455 §5.5.1)")
                     });
                 }
+                self.message_frame_end(side, header.fin, frame_no, ts);
                 if op == Opcode::Continuation && !in_message {
                     self.note(Rule::ContinuationWithoutStart, at, frame_no, || {
                         format!("{sender} sent a continuation frame with no message in progress (RFC 6455 §5.4)")
@@ -159,6 +184,16 @@ impl App {
                     ts,
                 });
                 self.on_close(side, &close);
+            }
+            Opcode::Ping => {
+                if let Some(h) = state.history.as_mut() {
+                    h.ping(ts);
+                }
+            }
+            Opcode::Pong => {
+                if let Some(h) = state.history.as_mut() {
+                    h.pong(ts);
+                }
             }
             _ => {}
         }
@@ -279,11 +314,19 @@ impl App {
             self.closes_not_listed += 1;
             return;
         }
+        // A Close that answers the peer's has its cause there.
+        let evidence = if self.sides[side.other()].close.is_none() {
+            self.resolve_histories();
+            Some(Box::new(self.evidence_at_close(side, close.ts)))
+        } else {
+            None
+        };
         let state = &mut self.sides[side];
         if state.close.is_none() {
             state.close = Some(self.closes.len());
         }
         self.closes.push(RawClose {
+            evidence,
             side,
             frame,
             ts: close.ts,

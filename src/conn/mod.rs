@@ -16,6 +16,7 @@
 //! is bounded.
 
 mod detect;
+mod evidence;
 mod frames;
 mod report;
 mod signature;
@@ -27,14 +28,16 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use crate::capture::Ts;
-use crate::http::{Request, Response};
-use crate::report::{Detection, FrameTrace};
+use crate::http::{DeflateParams, Request, Response};
+use crate::report::{CloseEvidence, Detection, FrameTrace};
 use crate::rules::Rule;
 use crate::tcp::reassembly::{Stream, StreamEvent};
 use crate::tcp::{Direction, PerSide, Side};
 use crate::tls::keylog::KeyLog;
 use crate::tls::record::TlsReader;
 use crate::tls::session::Session;
+use crate::ws::history::History;
+use crate::ws::inflate::InflateBudget;
 use crate::ws::reader::FrameReader;
 
 /// Close frames listed per connection; more are counted, not listed.
@@ -49,6 +52,11 @@ pub struct ConnOptions {
     pub max_pending: usize,
     /// TLS secrets (`--keylog`) for decrypting wss://.
     pub keylog: Option<Arc<KeyLog>>,
+    /// Keep the first bytes of messages for the report (`--payloads`).
+    pub payloads: bool,
+    /// The inflation all connections of the capture may do (permessage-deflate); each
+    /// file analyzed gets a fresh one.
+    pub inflate_budget: Arc<InflateBudget>,
 }
 
 /// What one side's stream is being read as.
@@ -90,6 +98,8 @@ struct SideState {
     last_data: Option<(u64, Ts)>,
     /// The last frames, to link the legs of a proxied session.
     trace: FrameTrace,
+    /// What the side sent, for the evidence before a close (made when frames start).
+    history: Option<Box<History>>,
 }
 
 impl SideState {
@@ -108,6 +118,7 @@ impl SideState {
             data_after_close: 0,
             last_data: None,
             trace: FrameTrace::default(),
+            history: None,
         }
     }
 }
@@ -132,6 +143,8 @@ struct RawClose {
     payload_len: u64,
     problems: Vec<String>,
     illegal: bool,
+    /// What came before it, when it started the closing handshake.
+    evidence: Option<Box<CloseEvidence>>,
 }
 
 /// The application level of a connection: what each stream is read as, and what was
@@ -146,6 +159,15 @@ struct App {
     refused: bool,
     /// permessage-deflate was negotiated: RSV1 is legal on data frames.
     deflate: bool,
+    /// The permessage-deflate parameters, when the handshake accepted that extension.
+    deflate_params: Option<DeflateParams>,
+    /// When the server's 101 came: the connection's age is counted from it.
+    opened: Option<Ts>,
+    /// The connection's first packet: its age when the handshake is not in the capture.
+    first_seen: Ts,
+    /// Keep messages' first bytes (`--payloads`).
+    payloads: bool,
+    inflate_budget: Arc<InflateBudget>,
     closes: Vec<RawClose>,
     closes_not_listed: u64,
     findings: Vec<RawFinding>,
@@ -168,7 +190,12 @@ struct App {
 }
 
 impl App {
-    fn new(ports: PerSide<u16>, forced_server_port: Option<u16>) -> App {
+    fn new(
+        ports: PerSide<u16>,
+        forced_server_port: Option<u16>,
+        first_seen: Ts,
+        opts: &ConnOptions,
+    ) -> App {
         // Until the SYN or the handshake says otherwise, the side with the higher
         // (ephemeral-looking) port is taken for the client.
         let client = if ports.a >= ports.b { Side::A } else { Side::B };
@@ -181,6 +208,11 @@ impl App {
             response: None,
             refused: false,
             deflate: false,
+            deflate_params: None,
+            opened: None,
+            first_seen,
+            payloads: opts.payloads,
+            inflate_budget: Arc::clone(&opts.inflate_budget),
             closes: Vec::new(),
             closes_not_listed: 0,
             findings: Vec::new(),

@@ -123,6 +123,7 @@ impl Conn {
             refused: app.refused,
         };
         story::tell(&mut report, &evidence);
+        story::diagnose(&mut report);
         proxy::annotate(&mut report);
         report.findings.sort_by(|a, b| {
             b.severity
@@ -157,6 +158,8 @@ impl Conn {
                 (None, 0) => Some(&catalog::EMPTY_CLOSE),
                 (None, _) => None,
             },
+            evidence: c.evidence.clone(),
+            diagnosis: None,
         }
     }
 }

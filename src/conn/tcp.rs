@@ -35,7 +35,7 @@ impl Conn {
             id,
             ends: PerSide::new(src, dst),
             streams: PerSide::new(Stream::new(opts.max_pending), Stream::new(opts.max_pending)),
-            app: App::new(PerSide::new(src.port(), dst.port()), forced),
+            app: App::new(PerSide::new(src.port(), dst.port()), forced, ts, opts),
             first_frame: frame,
             first_ts: ts,
             last_frame: frame,

@@ -2,6 +2,7 @@
 //! answer, and the server's answer: a 101 with a Sec-WebSocket-Accept checked against the
 //! key, or a refusal (an HTTP status, not a close code).
 
+use crate::capture::Ts;
 use crate::conn::{App, Held, Mode};
 use crate::http::{self, Request, Response};
 use crate::report::Detection;
@@ -38,9 +39,9 @@ impl App {
     }
 
     /// The server's answer.
-    pub(super) fn on_response(&mut self, side: Side, resp: Response, frame: u64) {
+    pub(super) fn on_response(&mut self, side: Side, resp: Response, frame: u64, ts: Ts) {
         let Some((req, _)) = self.request.as_ref() else {
-            self.response_without_request(side, resp, frame);
+            self.response_without_request(side, resp, frame, ts);
             return;
         };
         if resp.status != SWITCHING_PROTOCOLS {
@@ -66,7 +67,7 @@ impl App {
             }),
             _ => {}
         }
-        self.deflate = resp.deflate();
+        self.accepted(&resp, ts);
         self.response = Some((resp, frame));
         self.detection = Some(Detection::Handshake);
         self.start_frames(side, false);
@@ -74,10 +75,10 @@ impl App {
     }
 
     /// An answer whose request is not in the capture (it started in between).
-    fn response_without_request(&mut self, side: Side, resp: Response, frame: u64) {
+    fn response_without_request(&mut self, side: Side, resp: Response, frame: u64, ts: Ts) {
         if resp.status == SWITCHING_PROTOCOLS && resp.upgrade_websocket {
             self.set_client(side.other());
-            self.deflate = resp.deflate();
+            self.accepted(&resp, ts);
             self.response = Some((resp, frame));
             self.detection = Some(Detection::Handshake);
             self.start_frames(side, false);
@@ -86,6 +87,13 @@ impl App {
             self.ignore(side);
             self.ignore(side.other());
         }
+    }
+
+    /// A 101 at `ts`: the extensions it accepted, and the time the connection opened.
+    fn accepted(&mut self, resp: &Response, ts: Ts) {
+        self.deflate = resp.deflate();
+        self.deflate_params = resp.deflate_params();
+        self.opened = Some(ts);
     }
 
     /// The Upgrade was refused: no WebSocket connection.

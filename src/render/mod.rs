@@ -8,6 +8,7 @@
 //! bounded however many connections a capture holds. Connections appear in the order they
 //! finished.
 
+pub mod evidence;
 pub mod json;
 pub mod text;
 pub mod wrap;

@@ -8,6 +8,7 @@ use crate::capture::Format;
 use crate::client::reports::Reported;
 use crate::close::catalog;
 use crate::proxy;
+use crate::render::evidence;
 use crate::render::wrap::wrap;
 use crate::report::{
     CloseReport, Confidence, ConnReport, DecryptionStatus, Detection, FileReport, Finding,
@@ -217,7 +218,12 @@ pub fn connection(c: &ConnReport, s: Style, explained: &mut Explained) -> String
     }
     story_block(&mut o, &c.story, s);
     proxy_lines(&mut o, &c.story);
-    let cause_shown = c.tls.as_ref().is_some_and(|t| t.failure.is_some());
+    // A TLS failure names its cause above, and so does a close's verdict.
+    let cause_shown = c.tls.as_ref().is_some_and(|t| t.failure.is_some())
+        || c.closes
+            .iter()
+            .filter_map(|cl| cl.diagnosis.as_ref())
+            .any(|d| Some(&d.summary) == c.story.likely_cause.as_ref());
     if let Some(cause) = c.story.likely_cause.as_ref().filter(|_| !cause_shown) {
         let _ = writeln!(o, "  {}      {}", s.bold("cause"), wrap(cause, 84, CONT));
     }
@@ -303,6 +309,7 @@ fn close_block(o: &mut String, close: &CloseReport, id: u64, s: Style, explained
     if let Some(r) = &close.peer_reaction {
         let _ = writeln!(o, "{CONT}peer reaction: {}", wrap(r, 70, "               "));
     }
+    evidence::block(o, close, CONT);
     let Some(e) = close.explanation else {
         return;
     };

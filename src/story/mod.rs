@@ -9,6 +9,7 @@
 //! ended without one.
 
 mod cause;
+pub mod diagnosis;
 pub mod tls;
 
 use crate::capture::Ts;
@@ -614,5 +615,20 @@ fn tls_story(
         story.client_observed = None;
         story.server_observed = None;
         story.likely_cause = None;
+    }
+}
+
+/// Each Close's diagnosis from the evidence before it; the first one names the likely
+/// cause when nothing else did.
+pub fn diagnose(report: &mut ConnReport) {
+    for c in &mut report.closes {
+        c.diagnosis = diagnosis::diagnose(c);
+    }
+    if report.story.likely_cause.is_none() {
+        report.story.likely_cause = report
+            .closes
+            .iter()
+            .find_map(|c| c.diagnosis.as_ref())
+            .map(|d| d.summary.clone());
     }
 }

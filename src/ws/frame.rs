@@ -41,6 +41,11 @@ impl Opcode {
     }
 
     /// Control frames have the high bit of the opcode set (§5.5).
+    /// A frame of a data message: text, binary or their continuation.
+    pub fn is_data(self) -> bool {
+        matches!(self, Opcode::Continuation | Opcode::Text | Opcode::Binary)
+    }
+
     pub fn is_control(self) -> bool {
         match self {
             Opcode::Close | Opcode::Ping | Opcode::Pong => true,
@@ -128,18 +133,43 @@ pub fn parse_frame_header(input: &[u8]) -> IResult<&[u8], FrameHeader> {
 
 /// XORs `data` with the masking key, `pos` being the offset of `data[0]` in the payload.
 pub fn unmask(data: &mut [u8], key: [u8; 4], pos: u64) {
-    for (i, b) in data.iter_mut().enumerate() {
-        let k = key
-            .get(((pos + i as u64) % 4) as usize)
-            .copied()
-            .unwrap_or(0);
-        *b ^= k;
+    // The key rotated so that it starts at `pos`, then applied eight bytes at a time.
+    let mut k = key;
+    k.rotate_left((pos % 4) as usize);
+    let word = u32::from_ne_bytes(k);
+    let wide = u64::from(word) | (u64::from(word) << 32);
+    let mut chunks = data.chunks_exact_mut(8);
+    for c in &mut chunks {
+        let mut b = [0u8; 8];
+        b.copy_from_slice(c);
+        c.copy_from_slice(&(u64::from_ne_bytes(b) ^ wide).to_ne_bytes());
+    }
+    for (b, m) in chunks.into_remainder().iter_mut().zip(k.iter().cycle()) {
+        *b ^= m;
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn unmask_matches_the_rfc_definition_at_any_offset() {
+        let key = [0x37, 0xfa, 0x21, 0x3d];
+        let data: Vec<u8> = (0..=255u8).cycle().take(1000).collect();
+        for pos in 0..8u64 {
+            for len in [0, 1, 3, 7, 8, 9, 15, 16, 17, 100, 999] {
+                let mut got = data[..len].to_vec();
+                unmask(&mut got, key, pos);
+                let want: Vec<u8> = data[..len]
+                    .iter()
+                    .enumerate()
+                    .map(|(i, b)| b ^ key[((pos + i as u64) % 4) as usize])
+                    .collect();
+                assert_eq!(got, want, "pos {pos} len {len}");
+            }
+        }
+    }
 
     #[test]
     fn masked_close_header() {

@@ -3,4 +3,6 @@
 
 pub mod close;
 pub mod frame;
+pub mod history;
+pub mod inflate;
 pub mod reader;

@@ -44,6 +44,15 @@ pub enum FrameEvent<'a> {
         /// Part of the payload fell in a capture gap or beyond `MAX_CLOSE_CAPTURE`.
         payload_incomplete: bool,
     },
+    /// A piece of a data frame's payload, as it arrives (only when `payloads` is set):
+    /// masked as on the wire; `pos` is its offset in the frame's payload.
+    Payload {
+        chunk: &'a [u8],
+        pos: u64,
+        masking_key: Option<[u8; 4]>,
+    },
+    /// Part of a data frame's payload is missing from the capture (only when `payloads`).
+    PayloadGap,
     /// Frames are not known from `offset` on, until a plausible frame header starts a
     /// later segment: a gap hid a frame boundary, or (heuristic reader) the bytes there are
     /// not a frame a WebSocket peer sends.
@@ -94,6 +103,8 @@ pub struct FrameReader {
     /// The connection was recognised without a handshake: an unlikely header or Close
     /// loses sync instead of being read as a frame.
     pub heuristic: bool,
+    /// Data frames' payloads are passed on (`FrameEvent::Payload`).
+    pub payloads: bool,
 }
 
 impl Default for FrameReader {
@@ -115,6 +126,7 @@ impl FrameReader {
             expect_masked: None,
             rsv1_ok: true,
             heuristic: false,
+            payloads: false,
         }
     }
 
@@ -171,6 +183,8 @@ impl FrameReader {
                 *pos += len;
                 if header.opcode == Opcode::Close {
                     self.close_incomplete = true;
+                } else if self.payloads && header.opcode.is_data() {
+                    sink(FrameEvent::PayloadGap);
                 }
                 if *remaining == 0 {
                     if self.heuristic && !self.close_believable() {
@@ -297,6 +311,12 @@ impl FrameReader {
                         {
                             unmask(buf, key, *pos);
                         }
+                    } else if self.payloads && header.opcode.is_data() && !chunk.is_empty() {
+                        sink(FrameEvent::Payload {
+                            chunk,
+                            pos: *pos,
+                            masking_key: header.masking_key,
+                        });
                     }
                     *remaining -= n as u64;
                     *pos += n as u64;
@@ -754,7 +774,9 @@ mod tests {
         for ev in events {
             reader.feed(ev, &mut |f| {
                 out.push(match f {
-                    FrameEvent::Header { .. } => return,
+                    FrameEvent::Header { .. }
+                    | FrameEvent::Payload { .. }
+                    | FrameEvent::PayloadGap => return,
                     FrameEvent::Frame {
                         header,
                         frame_no,
