@@ -106,4 +106,5 @@ python3 $TOOLS truncate normal.pcap truncated.pcap 7
 python3 $TOOLS merge-ng normal.pcap multi-interface.pcapng linux-sll2.pcap
 gzip -9 -n -c deflate.pcap > deflate.pcap.gz
 gen/nonws/record.sh  # not WebSocket (ssh, h2c, redis, dns, modbus) + mid-stream-deflate.pcap
+gen/evidence/record.sh  # evidence-*.pcap: the run-up to 1008/1009/1007/1003/1011/1001 (+ tshark/*.tsv)
 ls -l *.pcap *.pcapng *.gz
