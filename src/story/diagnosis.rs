@@ -397,7 +397,7 @@ impl Reading<'_> {
         match others {
             Some(s) if s.others >= RESTART_OTHERS => diag(DiagnosisKind::Restart, High, format!("a restart or deploy: {} other connection(s) to the same server closed with {code} within {} of this one", s.others, duration(s.window_ms))),
             _ if self.sender == "client" => diag(DiagnosisKind::GoingAway, Medium, format!("the client went away (a page closed or navigated, an app shutting down){}", self.and_reason())),
-            Some(_) | None => diag(DiagnosisKind::GoingAway, Medium, format!("the server closed this connection alone with {code} (no other connection to it closed at the same instant){}", self.and_reason())),
+            Some(_) | None => diag(DiagnosisKind::GoingAway, Medium, format!("the server closed this connection with {code}, and no other connection to it in the capture closed at the same instant (a shutdown with only this one open, or the server ending this one){}", self.and_reason())),
         }
     }
 }
