@@ -4,8 +4,9 @@
 use std::fmt::Write as _;
 
 use crate::proxy::duration;
+use crate::render::text::confidence_word;
 use crate::render::wrap::wrap;
-use crate::report::{Activity, CloseEvidence, CloseReport, Confidence, MessageKind, MessageReport};
+use crate::report::{Activity, CloseEvidence, CloseReport, MessageKind, MessageReport};
 use crate::story::diagnosis::group;
 
 /// Indent of a field's value under a close.
@@ -75,7 +76,11 @@ pub fn block(o: &mut String, close: &CloseReport, cont: &str) {
         let _ = writeln!(o, "{cont}pings    {}", wrap(&line, 76, FIELD));
     }
     if let Some(d) = &close.diagnosis {
-        let line = format!("{} confidence: {}", confidence(d.confidence), d.summary);
+        let line = format!(
+            "{} confidence: {}",
+            confidence_word(d.confidence),
+            d.summary
+        );
         let _ = writeln!(o, "{cont}verdict  {}", wrap(&line, 76, FIELD));
     }
 }
@@ -164,12 +169,4 @@ fn pings(who: &str, a: &Activity) -> String {
         String::new()
     };
     format!("{who} {} ping(s){unanswered}, {} pong(s)", a.pings, a.pongs)
-}
-
-fn confidence(c: Confidence) -> &'static str {
-    match c {
-        Confidence::High => "high",
-        Confidence::Medium => "medium",
-        Confidence::Low => "low",
-    }
 }

@@ -397,7 +397,7 @@ fn story_block(o: &mut String, st: &Story, s: Style) {
     }
 }
 
-fn confidence_word(c: Confidence) -> &'static str {
+pub(crate) fn confidence_word(c: Confidence) -> &'static str {
     match c {
         Confidence::High => "high",
         Confidence::Medium => "medium",

@@ -353,10 +353,11 @@ impl Reading<'_> {
     fn internal(&self) -> Diagnosis {
         use Confidence::*;
         let own = &self.ev.sender;
-        if own.unanswered_pings > 0 && own.pongs == 0
-            || own.unanswered_pings >= 2
-            || (own.unanswered_pings > 0 && self.says(&["ping", "keepalive", "pong", "timeout"]))
-        {
+        // Unanswered pings from the closer: the peer never answered one, or several went
+        // unanswered, or the reason names the keepalive.
+        let unanswered = own.unanswered_pings;
+        let keepalive_reason = self.says(&["ping", "keepalive", "pong", "timeout"]);
+        if unanswered >= 2 || (unanswered > 0 && (self.ev.peer.pongs == 0 || keepalive_reason)) {
             let last = own
                 .last_ping_ms_before
                 .map(|ms| format!(", the last {} before the close", duration(ms)))
