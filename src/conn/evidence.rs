@@ -47,6 +47,8 @@ const BOMB_RATIO: u64 = 200;
 impl App {
     /// `side`'s frames start being read; `lost` when the stream was joined mid-way (an
     /// inflater's context is then unknown).
+    #[cold]
+    #[inline(never)]
     pub(super) fn start_history(&mut self, side: Side, lost: bool) {
         if self.sides[side].history.is_some() {
             return;
@@ -68,10 +70,9 @@ impl App {
     /// A data frame of `side` ended: its message, when `fin`, is complete. Notes the
     /// reaction time and what the message alone breaks.
     pub(super) fn message_frame_end(&mut self, side: Side, fin: bool, frame: u64, ts: Ts) {
-        let peer_last = self.sides[side.other()]
-            .history
-            .as_ref()
-            .and_then(|h| h.recent.back().map(|m| m.ts));
+        // The peer's latest data frame (kept beside the frame counts, not in its history,
+        // which is cold here).
+        let peer_last = self.sides[side.other()].last_data.map(|(_, ts)| ts);
         let Some(h) = self.sides[side].history.as_mut() else {
             return;
         };
@@ -87,13 +88,17 @@ impl App {
         if h.messages == before {
             return;
         }
-        if let Some(seen) = h.recent.back().filter(|m| notable(m)).map(Seen::of) {
-            self.note_message(side, &seen);
+        if h.last_is_notable() {
+            if let Some(seen) = h.last_message().as_ref().map(Seen::of) {
+                self.note_message(side, &seen);
+            }
         }
     }
 
     /// Before a Close's evidence is taken: both sides' compressed messages that wait are
     /// inflated, and what they reveal noted.
+    #[cold]
+    #[inline(never)]
     pub(super) fn resolve_histories(&mut self) {
         for side in Side::BOTH {
             let Some(h) = self.sides[side].history.as_mut() else {
@@ -101,9 +106,9 @@ impl App {
             };
             let resolved = h.resolve(&self.inflate_budget);
             let seen: Vec<Seen> = h
-                .recent
+                .recent()
                 .iter()
-                .filter(|m| m.compressed && resolved.contains(&m.seq()) && notable(m))
+                .filter(|m| m.compressed && resolved.contains(&m.seq) && notable(m))
                 .map(Seen::of)
                 .collect();
             for s in &seen {
@@ -113,6 +118,8 @@ impl App {
     }
 
     /// The findings one message of `side` reveals.
+    #[cold]
+    #[inline(never)]
     fn note_message(&mut self, side: Side, m: &Seen) {
         let sender = self.dir(side).sender();
         let at = Some(side);
@@ -142,6 +149,8 @@ impl App {
     }
 
     /// The evidence before `side`'s Close in packet `frame` at `ts`.
+    #[cold]
+    #[inline(never)]
     pub(super) fn evidence_at_close(&self, side: Side, ts: Ts) -> CloseEvidence {
         let (since, age_since) = match self.opened {
             Some(t) => (t, AgeSince::Handshake),
@@ -151,7 +160,7 @@ impl App {
         let sender = self.sides[side].history.as_deref();
         let peer = self.sides[side.other()].history.as_deref();
         let trigger = peer.and_then(|p| {
-            let m = p.recent.back()?;
+            let m = p.last_message()?;
             let reaction = sender.and_then(History::typical_reaction);
             let within = reaction
                 .map_or(TRIGGER_FLOOR_NS, |r| r.saturating_mul(TRIGGER_REACTIONS))
@@ -193,7 +202,7 @@ impl Seen {
             kind: if m.text { "text" } else { "binary" },
             frame: m.frame,
             wire: m.wire,
-            error: m.inflate_error().map(str::to_string),
+            error: m.inflate_error.clone(),
             bad: m.invalid_utf8_at,
             bomb: bomb(m),
             budget_spent: matches!(m.inflated, Inflated::AtLeast(n) if n < MAX_MESSAGE_INFLATE),
@@ -235,12 +244,11 @@ fn activity(
         last_10s,
         counts_at_least: capped_1 || capped_10,
         burst,
-        recent: h
-            .recent
-            .iter()
-            .skip(h.recent.len().saturating_sub(listed))
-            .map(report)
-            .collect(),
+        recent: {
+            let recent = h.recent();
+            let skip = recent.len().saturating_sub(listed);
+            recent.iter().skip(skip).map(report).collect()
+        },
         in_progress: h.in_progress(at).map(|m| message_report(&m, at)),
         first_invalid: h.first_invalid.as_ref().map(report),
         first_capped: h.first_capped.as_ref().map(report),
@@ -271,10 +279,10 @@ fn message_report(m: &Message, at: Ts) -> MessageReport {
         compressed: m.compressed,
         inflated_bytes,
         inflated_at_least,
-        inflate_error: m.inflate_error().map(str::to_string),
+        inflate_error: m.inflate_error.clone(),
         utf8_valid: m.utf8_checked.then_some(m.invalid_utf8_at.is_none()),
         invalid_utf8_at: m.invalid_utf8_at,
-        head: (!m.head().is_empty()).then(|| head_text(m.head(), m.text)),
+        head: (!m.head.is_empty()).then(|| head_text(&m.head, m.text)),
     }
 }
 
@@ -289,13 +297,13 @@ fn head_text(head: &[u8], text: bool) -> String {
 
 /// A message with something to note: not UTF-8, not inflating, or a bomb.
 fn notable(m: &Message) -> bool {
-    m.invalid_utf8_at.is_some() || m.inflate_error().is_some() || bomb(m).is_some()
+    m.invalid_utf8_at.is_some() || m.inflate_error.is_some() || bomb(m).is_some()
 }
 
 /// (inflated size, stopped) when a message inflates like a bomb.
 fn bomb(m: &Message) -> Option<(u64, bool)> {
     match m.inflated {
-        Inflated::AtLeast(n) if m.inflate_error().is_none() && !m.gap => Some((n, true)),
+        Inflated::AtLeast(n) if m.inflate_error.is_none() && !m.gap => Some((n, true)),
         Inflated::Size(n) if n >= BOMB_SIZE && n / m.wire.max(1) >= BOMB_RATIO => Some((n, false)),
         _ => None,
     }

@@ -16,6 +16,13 @@ use crate::ws::reader::{FrameEvent, FrameReader, SyncLoss};
 /// The code only clients may send (RFC 6455 §7.4.1).
 const MANDATORY_EXTENSION: u16 = 1010;
 
+/// Whether the verdict on a close with `code` reads the messages before it (their
+/// inflated sizes, their UTF-8): protocol errors, invalid data, policy, too big, internal
+/// error.
+fn reads_messages(code: u16) -> bool {
+    matches!(code, 1002 | 1007 | 1008 | 1009 | 1011)
+}
+
 /// A Close frame as the reader delivered it.
 struct CloseSeen<'a> {
     payload_len: u64,
@@ -261,6 +268,8 @@ impl App {
     }
 
     /// A Close frame: its code and reason judged (RFC 6455 §5.5.1, §7.4), then listed.
+    #[cold]
+    #[inline(never)]
     fn on_close(&mut self, side: Side, close: &CloseSeen<'_>) {
         let dir = self.dir(side);
         let sender = dir.sender();
@@ -316,7 +325,12 @@ impl App {
         }
         // A Close that answers the peer's has its cause there.
         let evidence = if self.sides[side.other()].close.is_none() {
-            self.resolve_histories();
+            // Compressed messages are inflated only for the closes whose verdict reads
+            // their sizes or content: inflating every message costs more than the rest of
+            // the analysis of a compressed connection.
+            if code.is_some_and(reads_messages) {
+                self.resolve_histories();
+            }
             Some(Box::new(self.evidence_at_close(side, close.ts)))
         } else {
             None

@@ -131,6 +131,27 @@ pub fn parse_frame_header(input: &[u8]) -> IResult<&[u8], FrameHeader> {
     ))
 }
 
+/// Whether `data`, once unmasked with `key` from payload offset `pos`, is all ASCII: judged
+/// without unmasking a copy, eight bytes at a time.
+pub fn masked_is_ascii(data: &[u8], key: [u8; 4], pos: u64) -> bool {
+    let mut k = key;
+    k.rotate_left((pos % 4) as usize);
+    let word = u32::from_ne_bytes(k);
+    let wide = u64::from(word) | (u64::from(word) << 32);
+    let mut chunks = data.chunks_exact(8);
+    let mut high = 0u64;
+    for c in &mut chunks {
+        let mut b = [0u8; 8];
+        b.copy_from_slice(c);
+        high |= u64::from_ne_bytes(b) ^ wide;
+    }
+    let mut tail = 0u8;
+    for (b, m) in chunks.remainder().iter().zip(k.iter().cycle()) {
+        tail |= b ^ m;
+    }
+    high & 0x8080_8080_8080_8080 == 0 && tail & 0x80 == 0
+}
+
 /// XORs `data` with the masking key, `pos` being the offset of `data[0]` in the payload.
 pub fn unmask(data: &mut [u8], key: [u8; 4], pos: u64) {
     // The key rotated so that it starts at `pos`, then applied eight bytes at a time.
@@ -167,6 +188,27 @@ mod tests {
                     .map(|(i, b)| b ^ key[((pos + i as u64) % 4) as usize])
                     .collect();
                 assert_eq!(got, want, "pos {pos} len {len}");
+            }
+        }
+    }
+
+    #[test]
+    fn masked_ascii_is_judged_without_unmasking() {
+        let key = [0x37, 0xfa, 0x21, 0x3d];
+        for text in [
+            &b"plain ascii text, long enough for words"[..],
+            "caf\u{e9} au lait".as_bytes(),
+            b"x",
+            b"",
+        ] {
+            for pos in 0..4u64 {
+                let mut masked = text.to_vec();
+                unmask(&mut masked, key, pos);
+                assert_eq!(
+                    masked_is_ascii(&masked, key, pos),
+                    text.is_ascii(),
+                    "{text:?} at {pos}"
+                );
             }
         }
     }

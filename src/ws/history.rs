@@ -4,8 +4,12 @@
 //! pongs, and the first message that was not valid UTF-8 or did not inflate.
 //!
 //! Bounded: `RECENT` messages and `TIMES` message times per side, `HEAD` bytes per message.
-//! Plain payloads are looked at once, in the pieces the frame reader passes, and never
-//! stored; a text message is judged as UTF-8 only as far as it is seen whole.
+//! This runs for every message of every connection, so a message costs a few stores: the
+//! one being received is built in place, a finished one is one 64-byte record written into
+//! a ring, and anything larger (an inflation error, first bytes, compressed bytes) lives
+//! apart, in the few messages that have it. Plain payloads are looked at once, in the
+//! pieces the frame reader passes, and never stored; a text message is judged as UTF-8 only
+//! as far as it is seen whole.
 //!
 //! Compressed messages (permessage-deflate, when the handshake gave its parameters) are
 //! inflated only when needed: a small one keeps its compressed bytes (up to `KEEP`) while it
@@ -18,10 +22,10 @@
 use std::collections::VecDeque;
 
 use crate::capture::Ts;
-use crate::ws::frame::{unmask, FrameHeader, Opcode};
+use crate::ws::frame::{masked_is_ascii, unmask, FrameHeader, Opcode};
 use crate::ws::inflate::{InflateBudget, Inflater, Stop, Utf8Stream};
 
-/// Completed messages kept per side.
+/// Messages kept per side: the last `RECENT - 1` completed, and the one being received.
 pub const RECENT: usize = 8;
 /// Message completion times kept per side: counts over the last ten seconds are exact up
 /// to this many.
@@ -32,8 +36,8 @@ pub const HEAD: usize = 64;
 const PINGS: usize = 32;
 /// Reaction times kept per side.
 const REACTIONS: usize = 16;
-/// Bytes unmasked at once.
-const PIECE: usize = 1024;
+/// Bytes unmasked at once (on the stack).
+const PIECE: usize = 256;
 /// Compressed bytes a message keeps for a later inflation; a larger message is inflated as
 /// it arrives.
 pub const KEEP: usize = 16 * 1024;
@@ -66,19 +70,100 @@ pub struct Message {
     pub received: u64,
     pub compressed: bool,
     pub inflated: Inflated,
+    /// Why inflation failed, when the compressed bytes are not valid DEFLATE.
+    pub inflate_error: Option<String>,
     /// Offset of the first byte that is not UTF-8 (text messages seen whole).
     pub invalid_utf8_at: Option<u64>,
     /// The text was judged as UTF-8 (whole, no gap, inflated when compressed).
     pub utf8_checked: bool,
     /// Part of the payload is missing from the capture.
     pub gap: bool,
-    /// Compressed: its place among the side's compressed messages (from 1).
-    seq: u64,
-    /// What few messages have: kept apart so that moving a message stays cheap.
-    extra: Option<Box<Extra>>,
+    /// First bytes (unmasked, inflated), kept only when payloads are shown.
+    pub head: Vec<u8>,
+    /// Its place among the side's compressed messages (from 1; 0 when not compressed).
+    pub seq: u64,
 }
 
-/// A message's rarer parts.
+// A record's flags.
+const TEXT: u8 = 1;
+const COMPRESSED: u8 = 2;
+const UTF8_CHECKED: u8 = 4;
+const GAP: u8 = 8;
+/// `inflated` holds the whole inflated size.
+const SIZE: u8 = 16;
+/// `inflated` holds a lower bound: inflation stopped.
+const AT_LEAST: u8 = 32;
+/// `invalid_at` is set.
+const INVALID: u8 = 64;
+
+/// A message, flat: what every message has, in one cache line.
+#[derive(Clone, Copy, Debug, Default)]
+struct Rec {
+    frame: u64,
+    ts: Ts,
+    wire: u64,
+    received: u64,
+    inflated: u64,
+    invalid_at: u64,
+    seq: u64,
+    frames: u32,
+    flags: u8,
+}
+
+impl Rec {
+    fn has(&self, flag: u8) -> bool {
+        self.flags & flag != 0
+    }
+
+    fn set(&mut self, flag: u8) {
+        self.flags |= flag;
+    }
+
+    /// Inflation stopped at `n` bytes.
+    fn stopped(&mut self, n: u64) {
+        self.inflated = n;
+        self.flags = (self.flags & !SIZE) | AT_LEAST;
+    }
+
+    fn invalid(&mut self, at: u64) {
+        self.invalid_at = at;
+        self.set(INVALID);
+    }
+
+    fn notable(&self) -> bool {
+        self.flags & (INVALID | AT_LEAST) != 0
+    }
+
+    fn message(&self, extra: Option<&Extra>) -> Message {
+        let compressed = self.has(COMPRESSED);
+        Message {
+            frame: self.frame,
+            ts: self.ts,
+            text: self.has(TEXT),
+            frames: self.frames,
+            wire: self.wire,
+            received: self.received,
+            compressed,
+            inflated: if self.has(SIZE) {
+                Inflated::Size(self.inflated)
+            } else if self.has(AT_LEAST) {
+                Inflated::AtLeast(self.inflated)
+            } else if compressed {
+                Inflated::Unknown
+            } else {
+                Inflated::No
+            },
+            inflate_error: extra.and_then(|e| e.error.clone()),
+            invalid_utf8_at: self.has(INVALID).then_some(self.invalid_at),
+            utf8_checked: self.has(UTF8_CHECKED),
+            gap: self.has(GAP),
+            head: extra.map(|e| e.head.clone()).unwrap_or_default(),
+            seq: self.seq,
+        }
+    }
+}
+
+/// A message's rarer parts, apart from its record.
 #[derive(Clone, Debug, Default)]
 struct Extra {
     /// Why inflation failed, when the compressed bytes are not valid DEFLATE.
@@ -89,46 +174,44 @@ struct Extra {
     z: Option<Vec<u8>>,
 }
 
-impl Message {
-    /// Why inflation failed, when the compressed bytes are not valid DEFLATE.
-    pub fn inflate_error(&self) -> Option<&str> {
-        self.extra.as_ref().and_then(|e| e.error.as_deref())
-    }
-
-    /// First bytes (unmasked, inflated), kept only when payloads are shown.
-    pub fn head(&self) -> &[u8] {
-        self.extra.as_ref().map_or(&[], |e| e.head.as_slice())
-    }
-
-    /// Its place among the side's compressed messages (0 when not compressed).
-    pub fn seq(&self) -> u64 {
-        self.seq
-    }
-
-    fn extra_mut(&mut self) -> &mut Extra {
-        self.extra.get_or_insert_with(Box::default)
-    }
-
-    fn set_error(&mut self, e: String) {
-        self.extra_mut().error = Some(e);
-    }
-
-    fn take_z(&mut self) -> Option<Vec<u8>> {
-        self.extra.as_mut().and_then(|e| e.z.take())
-    }
-
-    fn z_mut(&mut self) -> Option<&mut Vec<u8>> {
-        self.extra.as_mut().and_then(|e| e.z.as_mut())
-    }
+/// The message being received (its record and extras are built in the ring's next slot).
+#[derive(Default)]
+struct Cur {
+    /// A message is being received.
+    active: bool,
+    /// Its text is being judged as UTF-8.
+    judging: bool,
+    utf8: Utf8Stream,
+    /// Inflated so far, when it is inflated as it arrives.
+    inflating: Option<u64>,
+    stop: Option<Stop>,
 }
 
-/// A message being received.
-struct Building {
-    msg: Message,
-    utf8: Option<Utf8Stream>,
-    /// Inflated so far, when it is inflated as it arrives.
-    inflated: Option<u64>,
-    stop: Option<Stop>,
+/// The last messages, in place: `len` (at most `RECENT - 1`) completed ones before slot
+/// `next`, where the message being received is built.
+#[derive(Default)]
+struct Ring {
+    recs: [Rec; RECENT],
+    extra: [Option<Box<Extra>>; RECENT],
+    len: usize,
+    next: usize,
+}
+
+impl Ring {
+    /// The slot of the `i`-th kept message, oldest first.
+    fn slot(&self, i: usize) -> usize {
+        (self.next + RECENT - self.len + i) % RECENT
+    }
+
+    fn last(&self) -> Option<usize> {
+        (self.len > 0).then(|| self.slot(self.len - 1))
+    }
+
+    /// The record and extras of the message being received.
+    fn building(&mut self) -> Option<(&mut Rec, &mut Option<Box<Extra>>)> {
+        let slot = self.next;
+        Some((self.recs.get_mut(slot)?, self.extra.get_mut(slot)?))
+    }
 }
 
 /// The side's inflater, following its compressed messages in order.
@@ -142,13 +225,17 @@ struct Resolver {
 
 /// One side's history.
 pub struct History {
-    pub recent: VecDeque<Message>,
-    times: VecDeque<Ts>,
+    cur: Cur,
+    ring: Ring,
+    times: Times,
     /// Every message completed.
     pub messages: u64,
-    current: Option<Building>,
+    /// This side's latest frame (any), for the reaction times.
+    pub last_sent: Option<Ts>,
+    keep_head: bool,
     /// The handshake accepted permessage-deflate: compressed messages can be inflated.
     deflate: bool,
+    no_context_takeover: bool,
     /// The side's inflater, made when a message is first inflated.
     resolver: Option<Box<Resolver>>,
     /// Compressed messages started.
@@ -156,12 +243,8 @@ pub struct History {
     /// A compressed message was lost (a gap, lost frame boundaries): the context is not
     /// known from there on.
     context_lost: bool,
-    no_context_takeover: bool,
-    /// A buffer of a message that left the recent ones, for the next to keep its bytes in.
-    spare: Vec<u8>,
-    /// Where masked payload is unmasked.
-    scratch: Vec<u8>,
-    keep_head: bool,
+    /// Extras of messages that left the ring, for the next compressed message to reuse.
+    spare: Option<Box<Extra>>,
     pub pings: u64,
     ping_times: VecDeque<Ts>,
     pub pongs: u64,
@@ -172,10 +255,6 @@ pub struct History {
     pub first_capped: Option<Message>,
     /// Time from the other side's message to this side's next one, in nanoseconds.
     reactions: VecDeque<i64>,
-    /// The `seq` of the messages the latest `resolve` inflated.
-    newly_resolved: Vec<u64>,
-    /// This side's latest frame (any), for the reaction times.
-    pub last_sent: Option<Ts>,
 }
 
 impl History {
@@ -183,18 +262,18 @@ impl History {
     /// its context after each message (`Some(true)`) or not.
     pub fn new(deflate: Option<bool>, keep_head: bool) -> History {
         History {
-            recent: VecDeque::new(),
-            times: VecDeque::new(),
+            cur: Cur::default(),
+            ring: Ring::default(),
+            times: Times::default(),
             messages: 0,
-            current: None,
+            last_sent: None,
+            keep_head,
             deflate: deflate.is_some(),
+            no_context_takeover: deflate.unwrap_or(false),
             resolver: None,
             compressed: 0,
             context_lost: false,
-            no_context_takeover: deflate.unwrap_or(false),
-            spare: Vec::new(),
-            scratch: Vec::new(),
-            keep_head,
+            spare: None,
             pings: 0,
             ping_times: VecDeque::new(),
             pongs: 0,
@@ -202,8 +281,6 @@ impl History {
             first_invalid: None,
             first_capped: None,
             reactions: VecDeque::new(),
-            newly_resolved: Vec::new(),
-            last_sent: None,
         }
     }
 
@@ -212,56 +289,66 @@ impl History {
     pub fn header(&mut self, header: &FrameHeader, frame: u64) {
         match header.opcode {
             Opcode::Text | Opcode::Binary => {
+                let c = &mut self.cur;
+                let Some((rec, extra)) = self.ring.building() else {
+                    return;
+                };
                 // A message left unfinished (a new one started inside it) is dropped.
-                if self.current.take().is_some_and(|b| b.msg.compressed) {
+                if c.active && rec.has(COMPRESSED) {
                     self.context_lost = true;
                 }
-                let compressed = header.rsv1;
                 let text = header.opcode == Opcode::Text;
-                let seq = if compressed {
+                let mut flags = if text { TEXT } else { 0 };
+                let mut seq = 0;
+                if header.rsv1 {
+                    flags |= COMPRESSED;
                     self.compressed += 1;
-                    self.compressed
-                } else {
-                    0
+                    seq = self.compressed;
+                }
+                *rec = Rec {
+                    frame,
+                    wire: header.payload_len,
+                    seq,
+                    frames: 1,
+                    flags,
+                    ..Rec::default()
                 };
-                let keep = compressed && self.deflate;
-                self.current = Some(Building {
-                    msg: Message {
-                        frame,
-                        ts: Ts(0),
-                        text,
-                        frames: 1,
-                        wire: header.payload_len,
-                        received: 0,
-                        compressed,
-                        inflated: if compressed {
-                            Inflated::Unknown
-                        } else {
-                            Inflated::No
-                        },
-                        invalid_utf8_at: None,
-                        utf8_checked: false,
-                        gap: false,
-                        seq,
-                        extra: keep.then(|| {
-                            Box::new(Extra {
-                                z: Some(std::mem::take(&mut self.spare)),
-                                ..Extra::default()
-                            })
-                        }),
-                    },
-                    utf8: (text && !compressed).then(Utf8Stream::default),
-                    inflated: None,
-                    stop: None,
-                });
+                c.active = true;
+                c.judging = text && !header.rsv1;
+                if c.judging {
+                    c.utf8 = Utf8Stream::default();
+                }
+                c.inflating = None;
+                c.stop = None;
+                // Extras left in the slot by the message that last used it are reused.
+                if let Some(old) = extra.take() {
+                    self.spare = Some(old);
+                }
+                if header.rsv1 && self.deflate {
+                    self.keep_compressed();
+                }
             }
             Opcode::Continuation => {
-                if let Some(b) = self.current.as_mut() {
-                    b.msg.frames = b.msg.frames.saturating_add(1);
-                    b.msg.wire = b.msg.wire.saturating_add(header.payload_len);
+                if let (true, Some((rec, _))) = (self.cur.active, self.ring.building()) {
+                    rec.frames = rec.frames.saturating_add(1);
+                    rec.wire = rec.wire.saturating_add(header.payload_len);
                 }
             }
             _ => {}
+        }
+    }
+
+    /// The current message keeps its compressed bytes, in a reused buffer.
+    #[inline(never)]
+    fn keep_compressed(&mut self) {
+        let mut extra = self.spare.take().unwrap_or_default();
+        extra.error = None;
+        extra.head.clear();
+        let mut z = extra.z.take().unwrap_or_default();
+        z.clear();
+        extra.z = Some(z);
+        if let Some((_, slot)) = self.ring.building() {
+            *slot = Some(extra);
         }
     }
 
@@ -273,14 +360,18 @@ impl History {
         key: Option<[u8; 4]>,
         budget: &InflateBudget,
     ) {
-        let Some(b) = self.current.as_mut() else {
+        let c = &mut self.cur;
+        if !c.active {
+            return;
+        }
+        let Some((rec, extra)) = self.ring.building() else {
             return;
         };
-        b.msg.received = b.msg.received.saturating_add(chunk.len() as u64);
-        let wanted = if b.msg.compressed {
-            b.msg.z_mut().is_some() || b.inflated.is_some()
+        rec.received = rec.received.saturating_add(chunk.len() as u64);
+        let wanted = if rec.has(COMPRESSED) {
+            c.inflating.is_some() || extra.as_ref().is_some_and(|e| e.z.is_some())
         } else {
-            b.utf8.is_some() || (self.keep_head && b.msg.head().len() < HEAD)
+            c.judging || (self.keep_head && head_len(extra) < HEAD)
         };
         if !wanted {
             return;
@@ -289,10 +380,16 @@ impl History {
             self.take(chunk, budget);
             return;
         };
-        // Unmasked in a buffer the side keeps (zeroing a fresh one each time costs more
-        // than the unmasking).
-        let mut buf = std::mem::take(&mut self.scratch);
-        buf.resize(PIECE, 0);
+        // Masked text that is all ASCII is valid UTF-8 as it stands: no copy to unmask.
+        if c.judging
+            && !rec.has(COMPRESSED)
+            && !self.keep_head
+            && masked_is_ascii(chunk, k, pos)
+            && c.utf8.ascii(chunk.len())
+        {
+            return;
+        }
+        let mut buf = [0u8; PIECE];
         let mut at = pos;
         for piece in chunk.chunks(PIECE) {
             let Some(plain) = buf.get_mut(..piece.len()) else {
@@ -303,65 +400,72 @@ impl History {
             at += piece.len() as u64;
             self.take(plain, budget);
         }
-        self.scratch = buf;
     }
 
     /// Unmasked payload bytes of the current message.
     fn take(&mut self, plain: &[u8], budget: &InflateBudget) {
         let keep_head = self.keep_head;
-        let Some(b) = self.current.as_mut() else {
+        let c = &mut self.cur;
+        let Some((rec, extra)) = self.ring.building() else {
             return;
         };
-        if !b.msg.compressed {
-            see(&mut b.msg, &mut b.utf8, plain, keep_head);
+        if !rec.has(COMPRESSED) {
+            see(&mut c.utf8, c.judging, extra, plain, keep_head);
             return;
         }
-        if let Some(z) = b.msg.z_mut() {
+        self.take_compressed(plain, budget);
+    }
+
+    /// Compressed payload bytes: kept, or inflated as they arrive (a large message).
+    #[inline(never)]
+    fn take_compressed(&mut self, plain: &[u8], budget: &InflateBudget) {
+        let Some((rec, extra)) = self.ring.building() else {
+            return;
+        };
+        let (seq, text) = (rec.seq, rec.has(TEXT));
+        if let Some(z) = extra.as_mut().and_then(|e| e.z.as_mut()) {
             if z.len() + plain.len() <= KEEP {
                 z.extend_from_slice(plain);
                 return;
             }
             // Too big to keep: inflated from here on, as it arrives.
-            let held = b.msg.take_z().unwrap_or_default();
-            let seq = b.msg.seq;
-            let text = b.msg.text;
+            let held = extra.as_mut().and_then(|e| e.z.take()).unwrap_or_default();
             self.catch_up(budget);
             let exact = self.start_message(seq);
-            let Some(b) = self.current.as_mut() else {
-                return;
-            };
-            b.inflated = Some(0);
-            if exact && text {
-                b.utf8 = Some(Utf8Stream::default());
-            }
+            self.cur.inflating = Some(0);
+            self.cur.judging = exact && text;
+            self.cur.utf8 = Utf8Stream::default();
             self.inflate_current(&held, budget);
         }
         self.inflate_current(plain, budget);
     }
 
     /// Inflates bytes of the current message with the side's inflater.
+    #[inline(never)]
     fn inflate_current(&mut self, bytes: &[u8], budget: &InflateBudget) {
         let keep_head = self.keep_head;
-        let (Some(b), Some(r)) = (self.current.as_mut(), self.resolver.as_mut()) else {
+        let (c, Some(r), Some((rec, extra))) =
+            (&mut self.cur, self.resolver.as_mut(), self.ring.building())
+        else {
             return;
         };
-        let Some(done) = b.inflated else {
+        let Some(done) = c.inflating else {
             return;
         };
-        let judge = r.exact;
+        let judge = r.exact || self.no_context_takeover;
         let mut made = 0;
         let result = r.inf.feed(bytes, budget, &mut |out| {
             made += out.len() as u64;
             if judge {
-                see(&mut b.msg, &mut b.utf8, out, keep_head);
+                see(&mut c.utf8, c.judging, extra, out, keep_head);
             }
         });
-        b.inflated = Some(done + made);
+        c.inflating = Some(done + made);
         if let Err(stop) = result {
-            b.msg.inflated = Inflated::AtLeast(done + made);
-            b.inflated = None;
-            b.utf8 = None;
-            b.stop = Some(stop);
+            rec.stopped(done + made);
+            c.inflating = None;
+            c.judging = false;
+            c.stop = Some(stop);
             self.context_lost = true;
         }
     }
@@ -369,13 +473,15 @@ impl History {
     /// The side's inflater, ready for compressed message `seq`: made, or started again
     /// from a primed window when messages before it were never inflated. Returns whether
     /// the message's content can be judged.
+    #[cold]
+    #[inline(never)]
     fn start_message(&mut self, seq: u64) -> bool {
         let no_ctx = self.no_context_takeover;
         let lost = self.context_lost;
         let r = self.resolver.get_or_insert_with(|| {
-            let mut inf = Inflater::new(no_ctx);
+            let mut inf = Inflater::new();
             let exact = seq == 1 && !lost;
-            if !exact {
+            if !exact && !no_ctx {
                 inf.prime();
             }
             Box::new(Resolver {
@@ -396,156 +502,236 @@ impl History {
         no_ctx || r.exact
     }
 
-    /// Inflates the recent messages whose compressed bytes wait, in order.
-    fn catch_up(&mut self, budget: &InflateBudget) {
+    /// Inflates the recent messages whose compressed bytes wait, in order. Returns the
+    /// `seq` of each.
+    #[cold]
+    #[inline(never)]
+    fn catch_up(&mut self, budget: &InflateBudget) -> Vec<u64> {
         let keep_head = self.keep_head;
-        for i in 0..self.recent.len() {
-            let Some(z) = self.recent.get_mut(i).and_then(Message::take_z) else {
+        let mut done = Vec::new();
+        for i in 0..self.ring.len {
+            let slot = self.ring.slot(i);
+            let Some(z) = self
+                .ring
+                .extra
+                .get_mut(slot)
+                .and_then(|e| e.as_mut())
+                .and_then(|e| e.z.take())
+            else {
                 continue;
             };
-            let seq = self.recent.get(i).map_or(0, |m| m.seq);
+            let seq = self.ring.recs.get(slot).map_or(0, |r| r.seq);
             let exact = self.start_message(seq);
-            let (Some(m), Some(r)) = (self.recent.get_mut(i), self.resolver.as_mut()) else {
+            let (Some(rec), Some(extra), Some(r)) = (
+                self.ring.recs.get_mut(slot),
+                self.ring.extra.get_mut(slot),
+                self.resolver.as_mut(),
+            ) else {
                 continue;
             };
-            let mut utf8 = (exact && m.text).then(Utf8Stream::default);
+            let judging = exact && rec.has(TEXT);
+            let mut utf8 = Utf8Stream::default();
             let mut made = 0u64;
             let mut sink = |out: &[u8]| {
                 made += out.len() as u64;
                 if exact {
-                    see(m, &mut utf8, out, keep_head);
+                    see(&mut utf8, judging, extra, out, keep_head);
                 }
             };
             let result = r
                 .inf
                 .feed(&z, budget, &mut sink)
                 .and_then(|_| r.inf.end(budget, &mut sink));
-            finish_inflation(m, result.err(), made, utf8);
-            if m.inflate_error().is_some() || matches!(m.inflated, Inflated::AtLeast(_)) {
+            finish_inflation(rec, extra, result.err(), made, judging.then_some(utf8));
+            if rec.has(AT_LEAST) {
                 self.context_lost = true;
             }
-            if self.first_invalid.is_none()
-                && (m.invalid_utf8_at.is_some() || m.inflate_error().is_some())
-            {
-                self.first_invalid = Some(m.clone());
+            done.push(seq);
+            if rec.notable() {
+                let m = rec.message(extra.as_deref());
+                self.remember(m);
             }
-            if self.first_capped.is_none()
-                && matches!(m.inflated, Inflated::AtLeast(_))
-                && m.inflate_error().is_none()
-            {
-                self.first_capped = Some(m.clone());
-            }
-            self.newly_resolved.push(m.seq);
         }
+        done
     }
 
-    /// Inflates what waits (a Close asks for the evidence). Returns the recent messages
-    /// inflated now, newest last, for the findings they reveal.
+    /// Inflates what waits (a Close asks for the evidence). Returns the `seq` of the
+    /// recent messages inflated now, for the findings they reveal.
+    #[cold]
+    #[inline(never)]
     pub fn resolve(&mut self, budget: &InflateBudget) -> Vec<u64> {
-        self.newly_resolved.clear();
         if self.deflate {
-            self.catch_up(budget);
+            self.catch_up(budget)
+        } else {
+            Vec::new()
         }
-        std::mem::take(&mut self.newly_resolved)
     }
 
     /// Part of the current message's payload is missing.
     pub fn payload_gap(&mut self) {
-        if let Some(b) = self.current.as_mut() {
-            b.msg.gap = true;
-            b.utf8 = None;
-            if b.msg.compressed {
-                b.msg.take_z();
-                self.context_lost = true;
+        let c = &mut self.cur;
+        if !c.active {
+            return;
+        }
+        let Some((rec, extra)) = self.ring.building() else {
+            return;
+        };
+        rec.set(GAP);
+        c.judging = false;
+        if rec.has(COMPRESSED) {
+            if let Some(e) = extra.as_mut() {
+                e.z = None;
             }
-            if let Some(done) = b.inflated.take() {
-                b.msg.inflated = Inflated::AtLeast(done);
-            }
+            self.context_lost = true;
+        }
+        if let Some(done) = c.inflating.take() {
+            rec.stopped(done);
         }
     }
 
     /// The frames lost their boundaries: the message in progress is gone, and so is the
     /// inflater's context.
     pub fn lost(&mut self) {
-        self.current = None;
+        self.cur.active = false;
         self.context_lost = true;
     }
 
     /// A data frame ended, in packet `frame` at `ts`; `fin` ends its message.
     pub fn frame_end(&mut self, fin: bool, frame: u64, ts: Ts, budget: &InflateBudget) {
         self.last_sent = Some(ts);
-        if !fin {
+        if !fin || !self.cur.active {
             return;
         }
-        let Some(mut b) = self.current.take() else {
+        self.cur.active = false;
+        if self.cur.inflating.is_some() || self.cur.stop.is_some() {
+            self.end_inflation(budget);
+        }
+        let c = &mut self.cur;
+        let Some((rec, _)) = self.ring.building() else {
             return;
         };
-        b.msg.frame = frame;
-        b.msg.ts = ts;
-        if let (Some(done), Some(r)) = (b.inflated, self.resolver.as_mut()) {
+        rec.frame = frame;
+        rec.ts = ts;
+        if c.judging {
+            rec.set(UTF8_CHECKED);
+            if !c.utf8.end() {
+                rec.invalid(c.utf8.bad_at.unwrap_or(0));
+            }
+        }
+        let notable = rec.notable();
+        self.messages += 1;
+        self.times.push(ts);
+        self.ring.next = (self.ring.next + 1) % RECENT;
+        self.ring.len = (self.ring.len + 1).min(RECENT - 1);
+        if notable {
+            if let Some(m) = self.last_message() {
+                self.remember(m);
+            }
+        }
+    }
+
+    /// The end of a message inflated as it arrived.
+    #[inline(never)]
+    fn end_inflation(&mut self, budget: &InflateBudget) {
+        let keep = self.keep_head;
+        let c = &mut self.cur;
+        let Some((rec, extra)) = self.ring.building() else {
+            return;
+        };
+        if let (Some(done), Some(r)) = (c.inflating, self.resolver.as_mut()) {
             let mut made = 0;
-            let keep = self.keep_head;
             let judge = r.exact || self.no_context_takeover;
             let result = r.inf.end(budget, &mut |out| {
                 made += out.len() as u64;
                 if judge {
-                    see(&mut b.msg, &mut b.utf8, out, keep);
+                    see(&mut c.utf8, c.judging, extra, out, keep);
                 }
             });
-            let utf8 = b.utf8.take();
-            finish_inflation(&mut b.msg, result.err(), done + made, utf8);
-            if matches!(b.msg.inflated, Inflated::AtLeast(_)) {
+            let utf8 = std::mem::take(&mut c.utf8);
+            let judging = std::mem::take(&mut c.judging);
+            finish_inflation(
+                rec,
+                extra,
+                result.err(),
+                done + made,
+                judging.then_some(utf8),
+            );
+            if rec.has(AT_LEAST) {
                 self.context_lost = true;
             }
-        } else if let Some(stop) = b.stop.take() {
+        } else if let Some(Stop::Invalid(e)) = c.stop.take() {
             // Stopped while it arrived: the size is a lower bound, already set.
-            if let Stop::Invalid(e) = stop {
-                b.msg.set_error(e);
-            }
-        } else if let Some(mut u) = b.utf8.take() {
-            b.msg.utf8_checked = true;
-            if !u.end() {
-                b.msg.invalid_utf8_at = u.bad_at;
-            }
+            extra.get_or_insert_with(Box::default).error = Some(e);
         }
-        if matches!(b.msg.inflated, Inflated::AtLeast(_))
-            && b.msg.inflate_error().is_none()
-            && !b.msg.gap
+        c.inflating = None;
+    }
+
+    /// The first message that was not valid UTF-8 or did not inflate, and the first that
+    /// stopped inflating, kept for the evidence.
+    #[cold]
+    #[inline(never)]
+    fn remember(&mut self, m: Message) {
+        if matches!(m.inflated, Inflated::AtLeast(_))
+            && m.inflate_error.is_none()
+            && !m.gap
             && self.first_capped.is_none()
         {
-            self.first_capped = Some(b.msg.clone());
+            self.first_capped = Some(m.clone());
         }
-        if (b.msg.invalid_utf8_at.is_some() || b.msg.inflate_error().is_some())
+        if (m.invalid_utf8_at.is_some() || m.inflate_error.is_some())
             && self.first_invalid.is_none()
         {
-            self.first_invalid = Some(b.msg.clone());
+            self.first_invalid = Some(m);
         }
-        self.messages += 1;
-        if self.times.len() == TIMES {
-            self.times.pop_front();
-        }
-        self.times.push_back(ts);
-        if self.recent.len() == RECENT {
-            if let Some(mut old) = self.recent.pop_front().and_then(|mut m| m.take_z()) {
-                old.clear();
-                if old.capacity() <= KEEP {
-                    self.spare = old;
-                }
-            }
-        }
-        self.recent.push_back(b.msg);
+    }
+
+    /// The latest completed message.
+    pub fn last_message(&self) -> Option<Message> {
+        let slot = self.ring.last()?;
+        let rec = self.ring.recs.get(slot)?;
+        Some(rec.message(self.ring.extra.get(slot).and_then(|e| e.as_deref())))
+    }
+
+    /// Whether the latest completed message has something to note (not UTF-8, not
+    /// inflating, inflation stopped).
+    pub fn last_is_notable(&self) -> bool {
+        self.ring
+            .last()
+            .and_then(|s| self.ring.recs.get(s))
+            .is_some_and(Rec::notable)
+    }
+
+    /// The completed messages kept, oldest first.
+    pub fn recent(&self) -> Vec<Message> {
+        (0..self.ring.len)
+            .filter_map(|i| {
+                let slot = self.ring.slot(i);
+                let rec = self.ring.recs.get(slot)?;
+                Some(rec.message(self.ring.extra.get(slot).and_then(|e| e.as_deref())))
+            })
+            .collect()
+    }
+
+    /// The time of the latest completed message.
+    pub fn last_ts(&self) -> Option<Ts> {
+        let slot = self.ring.last()?;
+        self.ring.recs.get(slot).map(|r| r.ts)
     }
 
     /// The message in progress at `at`, as far as it came (its packet is the one that
     /// started it).
     pub fn in_progress(&self, at: Ts) -> Option<Message> {
-        let b = self.current.as_ref()?;
-        let mut m = b.msg.clone();
-        m.ts = at;
-        if let Some(done) = b.inflated {
-            m.inflated = Inflated::AtLeast(done);
+        let c = &self.cur;
+        if !c.active {
+            return None;
         }
-        Some(m)
+        let slot = self.ring.next;
+        let mut rec = *self.ring.recs.get(slot)?;
+        rec.ts = at;
+        if let Some(done) = c.inflating {
+            rec.stopped(done);
+        }
+        Some(rec.message(self.ring.extra.get(slot).and_then(|e| e.as_deref())))
     }
 
     pub fn ping(&mut self, ts: Ts) {
@@ -583,23 +769,23 @@ impl History {
             .times
             .iter()
             .rev()
-            .take_while(|t| at.since(**t) <= window_ns)
+            .take_while(|t| at.since(*t) <= window_ns)
             .count();
         let saturated = n == self.times.len() && self.messages > self.times.len() as u64;
         (n as u64, saturated)
     }
 
-    /// The burst that ends with the latest message: the messages before `at` whose gaps are
-    /// all at most `gap_ns`, as (count, time of the first).
+    /// The burst that ends with the latest message: the messages whose gaps are all at
+    /// most `gap_ns`, as (count, time of the first).
     pub fn burst(&self, gap_ns: i64) -> Option<(u64, Ts)> {
         let mut it = self.times.iter().rev();
-        let mut first = *it.next()?;
+        let mut first = it.next()?;
         let mut n = 1u64;
         for t in it {
-            if first.since(*t) > gap_ns {
+            if first.since(t) > gap_ns {
                 break;
             }
-            first = *t;
+            first = t;
             n += 1;
         }
         Some((n, first))
@@ -607,10 +793,7 @@ impl History {
 
     /// Messages completed in `[from, to)` (as far as the kept times go).
     pub fn count_between(&self, from: Ts, to: Ts) -> u64 {
-        self.times
-            .iter()
-            .filter(|t| **t >= from && **t < to)
-            .count() as u64
+        self.times.iter().filter(|t| *t >= from && *t < to).count() as u64
     }
 
     /// One reaction time: this side answered the other side's message after `ns`.
@@ -629,34 +812,99 @@ impl History {
     }
 }
 
+/// Message times, compact: microseconds after `base`, the latest `TIMES`.
+#[derive(Default)]
+struct Times {
+    base: Ts,
+    offsets: VecDeque<u32>,
+}
+
+impl Times {
+    fn push(&mut self, ts: Ts) {
+        if self.offsets.is_empty() {
+            self.base = ts;
+        }
+        let mut off = ts.since(self.base).max(0) / 1000;
+        if off > i64::from(u32::MAX) {
+            // After 71 minutes: counted from an hour ago, the older times pinned there
+            // (counts look back ten seconds at most).
+            let base = Ts(ts.0.saturating_sub(3_600_000_000_000));
+            let old = self.base;
+            for o in &mut self.offsets {
+                let t = old.0.saturating_add(i64::from(*o) * 1000);
+                *o = u32::try_from((t - base.0).max(0) / 1000).unwrap_or(0);
+            }
+            self.base = base;
+            off = ts.since(base) / 1000;
+        }
+        if self.offsets.len() == TIMES {
+            self.offsets.pop_front();
+        }
+        self.offsets
+            .push_back(u32::try_from(off).unwrap_or(u32::MAX));
+    }
+
+    fn len(&self) -> usize {
+        self.offsets.len()
+    }
+
+    fn iter(&self) -> impl DoubleEndedIterator<Item = Ts> + '_ {
+        let base = self.base;
+        self.offsets
+            .iter()
+            .map(move |o| Ts(base.0.saturating_add(i64::from(*o) * 1000)))
+    }
+}
+
 /// A compressed message inflated to its end (`stop` unset) or stopped: its size, its
 /// inflation error, and its UTF-8 verdict when its content was judged.
-fn finish_inflation(m: &mut Message, stop: Option<Stop>, made: u64, utf8: Option<Utf8Stream>) {
+fn finish_inflation(
+    rec: &mut Rec,
+    extra: &mut Option<Box<Extra>>,
+    stop: Option<Stop>,
+    made: u64,
+    utf8: Option<Utf8Stream>,
+) {
     match stop {
-        None => m.inflated = Inflated::Size(made),
-        Some(Stop::Invalid(e)) => {
-            m.inflated = Inflated::AtLeast(made);
-            m.set_error(e);
+        None => {
+            rec.inflated = made;
+            rec.set(SIZE);
         }
-        Some(Stop::MessageCap | Stop::Budget) => m.inflated = Inflated::AtLeast(made),
+        Some(Stop::Invalid(e)) => {
+            rec.stopped(made);
+            extra.get_or_insert_with(Box::default).error = Some(e);
+        }
+        Some(Stop::MessageCap | Stop::Budget) => rec.stopped(made),
     }
-    if let (Some(mut u), None) = (utf8, m.inflate_error()) {
-        if matches!(m.inflated, Inflated::Size(_)) {
-            m.utf8_checked = true;
+    if let Some(mut u) = utf8 {
+        if rec.has(SIZE) {
+            rec.set(UTF8_CHECKED);
             if !u.end() {
-                m.invalid_utf8_at = u.bad_at;
+                rec.invalid(u.bad_at.unwrap_or(0));
             }
         }
     }
 }
 
-/// Inflated (or plain) bytes of the message: judged as UTF-8, first bytes kept.
-fn see(msg: &mut Message, utf8: &mut Option<Utf8Stream>, bytes: &[u8], keep_head: bool) {
-    if let Some(u) = utf8.as_mut() {
-        u.feed(bytes);
+/// Bytes of the message's first bytes kept so far.
+fn head_len(extra: &Option<Box<Extra>>) -> usize {
+    extra.as_ref().map_or(0, |e| e.head.len())
+}
+
+/// Inflated (or plain) bytes of the message: judged as UTF-8 when `judging`, first bytes
+/// kept when `keep_head`.
+fn see(
+    utf8: &mut Utf8Stream,
+    judging: bool,
+    extra: &mut Option<Box<Extra>>,
+    bytes: &[u8],
+    keep_head: bool,
+) {
+    if judging {
+        utf8.feed(bytes);
     }
-    if keep_head && msg.head().len() < HEAD {
-        let head = &mut msg.extra_mut().head;
+    if keep_head && head_len(extra) < HEAD {
+        let head = &mut extra.get_or_insert_with(Box::default).head;
         let take = (HEAD - head.len()).min(bytes.len());
         head.extend_from_slice(bytes.get(..take).unwrap_or_default());
     }

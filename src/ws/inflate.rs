@@ -27,7 +27,7 @@ const BUDGET_RATIO: u64 = 16;
 /// The sync flush's tail that senders drop and receivers put back (RFC 7692 §7.2.2).
 const TAIL: [u8; 4] = [0x00, 0x00, 0xff, 0xff];
 /// Output is produced in pieces of this size.
-const PIECE: usize = 16 * 1024;
+const PIECE: usize = 4 * 1024;
 
 /// The inflation all connections of a capture may do, shared between them.
 #[derive(Debug, Default)]
@@ -80,8 +80,6 @@ pub struct Inflater {
     z: Box<Decompress>,
     /// Where output is produced before it is passed on.
     buf: Vec<u8>,
-    /// The sender resets its compressor after each message (`*_no_context_takeover`).
-    no_context_takeover: bool,
     /// Inflated so far in the current message.
     message_out: u64,
     /// The current message's DEFLATE stream ended (BFINAL): the rest is not compressed data
@@ -89,12 +87,17 @@ pub struct Inflater {
     stream_ended: bool,
 }
 
+impl Default for Inflater {
+    fn default() -> Self {
+        Inflater::new()
+    }
+}
+
 impl Inflater {
-    pub fn new(no_context_takeover: bool) -> Inflater {
+    pub fn new() -> Inflater {
         Inflater {
             z: Box::new(Decompress::new(false)),
             buf: vec![0; PIECE],
-            no_context_takeover,
             message_out: 0,
             stream_ended: false,
         }
@@ -129,9 +132,12 @@ impl Inflater {
         }
     }
 
-    /// A new compressed message starts.
+    /// A new compressed message starts. Without context takeover the sender's compressor
+    /// started afresh, but its message cannot refer back past its own start, so the
+    /// inflater goes on as it is (a reset would clear the 32 KiB window each message); only a
+    /// stream that ended (BFINAL) starts a new one.
     pub fn begin(&mut self) {
-        if self.no_context_takeover || self.stream_ended {
+        if self.stream_ended {
             self.z.reset(false);
         }
         self.message_out = 0;
@@ -262,6 +268,16 @@ impl Utf8Stream {
         }
     }
 
+    /// `n` bytes known to be ASCII (checked by the caller): valid wherever they fall,
+    /// unless a sequence is pending. Returns false when they must be fed instead.
+    pub fn ascii(&mut self, n: usize) -> bool {
+        if self.carry_len > 0 {
+            return false;
+        }
+        self.pos += n as u64;
+        true
+    }
+
     /// The message ended: a sequence cut by its end is not UTF-8. Returns whether the
     /// whole message was.
     pub fn end(&mut self) -> bool {
@@ -330,13 +346,13 @@ mod tests {
         let z2 = compress(&mut c, &second);
         assert!(z2.len() < z1.len(), "the second refers back to the first");
         let budget = InflateBudget::new();
-        let mut inf = Inflater::new(false);
+        let mut inf = Inflater::new();
         assert_eq!(inflate_all(&mut inf, &[&z1], &budget).0, first);
         // Fed in one-byte pieces: the result does not depend on the cuts.
         let bytes: Vec<&[u8]> = z2.chunks(1).collect();
         assert_eq!(inflate_all(&mut inf, &bytes, &budget).0, second);
         // A fresh inflater (a reader that missed the first message) cannot read it.
-        let mut fresh = Inflater::new(false);
+        let mut fresh = Inflater::new();
         let (got, r) = inflate_all(&mut fresh, &[&z2], &budget);
         assert!(r.is_err() || got != second);
     }
@@ -349,7 +365,7 @@ mod tests {
         compress(&mut c, &first);
         let z2 = compress(&mut c, &second);
         let budget = InflateBudget::new();
-        let mut inf = Inflater::new(false);
+        let mut inf = Inflater::new();
         inf.prime();
         let (got, r) = inflate_all(&mut inf, &[&z2], &budget);
         assert_eq!(r, Ok(()));
@@ -358,9 +374,9 @@ mod tests {
     }
 
     #[test]
-    fn no_context_takeover_resets_between_messages() {
+    fn no_context_takeover_needs_no_reset() {
         let budget = InflateBudget::new();
-        let mut inf = Inflater::new(true);
+        let mut inf = Inflater::new();
         for msg in [&b"hello hello hello"[..], b"world world world"] {
             let mut c = Compress::new(Compression::default(), false);
             let z = compress(&mut c, msg);
@@ -374,7 +390,7 @@ mod tests {
     #[test]
     fn invalid_data_is_a_stop_not_a_panic() {
         let budget = InflateBudget::new();
-        let mut inf = Inflater::new(false);
+        let mut inf = Inflater::new();
         // BTYPE 11 is reserved.
         let (_, r) = inflate_all(&mut inf, &[&[0xff, 0xff, 0xff]], &budget);
         assert!(matches!(r, Err(Stop::Invalid(_))), "{r:?}");
@@ -398,7 +414,7 @@ mod tests {
         z.extend(compress(&mut c, &zeros));
         assert!(z.len() < 200_000, "{}", z.len());
         let budget = InflateBudget::new();
-        let mut inf = Inflater::new(false);
+        let mut inf = Inflater::new();
         let mut n = 0u64;
         inf.begin();
         let r = inf.feed(&z, &budget, &mut |b| n += b.len() as u64);
@@ -415,7 +431,7 @@ mod tests {
         let mut total = 0u64;
         let mut stopped = false;
         for _ in 0..200 {
-            let mut inf = Inflater::new(true);
+            let mut inf = Inflater::new();
             inf.begin();
             match inf.feed(&z, &budget, &mut |b| total += b.len() as u64) {
                 Ok(_) => {}
