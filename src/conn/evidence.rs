@@ -5,7 +5,8 @@
 //! the Close, counts over the last second and ten, bursts, and pings left unanswered.
 
 use crate::capture::Ts;
-use crate::conn::App;
+use crate::conn::frames::FrameSeen;
+use crate::conn::{App, Mode};
 use crate::report::{
     Activity, AgeSince, Burst, CloseEvidence, MessageKind, MessageReport, Trigger,
 };
@@ -69,7 +70,14 @@ impl App {
 
     /// A data frame of `side` ended: its message, when `fin`, is complete. Notes the
     /// reaction time and what the message alone breaks.
-    pub(super) fn message_frame_end(&mut self, side: Side, fin: bool, frame: u64, ts: Ts) {
+    pub(super) fn message_frame_end(
+        &mut self,
+        side: Side,
+        fin: bool,
+        frame: u64,
+        ts: Ts,
+        seen: FrameSeen,
+    ) {
         // The peer's latest data frame (kept beside the frame counts, not in its history,
         // which is cold here).
         let peer_last = self.sides[side.other()].last_data.map(|(_, ts)| ts);
@@ -84,7 +92,14 @@ impl App {
             }
         }
         let before = h.messages;
-        h.frame_end(fin, frame, ts, &self.inflate_budget);
+        h.frame_end(
+            fin,
+            frame,
+            ts,
+            seen.text,
+            seen.missing,
+            &self.inflate_budget,
+        );
         if h.messages == before {
             return;
         }
@@ -148,6 +163,14 @@ impl App {
         }
     }
 
+    /// Bytes of `side`'s current frame still to come.
+    fn owed(&self, side: Side) -> u64 {
+        match &self.sides[side].mode {
+            Mode::Frames(Some(r)) => r.payload_owed(),
+            _ => 0,
+        }
+    }
+
     /// The evidence before `side`'s Close in packet `frame` at `ts`.
     #[cold]
     #[inline(never)]
@@ -178,8 +201,8 @@ impl App {
             age_since,
             round_lifetime_s: round_lifetime(age_ns),
             trigger,
-            sender: activity(sender, peer, ts, OWN, since),
-            peer: activity(peer, sender, ts, RUN_UP, since),
+            sender: activity(sender, peer, ts, OWN, since, self.owed(side)),
+            peer: activity(peer, sender, ts, RUN_UP, since, self.owed(side.other())),
             same_instant: None,
         }
     }
@@ -218,6 +241,7 @@ fn activity(
     at: Ts,
     listed: usize,
     opened: Ts,
+    owed: u64,
 ) -> Activity {
     let Some(h) = h else {
         return Activity::default();
@@ -249,7 +273,7 @@ fn activity(
             let skip = recent.len().saturating_sub(listed);
             recent.iter().skip(skip).map(report).collect()
         },
-        in_progress: h.in_progress(at).map(|m| message_report(&m, at)),
+        in_progress: h.in_progress(at, owed).map(|m| message_report(&m, at)),
         first_invalid: h.first_invalid.as_ref().map(report),
         first_capped: h.first_capped.as_ref().map(report),
         pings: h.pings,

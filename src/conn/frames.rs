@@ -11,7 +11,7 @@ use crate::tcp::reassembly::StreamEvent;
 use crate::tcp::{Direction, Side};
 use crate::ws::close::{parse_close_payload, ClosePayload};
 use crate::ws::frame::{FrameHeader, Opcode, MAX_CONTROL_PAYLOAD};
-use crate::ws::reader::{FrameEvent, FrameReader, SyncLoss};
+use crate::ws::reader::{FrameEvent, FrameReader, SyncLoss, TextVerdict};
 
 /// The code only clients may send (RFC 6455 §7.4.1).
 const MANDATORY_EXTENSION: u16 = 1010;
@@ -21,6 +21,14 @@ const MANDATORY_EXTENSION: u16 = 1010;
 /// error.
 fn reads_messages(code: u16) -> bool {
     matches!(code, 1002 | 1007 | 1008 | 1009 | 1011)
+}
+
+/// What the reader learnt of a data frame's payload as it passed.
+pub(super) struct FrameSeen {
+    /// The UTF-8 verdict, at the end of a plain text message.
+    pub text: TextVerdict,
+    /// Payload bytes that fell in capture gaps.
+    pub missing: u64,
 }
 
 /// A Close frame as the reader delivered it.
@@ -56,7 +64,10 @@ impl App {
         reader.expect_masked = Some(masked);
         reader.rsv1_ok = rsv1_ok;
         reader.heuristic = self.detection == Some(Detection::Heuristic);
-        reader.payloads = true;
+        // Payload pieces go to the history only for what it inflates or shows; the reader
+        // itself judges text as UTF-8.
+        reader.payloads = self.deflate_params.is_some() || self.payloads;
+        reader.judge_text = true;
         state.mode = Mode::Frames(Some(Box::new(reader)));
         self.start_history(side, lost);
     }
@@ -85,6 +96,8 @@ impl App {
                 ts,
                 close_payload,
                 payload_incomplete,
+                text,
+                missing,
             } => {
                 let close = close_payload.map(|payload| CloseSeen {
                     payload_len: header.payload_len,
@@ -93,7 +106,8 @@ impl App {
                     frame: frame_no,
                     ts,
                 });
-                self.on_whole_frame(side, &header, frame_no, ts, close);
+                let seen = FrameSeen { text, missing };
+                self.on_whole_frame(side, &header, frame_no, ts, close, seen);
             }
             FrameEvent::Payload {
                 chunk,
@@ -139,6 +153,7 @@ impl App {
         frame_no: u64,
         ts: Ts,
         close: Option<CloseSeen<'_>>,
+        seen: FrameSeen,
     ) {
         let sender = self.dir(side).sender();
         let op = header.opcode;
@@ -166,7 +181,7 @@ impl App {
                         format!("{sender} sent a data frame after its own Close (RFC 6455 §5.5.1)")
                     });
                 }
-                self.message_frame_end(side, header.fin, frame_no, ts);
+                self.message_frame_end(side, header.fin, frame_no, ts, seen);
                 if op == Opcode::Continuation && !in_message {
                     self.note(Rule::ContinuationWithoutStart, at, frame_no, || {
                         format!("{sender} sent a continuation frame with no message in progress (RFC 6455 §5.4)")

@@ -22,8 +22,9 @@
 use std::collections::VecDeque;
 
 use crate::capture::Ts;
-use crate::ws::frame::{masked_is_ascii, unmask, FrameHeader, Opcode};
+use crate::ws::frame::{unmask, FrameHeader, Opcode};
 use crate::ws::inflate::{InflateBudget, Inflater, Stop, Utf8Stream};
+use crate::ws::reader::TextVerdict;
 
 /// Messages kept per side: the last `RECENT - 1` completed, and the one being received.
 pub const RECENT: usize = 8;
@@ -174,11 +175,24 @@ struct Extra {
     z: Option<Vec<u8>>,
 }
 
+/// What a message's payload is looked at for.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+enum Want {
+    /// Nothing (binary, or compressed without the extension's parameters).
+    #[default]
+    Nothing,
+    /// More: compressed bytes to keep or inflate, first bytes to keep.
+    More,
+}
+
 /// The message being received (its record and extras are built in the ring's next slot).
 #[derive(Default)]
 struct Cur {
     /// A message is being received.
     active: bool,
+    want: Want,
+    /// Payload bytes that fell in capture gaps.
+    missing: u64,
     /// Its text is being judged as UTF-8.
     judging: bool,
     utf8: Utf8Stream,
@@ -286,6 +300,7 @@ impl History {
 
     /// A frame header was read (its first byte in packet `frame`): a new message starts,
     /// or goes on.
+    #[inline(never)]
     pub fn header(&mut self, header: &FrameHeader, frame: u64) {
         match header.opcode {
             Opcode::Text | Opcode::Binary => {
@@ -314,7 +329,16 @@ impl History {
                     ..Rec::default()
                 };
                 c.active = true;
-                c.judging = text && !header.rsv1;
+                c.missing = 0;
+                // Plain text is judged by the frame reader, which passes its verdict to
+                // `frame_end`.
+                c.judging = false;
+                c.want = match (header.rsv1, self.keep_head) {
+                    (true, _) if self.deflate => Want::More,
+                    (true, _) => Want::Nothing,
+                    (false, true) => Want::More,
+                    (false, false) => Want::Nothing,
+                };
                 if c.judging {
                     c.utf8 = Utf8Stream::default();
                 }
@@ -364,31 +388,24 @@ impl History {
         if !c.active {
             return;
         }
-        let Some((rec, extra)) = self.ring.building() else {
-            return;
-        };
-        rec.received = rec.received.saturating_add(chunk.len() as u64);
-        let wanted = if rec.has(COMPRESSED) {
-            c.inflating.is_some() || extra.as_ref().is_some_and(|e| e.z.is_some())
-        } else {
-            c.judging || (self.keep_head && head_len(extra) < HEAD)
-        };
-        if !wanted {
-            return;
+        if c.want == Want::More {
+            self.payload_slow(chunk, pos, key, budget);
         }
+    }
+
+    /// Payload that needs more than an ASCII check: unmasked and taken.
+    #[inline(never)]
+    fn payload_slow(
+        &mut self,
+        chunk: &[u8],
+        pos: u64,
+        key: Option<[u8; 4]>,
+        budget: &InflateBudget,
+    ) {
         let Some(k) = key else {
             self.take(chunk, budget);
             return;
         };
-        // Masked text that is all ASCII is valid UTF-8 as it stands: no copy to unmask.
-        if c.judging
-            && !rec.has(COMPRESSED)
-            && !self.keep_head
-            && masked_is_ascii(chunk, k, pos)
-            && c.utf8.ascii(chunk.len())
-        {
-            return;
-        }
         let mut buf = [0u8; PIECE];
         let mut at = pos;
         for piece in chunk.chunks(PIECE) {
@@ -578,6 +595,7 @@ impl History {
         };
         rec.set(GAP);
         c.judging = false;
+
         if rec.has(COMPRESSED) {
             if let Some(e) = extra.as_mut() {
                 e.z = None;
@@ -596,9 +614,20 @@ impl History {
         self.context_lost = true;
     }
 
-    /// A data frame ended, in packet `frame` at `ts`; `fin` ends its message.
-    pub fn frame_end(&mut self, fin: bool, frame: u64, ts: Ts, budget: &InflateBudget) {
+    /// A data frame ended, in packet `frame` at `ts`; `fin` ends its message, and `text`
+    /// is the reader's verdict on a plain text message.
+    #[inline(never)]
+    pub fn frame_end(
+        &mut self,
+        fin: bool,
+        frame: u64,
+        ts: Ts,
+        text: TextVerdict,
+        missing: u64,
+        budget: &InflateBudget,
+    ) {
         self.last_sent = Some(ts);
+        self.cur.missing = self.cur.missing.saturating_add(missing);
         if !fin || !self.cur.active {
             return;
         }
@@ -612,10 +641,16 @@ impl History {
         };
         rec.frame = frame;
         rec.ts = ts;
-        if c.judging {
-            rec.set(UTF8_CHECKED);
-            if !c.utf8.end() {
-                rec.invalid(c.utf8.bad_at.unwrap_or(0));
+        rec.received = rec.wire.saturating_sub(c.missing);
+        if c.missing > 0 {
+            rec.set(GAP);
+        }
+        match text {
+            TextVerdict::None => {}
+            TextVerdict::Valid => rec.set(UTF8_CHECKED),
+            TextVerdict::InvalidAt(at) => {
+                rec.set(UTF8_CHECKED);
+                rec.invalid(at);
             }
         }
         let notable = rec.notable();
@@ -720,7 +755,8 @@ impl History {
 
     /// The message in progress at `at`, as far as it came (its packet is the one that
     /// started it).
-    pub fn in_progress(&self, at: Ts) -> Option<Message> {
+    /// `owed`: bytes of its current frame still to come.
+    pub fn in_progress(&self, at: Ts, owed: u64) -> Option<Message> {
         let c = &self.cur;
         if !c.active {
             return None;
@@ -728,6 +764,7 @@ impl History {
         let slot = self.ring.next;
         let mut rec = *self.ring.recs.get(slot)?;
         rec.ts = at;
+        rec.received = rec.wire.saturating_sub(c.missing.saturating_add(owed));
         if let Some(done) = c.inflating {
             rec.stopped(done);
         }
@@ -826,22 +863,29 @@ impl Times {
         }
         let mut off = ts.since(self.base).max(0) / 1000;
         if off > i64::from(u32::MAX) {
-            // After 71 minutes: counted from an hour ago, the older times pinned there
-            // (counts look back ten seconds at most).
-            let base = Ts(ts.0.saturating_sub(3_600_000_000_000));
-            let old = self.base;
-            for o in &mut self.offsets {
-                let t = old.0.saturating_add(i64::from(*o) * 1000);
-                *o = u32::try_from((t - base.0).max(0) / 1000).unwrap_or(0);
-            }
-            self.base = base;
-            off = ts.since(base) / 1000;
+            off = self.rebase(ts);
         }
         if self.offsets.len() == TIMES {
             self.offsets.pop_front();
         }
         self.offsets
             .push_back(u32::try_from(off).unwrap_or(u32::MAX));
+    }
+
+    /// Counts from an hour before `ts`; returns `ts`'s offset.
+    #[cold]
+    #[inline(never)]
+    fn rebase(&mut self, ts: Ts) -> i64 {
+        // After 71 minutes: counted from an hour ago, the older times pinned there (counts
+        // look back ten seconds at most).
+        let base = Ts(ts.0.saturating_sub(3_600_000_000_000));
+        let old = self.base;
+        for o in &mut self.offsets {
+            let t = old.0.saturating_add(i64::from(*o) * 1000);
+            *o = u32::try_from((t - base.0).max(0) / 1000).unwrap_or(0);
+        }
+        self.base = base;
+        ts.since(base) / 1000
     }
 
     fn len(&self) -> usize {

@@ -227,7 +227,17 @@ pub struct Utf8Stream {
 }
 
 impl Utf8Stream {
-    pub fn feed(&mut self, mut bytes: &[u8]) {
+    pub fn feed(&mut self, bytes: &[u8]) {
+        // ASCII, the common case, with nothing pending: valid as it stands.
+        if self.carry_len == 0 && bytes.is_ascii() {
+            self.pos += bytes.len() as u64;
+            return;
+        }
+        self.feed_any(bytes);
+    }
+
+    #[inline(never)]
+    fn feed_any(&mut self, mut bytes: &[u8]) {
         if self.bad_at.is_some() {
             return;
         }

@@ -19,8 +19,10 @@ use crate::close::code::CloseCode;
 use crate::tcp::reassembly::StreamEvent;
 use crate::ws::close::{parse_close_payload, ClosePayload};
 use crate::ws::frame::{
-    parse_frame_header, unmask, FrameHeader, Opcode, MAX_CONTROL_PAYLOAD, MAX_HEADER_LEN,
+    masked_is_ascii, parse_frame_header, unmask, FrameHeader, Opcode, MAX_CONTROL_PAYLOAD,
+    MAX_HEADER_LEN,
 };
+use crate::ws::inflate::Utf8Stream;
 
 /// Most bytes of a Close payload kept for the report. Legal bodies have at most 125; an
 /// oversized one is kept up to this much so its reason can still be shown.
@@ -43,6 +45,11 @@ pub enum FrameEvent<'a> {
         close_payload: Option<&'a [u8]>,
         /// Part of the payload fell in a capture gap or beyond `MAX_CLOSE_CAPTURE`.
         payload_incomplete: bool,
+        /// For the last frame of an uncompressed text message seen whole: whether it is
+        /// UTF-8.
+        text: TextVerdict,
+        /// Payload bytes of this frame that fell in capture gaps.
+        missing: u64,
     },
     /// A piece of a data frame's payload, as it arrives (only when `payloads` is set):
     /// masked as on the wire; `pos` is its offset in the frame's payload.
@@ -61,6 +68,16 @@ pub enum FrameEvent<'a> {
         frame_no: u64,
         cause: SyncLoss,
     },
+}
+
+/// What a text message's bytes are, as UTF-8.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TextVerdict {
+    /// Not judged: not the end of an uncompressed text message, or part of it is missing.
+    None,
+    Valid,
+    /// Not UTF-8 from this offset in the message.
+    InvalidAt(u64),
 }
 
 /// Why a reader lost its frame boundaries.
@@ -105,6 +122,12 @@ pub struct FrameReader {
     pub heuristic: bool,
     /// Data frames' payloads are passed on (`FrameEvent::Payload`).
     pub payloads: bool,
+    /// Uncompressed text messages are judged as UTF-8 as their bytes pass.
+    pub judge_text: bool,
+    /// The text message being judged, when one is.
+    text: Option<Utf8Stream>,
+    /// Payload bytes of the current frame that fell in capture gaps.
+    missing: u64,
 }
 
 impl Default for FrameReader {
@@ -127,6 +150,9 @@ impl FrameReader {
             rsv1_ok: true,
             heuristic: false,
             payloads: false,
+            judge_text: false,
+            text: None,
+            missing: 0,
         }
     }
 
@@ -143,6 +169,14 @@ impl FrameReader {
             State::Header if self.hdr_len > 0 => Some(self.hdr_len as u64),
             State::Payload { remaining, .. } => Some(*remaining),
             _ => None,
+        }
+    }
+
+    /// Payload bytes of the frame being read still to come (0 between frames).
+    pub fn payload_owed(&self) -> u64 {
+        match &self.state {
+            State::Payload { remaining, .. } => *remaining,
+            _ => 0,
         }
     }
 
@@ -183,8 +217,12 @@ impl FrameReader {
                 *pos += len;
                 if header.opcode == Opcode::Close {
                     self.close_incomplete = true;
-                } else if self.payloads && header.opcode.is_data() {
-                    sink(FrameEvent::PayloadGap);
+                } else if header.opcode.is_data() {
+                    self.text = None;
+                    self.missing += len;
+                    if self.payloads {
+                        sink(FrameEvent::PayloadGap);
+                    }
                 }
                 if *remaining == 0 {
                     if self.heuristic && !self.close_believable() {
@@ -198,6 +236,7 @@ impl FrameReader {
             _ => {
                 self.hdr_len = 0;
                 self.state = State::Lost;
+                self.text = None;
                 sink(FrameEvent::LostSync {
                     offset,
                     frame_no,
@@ -215,6 +254,7 @@ impl FrameReader {
     {
         self.hdr_len = 0;
         self.state = State::Lost;
+        self.text = None;
         sink(FrameEvent::LostSync {
             offset,
             frame_no,
@@ -311,12 +351,17 @@ impl FrameReader {
                         {
                             unmask(buf, key, *pos);
                         }
-                    } else if self.payloads && header.opcode.is_data() && !chunk.is_empty() {
-                        sink(FrameEvent::Payload {
-                            chunk,
-                            pos: *pos,
-                            masking_key: header.masking_key,
-                        });
+                    } else if header.opcode.is_data() && !chunk.is_empty() {
+                        if let Some(u) = self.text.as_mut() {
+                            judge(u, chunk, header.masking_key, *pos);
+                        }
+                        if self.payloads {
+                            sink(FrameEvent::Payload {
+                                chunk,
+                                pos: *pos,
+                                masking_key: header.masking_key,
+                            });
+                        }
                     }
                     *remaining -= n as u64;
                     *pos += n as u64;
@@ -355,6 +400,14 @@ impl FrameReader {
             self.close_buf = Vec::new();
         }
         self.close_incomplete = false;
+        self.missing = 0;
+        match header.opcode {
+            Opcode::Text if self.judge_text && !header.rsv1 => {
+                self.text = Some(Utf8Stream::default());
+            }
+            Opcode::Text | Opcode::Binary => self.text = None,
+            _ => {}
+        }
         self.latest = (frame_no, ts);
         self.state = State::Payload {
             header,
@@ -378,6 +431,18 @@ impl FrameReader {
         };
         if let State::Payload { header, .. } = state {
             let is_close = header.opcode == Opcode::Close;
+            let text = match self.text.as_mut() {
+                Some(u) if header.fin && header.opcode.is_data() => {
+                    let verdict = if u.end() {
+                        TextVerdict::Valid
+                    } else {
+                        TextVerdict::InvalidAt(u.bad_at.unwrap_or(0))
+                    };
+                    self.text = None;
+                    verdict
+                }
+                _ => TextVerdict::None,
+            };
             sink(FrameEvent::Frame {
                 header,
                 frame_no,
@@ -388,6 +453,8 @@ impl FrameReader {
                     None
                 },
                 payload_incomplete: is_close && self.close_incomplete,
+                text,
+                missing: self.missing,
             });
         }
     }
@@ -434,6 +501,39 @@ fn plausible_header(h: &FrameHeader, expect_masked: Option<bool>, rsv1_ok: bool)
         && h.minimal_length
         && h.payload_len < MAX_PLAUSIBLE_LEN
         && expect_masked.is_none_or(|m| m == h.masked)
+}
+
+/// Judges a piece of a text message: ASCII as it stands (masked without a copy), the rest
+/// unmasked in small pieces.
+#[inline(never)]
+fn judge(u: &mut Utf8Stream, chunk: &[u8], key: Option<[u8; 4]>, pos: u64) {
+    let ascii = match key {
+        Some(k) => masked_is_ascii(chunk, k, pos),
+        None => chunk.is_ascii(),
+    };
+    if ascii && u.ascii(chunk.len()) {
+        return;
+    }
+    judge_slow(u, chunk, key, pos);
+}
+
+#[inline(never)]
+fn judge_slow(u: &mut Utf8Stream, chunk: &[u8], key: Option<[u8; 4]>, pos: u64) {
+    let Some(k) = key else {
+        u.feed(chunk);
+        return;
+    };
+    let mut buf = [0u8; 256];
+    let mut at = pos;
+    for piece in chunk.chunks(buf.len()) {
+        let Some(plain) = buf.get_mut(..piece.len()) else {
+            return;
+        };
+        plain.copy_from_slice(piece);
+        unmask(plain, k, at);
+        at += piece.len() as u64;
+        u.feed(plain);
+    }
 }
 
 /// Would a peer send this header? Plausible, and not one of the legal but pointless frames
