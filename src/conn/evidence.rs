@@ -91,8 +91,7 @@ impl App {
                 }
             }
         }
-        let before = h.messages;
-        h.frame_end(
+        let done = h.frame_end(
             fin,
             frame,
             ts,
@@ -100,10 +99,7 @@ impl App {
             seen.missing,
             &self.inflate_budget,
         );
-        if h.messages == before {
-            return;
-        }
-        if h.last_is_notable() {
+        if done == Some(true) {
             if let Some(seen) = h.last_message().as_ref().map(Seen::of) {
                 self.note_message(side, &seen);
             }

@@ -51,7 +51,14 @@ impl Conn {
         Some(self.report())
     }
 
-    fn report(&self) -> ConnReport {
+    fn report(&mut self) -> ConnReport {
+        // The evidence before each Close moves into the report (it is not needed here again).
+        let evidence: Vec<_> = self
+            .app
+            .closes
+            .iter_mut()
+            .map(|c| c.evidence.take())
+            .collect();
         let app = &self.app;
         let client = app.client;
         let mut frames = PerDirection::default();
@@ -113,6 +120,9 @@ impl Conn {
                 .collect(),
             trace,
         };
+        for (close, ev) in report.closes.iter_mut().zip(evidence) {
+            close.evidence = ev;
+        }
         let evidence = Evidence {
             client,
             first_end: end,
@@ -158,7 +168,7 @@ impl Conn {
                 (None, 0) => Some(&catalog::EMPTY_CLOSE),
                 (None, _) => None,
             },
-            evidence: c.evidence.clone(),
+            evidence: None,
             diagnosis: None,
         }
     }

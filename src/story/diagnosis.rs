@@ -235,12 +235,16 @@ impl Reading<'_> {
         let (m, confidence) = match (peer.in_progress.as_ref(), self.trigger()) {
             (Some(m), _) => (Some(m), High),
             (None, Some(m)) => (Some(m), High),
-            (None, None) => (
-                peer.recent
+            (None, None) => {
+                // The largest recent message; it is the one when it is also the last (the
+                // receiver took its time reading or inflating it, nothing came after it).
+                let largest = peer
+                    .recent
                     .iter()
-                    .max_by_key(|m| m.inflated_bytes.unwrap_or(m.wire_bytes)),
-                Medium,
-            ),
+                    .max_by_key(|m| m.inflated_bytes.unwrap_or(m.wire_bytes));
+                let last = largest.is_some_and(|m| Some(m) == peer.recent.last());
+                (largest, if last { High } else { Medium })
+            }
         };
         let Some(m) = m else {
             return diag(DiagnosisKind::MessageTooBig, Low, format!("no {} message is in the capture before the close: the limit is the receiver's, on a message not seen", self.peer));

@@ -131,25 +131,32 @@ pub fn parse_frame_header(input: &[u8]) -> IResult<&[u8], FrameHeader> {
     ))
 }
 
-/// Whether `data`, once unmasked with `key` from payload offset `pos`, is all ASCII: judged
-/// without unmasking a copy, eight bytes at a time.
+/// Whether `data`, once unmasked with `key` from payload offset `pos`, is all ASCII (an
+/// unmasked payload passes the key `[0; 4]`): judged without unmasking a copy, eight bytes
+/// at a time.
 pub fn masked_is_ascii(data: &[u8], key: [u8; 4], pos: u64) -> bool {
     let mut k = key;
     k.rotate_left((pos % 4) as usize);
-    let word = u32::from_ne_bytes(k);
-    let wide = u64::from(word) | (u64::from(word) << 32);
-    let mut chunks = data.chunks_exact(8);
+    let word = u64::from(u32::from_le_bytes(k));
+    let wide = word | (word << 32);
     let mut high = 0u64;
+    let mut chunks = data.chunks_exact(8);
     for c in &mut chunks {
         let mut b = [0u8; 8];
         b.copy_from_slice(c);
-        high |= u64::from_ne_bytes(b) ^ wide;
+        high |= u64::from_le_bytes(b) ^ wide;
     }
-    let mut tail = 0u8;
-    for (b, m) in chunks.remainder().iter().zip(k.iter().cycle()) {
-        tail |= b ^ m;
+    let rest = chunks.remainder();
+    let mut b = [0u8; 8];
+    if let Some(dst) = b.get_mut(..rest.len()) {
+        dst.copy_from_slice(rest);
     }
-    high & 0x8080_8080_8080_8080 == 0 && tail & 0x80 == 0
+    // Only the bytes present count: the zeros after them would unmask to the key.
+    let present = u64::MAX
+        .checked_shr(64 - 8 * rest.len() as u32)
+        .unwrap_or(0);
+    high |= (u64::from_le_bytes(b) ^ wide) & present;
+    high & 0x8080_8080_8080_8080 == 0
 }
 
 /// XORs `data` with the masking key, `pos` being the offset of `data[0]` in the payload.

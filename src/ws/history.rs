@@ -268,7 +268,9 @@ pub struct History {
     /// The first message that stopped inflating at the cap or the budget.
     pub first_capped: Option<Message>,
     /// Time from the other side's message to this side's next one, in nanoseconds.
-    reactions: VecDeque<i64>,
+    reactions: [i64; REACTIONS],
+    /// Reaction times taken (the ring holds the latest `REACTIONS`).
+    reacted: usize,
 }
 
 impl History {
@@ -294,7 +296,8 @@ impl History {
             last_pong: None,
             first_invalid: None,
             first_capped: None,
-            reactions: VecDeque::new(),
+            reactions: [0; REACTIONS],
+            reacted: 0,
         }
     }
 
@@ -615,7 +618,8 @@ impl History {
     }
 
     /// A data frame ended, in packet `frame` at `ts`; `fin` ends its message, and `text`
-    /// is the reader's verdict on a plain text message.
+    /// is the reader's verdict on a plain text message. Returns, when a message completed,
+    /// whether it has something to note (not UTF-8, not inflating, inflation stopped).
     #[inline(never)]
     pub fn frame_end(
         &mut self,
@@ -625,20 +629,18 @@ impl History {
         text: TextVerdict,
         missing: u64,
         budget: &InflateBudget,
-    ) {
+    ) -> Option<bool> {
         self.last_sent = Some(ts);
         self.cur.missing = self.cur.missing.saturating_add(missing);
         if !fin || !self.cur.active {
-            return;
+            return None;
         }
         self.cur.active = false;
         if self.cur.inflating.is_some() || self.cur.stop.is_some() {
             self.end_inflation(budget);
         }
         let c = &mut self.cur;
-        let Some((rec, _)) = self.ring.building() else {
-            return;
-        };
+        let (rec, _) = self.ring.building()?;
         rec.frame = frame;
         rec.ts = ts;
         rec.received = rec.wire.saturating_sub(c.missing);
@@ -663,6 +665,7 @@ impl History {
                 self.remember(m);
             }
         }
+        Some(notable)
     }
 
     /// The end of a message inflated as it arrived.
@@ -725,15 +728,6 @@ impl History {
         let slot = self.ring.last()?;
         let rec = self.ring.recs.get(slot)?;
         Some(rec.message(self.ring.extra.get(slot).and_then(|e| e.as_deref())))
-    }
-
-    /// Whether the latest completed message has something to note (not UTF-8, not
-    /// inflating, inflation stopped).
-    pub fn last_is_notable(&self) -> bool {
-        self.ring
-            .last()
-            .and_then(|s| self.ring.recs.get(s))
-            .is_some_and(Rec::notable)
     }
 
     /// The completed messages kept, oldest first.
@@ -835,25 +829,28 @@ impl History {
 
     /// One reaction time: this side answered the other side's message after `ns`.
     pub fn reaction(&mut self, ns: i64) {
-        if self.reactions.len() == REACTIONS {
-            self.reactions.pop_front();
+        if let Some(slot) = self.reactions.get_mut(self.reacted % REACTIONS) {
+            *slot = ns;
         }
-        self.reactions.push_back(ns);
+        self.reacted += 1;
     }
 
     /// The median of the side's recent reaction times.
     pub fn typical_reaction(&self) -> Option<i64> {
-        let mut v: Vec<i64> = self.reactions.iter().copied().collect();
+        let kept = self.reacted.min(REACTIONS);
+        let mut v: Vec<i64> = self.reactions.iter().take(kept).copied().collect();
         v.sort_unstable();
         v.get(v.len() / 2).copied()
     }
 }
 
-/// Message times, compact: microseconds after `base`, the latest `TIMES`.
+/// Message times, compact: microseconds after `base`, the latest `TIMES` in a ring that
+/// grows as it fills (`head` is the oldest once it is full).
 #[derive(Default)]
 struct Times {
     base: Ts,
-    offsets: VecDeque<u32>,
+    offsets: Vec<u32>,
+    head: usize,
 }
 
 impl Times {
@@ -865,11 +862,13 @@ impl Times {
         if off > i64::from(u32::MAX) {
             off = self.rebase(ts);
         }
-        if self.offsets.len() == TIMES {
-            self.offsets.pop_front();
+        let off = u32::try_from(off).unwrap_or(u32::MAX);
+        if self.offsets.len() < TIMES {
+            self.offsets.push(off);
+        } else if let Some(slot) = self.offsets.get_mut(self.head) {
+            *slot = off;
+            self.head = (self.head + 1) % TIMES;
         }
-        self.offsets
-            .push_back(u32::try_from(off).unwrap_or(u32::MAX));
     }
 
     /// Counts from an hour before `ts`; returns `ts`'s offset.
@@ -892,10 +891,13 @@ impl Times {
         self.offsets.len()
     }
 
+    /// Oldest first.
     fn iter(&self) -> impl DoubleEndedIterator<Item = Ts> + '_ {
         let base = self.base;
-        self.offsets
+        let (newer, older) = self.offsets.split_at(self.head.min(self.offsets.len()));
+        older
             .iter()
+            .chain(newer.iter())
             .map(move |o| Ts(base.0.saturating_add(i64::from(*o) * 1000)))
     }
 }
@@ -951,5 +953,48 @@ fn see(
         let head = &mut extra.get_or_insert_with(Box::default).head;
         let take = (HEAD - head.len()).min(bytes.len());
         head.extend_from_slice(bytes.get(..take).unwrap_or_default());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn times_keep_the_latest_in_order_once_full() {
+        let mut t = Times::default();
+        let ms = 1_000_000i64;
+        for i in 0..(TIMES as i64 + 37) {
+            t.push(Ts(5_000 * ms + i * ms));
+        }
+        let all: Vec<i64> = t.iter().map(|x| x.0).collect();
+        assert_eq!(all.len(), TIMES);
+        assert_eq!(all.first(), Some(&(5_000 * ms + 37 * ms)));
+        assert_eq!(all.last(), Some(&(5_000 * ms + (TIMES as i64 + 36) * ms)));
+        assert!(all.windows(2).all(|w| w[0] < w[1]));
+    }
+
+    #[test]
+    fn counts_and_bursts_read_the_times() {
+        let mut h = History::new(None, false);
+        let ms = 1_000_000i64;
+        // Five messages a second apart, then ten 10 ms apart.
+        let mut ts = Vec::new();
+        for i in 0..5 {
+            ts.push(i * 1000 * ms);
+        }
+        for i in 0..10 {
+            ts.push(5000 * ms + i * 10 * ms);
+        }
+        for t in &ts {
+            h.times.push(Ts(*t));
+            h.messages += 1;
+        }
+        let at = Ts(5100 * ms);
+        assert_eq!(h.count_within(at, 1_000_000_000), (10, false));
+        assert_eq!(h.count_within(at, 10_000_000_000), (15, false));
+        let (n, first) = h.burst(100 * ms).unwrap();
+        assert_eq!((n, first), (10, Ts(5000 * ms)));
+        assert_eq!(h.count_between(Ts(0), first), 5);
     }
 }

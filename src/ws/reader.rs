@@ -507,11 +507,7 @@ fn plausible_header(h: &FrameHeader, expect_masked: Option<bool>, rsv1_ok: bool)
 /// unmasked in small pieces.
 #[inline(never)]
 fn judge(u: &mut Utf8Stream, chunk: &[u8], key: Option<[u8; 4]>, pos: u64) {
-    let ascii = match key {
-        Some(k) => masked_is_ascii(chunk, k, pos),
-        None => chunk.is_ascii(),
-    };
-    if ascii && u.ascii(chunk.len()) {
+    if masked_is_ascii(chunk, key.unwrap_or_default(), pos) && u.ascii(chunk.len()) {
         return;
     }
     judge_slow(u, chunk, key, pos);
