@@ -353,3 +353,41 @@ fn payload_bytes_only_when_asked() {
     let text = crate::wsclose(&["analyze", "--payloads", &format!("samples/{sample}")]);
     assert!(String::from_utf8_lossy(&text.stdout).contains("\"hello\""));
 }
+
+/// A client sends a 70,000-byte binary message in two frames (the second cut short), and the
+/// server closes with 1009 while it is still arriving: the message in progress is reported
+/// with what arrived, whether messages are recorded as their frames end or, with
+/// `--payloads`, from their first header.
+#[test]
+fn a_message_still_arriving_is_the_one_too_big() {
+    use crate::pcapgen::{close_body, frame, Conv};
+    let mut c = Conv::handshake(100, 900);
+    c.send(true, &frame(true, 1, true, b"hello"));
+    let first = vec![7u8; 30_000];
+    c.send(true, &frame(false, 2, true, &first));
+    // The second frame declares 40,000 bytes; 10,000 of them arrive.
+    let second = frame(true, 0, true, &vec![7u8; 40_000]);
+    let header_len = second.len() - 40_000;
+    c.send(true, &second[..header_len + 10_000]);
+    c.send(false, &frame(true, 8, false, &close_body(1009, b"too big")));
+    c.fin(false);
+    let bytes = c.pcap();
+    for payloads in [false, true] {
+        let mut opts = Options::default();
+        opts.conn.payloads = payloads;
+        let (_, conns, _) = crate::analysis::analyze_bytes("arriving.pcap", &bytes, &opts);
+        let close = conns[0].closes.first().expect("the server's Close");
+        let ev = evidence(close);
+        let m = ev.peer.in_progress.as_ref().expect("a message in progress");
+        assert_eq!(m.kind, MessageKind::Binary, "payloads {payloads}");
+        assert_eq!(m.frames, 2, "payloads {payloads}");
+        assert_eq!(m.wire_bytes, 70_000, "payloads {payloads}");
+        assert_eq!(m.received_bytes, Some(40_000), "payloads {payloads}");
+        assert_eq!(ev.peer.messages, 1, "the text message before it");
+        assert_eq!(
+            verdict(close),
+            (DiagnosisKind::MessageTooBig, Confidence::High),
+            "payloads {payloads}"
+        );
+    }
+}

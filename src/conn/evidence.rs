@@ -13,6 +13,7 @@ use crate::report::{
 use crate::rules::Rule;
 use crate::tcp::Side;
 use crate::timefmt::ms_between;
+use crate::ws::frame::FrameHeader;
 use crate::ws::history::{History, Inflated, Message};
 use crate::ws::inflate::MAX_MESSAGE_INFLATE;
 
@@ -73,11 +74,12 @@ impl App {
     pub(super) fn message_frame_end(
         &mut self,
         side: Side,
-        fin: bool,
+        header: &FrameHeader,
         frame: u64,
         ts: Ts,
         seen: FrameSeen,
     ) {
+        let fin = header.fin;
         // The peer's latest data frame (kept beside the frame counts, not in its history,
         // which is cold here).
         let peer_last = self.sides[side.other()].last_data.map(|(_, ts)| ts);
@@ -92,7 +94,7 @@ impl App {
             }
         }
         let done = h.frame_end(
-            fin,
+            header,
             frame,
             ts,
             seen.text,
@@ -160,10 +162,10 @@ impl App {
     }
 
     /// Bytes of `side`'s current frame still to come.
-    fn owed(&self, side: Side) -> u64 {
+    fn owed(&self, side: Side) -> (u64, Option<(FrameHeader, u64)>) {
         match &self.sides[side].mode {
-            Mode::Frames(Some(r)) => r.payload_owed(),
-            _ => 0,
+            Mode::Frames(Some(r)) => (r.payload_owed(), r.current_frame()),
+            _ => (0, None),
         }
     }
 
@@ -237,7 +239,7 @@ fn activity(
     at: Ts,
     listed: usize,
     opened: Ts,
-    owed: u64,
+    (owed, current): (u64, Option<(FrameHeader, u64)>),
 ) -> Activity {
     let Some(h) = h else {
         return Activity::default();
@@ -269,7 +271,9 @@ fn activity(
             let skip = recent.len().saturating_sub(listed);
             recent.iter().skip(skip).map(report).collect()
         },
-        in_progress: h.in_progress(at, owed).map(|m| message_report(&m, at)),
+        in_progress: h
+            .in_progress(at, owed, current.as_ref())
+            .map(|m| message_report(&m, at)),
         first_invalid: h.first_invalid.as_ref().map(report),
         first_capped: h.first_capped.as_ref().map(report),
         pings: h.pings,

@@ -138,7 +138,9 @@ impl App {
             }
             FrameEvent::Header { header, frame_no } => {
                 if let Some(h) = self.sides[side].history.as_mut() {
-                    h.header(&header, frame_no);
+                    if h.wants_headers() {
+                        h.header(&header, frame_no);
+                    }
                 }
                 self.check_header(side, &header, frame_no);
             }
@@ -181,7 +183,7 @@ impl App {
                         format!("{sender} sent a data frame after its own Close (RFC 6455 §5.5.1)")
                     });
                 }
-                self.message_frame_end(side, header.fin, frame_no, ts, seen);
+                self.message_frame_end(side, header, frame_no, ts, seen);
                 if op == Opcode::Continuation && !in_message {
                     self.note(Rule::ContinuationWithoutStart, at, frame_no, || {
                         format!("{sender} sent a continuation frame with no message in progress (RFC 6455 §5.4)")

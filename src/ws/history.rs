@@ -247,6 +247,9 @@ pub struct History {
     /// This side's latest frame (any), for the reaction times.
     pub last_sent: Option<Ts>,
     keep_head: bool,
+    /// `header` is called at each frame's start (compressed bytes to keep, first bytes to
+    /// show); otherwise a message is recorded as its frames end.
+    headers: bool,
     /// The handshake accepted permessage-deflate: compressed messages can be inflated.
     deflate: bool,
     no_context_takeover: bool,
@@ -284,6 +287,7 @@ impl History {
             messages: 0,
             last_sent: None,
             keep_head,
+            headers: deflate.is_some() || keep_head,
             deflate: deflate.is_some(),
             no_context_takeover: deflate.unwrap_or(false),
             resolver: None,
@@ -298,6 +302,59 @@ impl History {
             first_capped: None,
             reactions: [0; REACTIONS],
             reacted: 0,
+        }
+    }
+
+    /// Whether `header` wants each frame's header as it is read.
+    pub fn wants_headers(&self) -> bool {
+        self.headers
+    }
+
+    /// A frame of a plain message ended (no `header` call came for it): its message starts
+    /// or goes on, as `header` would have done.
+    fn plain_frame(&mut self, header: &FrameHeader, frame: u64) {
+        let c = &mut self.cur;
+        match header.opcode {
+            Opcode::Text | Opcode::Binary => {
+                let Some((rec, extra)) = self.ring.building() else {
+                    return;
+                };
+                let mut flags = if header.opcode == Opcode::Text {
+                    TEXT
+                } else {
+                    0
+                };
+                let mut seq = 0;
+                if header.rsv1 {
+                    flags |= COMPRESSED;
+                    self.compressed += 1;
+                    seq = self.compressed;
+                }
+                *rec = Rec {
+                    frame,
+                    wire: header.payload_len,
+                    seq,
+                    frames: 1,
+                    flags,
+                    ..Rec::default()
+                };
+                if extra.is_some() {
+                    *extra = None;
+                }
+                c.active = true;
+                c.missing = 0;
+                c.judging = false;
+                c.want = Want::Nothing;
+                c.inflating = None;
+                c.stop = None;
+            }
+            Opcode::Continuation if c.active => {
+                if let Some((rec, _)) = self.ring.building() {
+                    rec.frames = rec.frames.saturating_add(1);
+                    rec.wire = rec.wire.saturating_add(header.payload_len);
+                }
+            }
+            _ => {}
         }
     }
 
@@ -623,16 +680,19 @@ impl History {
     #[inline(never)]
     pub fn frame_end(
         &mut self,
-        fin: bool,
+        header: &FrameHeader,
         frame: u64,
         ts: Ts,
         text: TextVerdict,
         missing: u64,
         budget: &InflateBudget,
     ) -> Option<bool> {
+        if !self.headers {
+            self.plain_frame(header, frame);
+        }
         self.last_sent = Some(ts);
         self.cur.missing = self.cur.missing.saturating_add(missing);
-        if !fin || !self.cur.active {
+        if !header.fin || !self.cur.active {
             return None;
         }
         self.cur.active = false;
@@ -747,22 +807,61 @@ impl History {
         self.ring.recs.get(slot).map(|r| r.ts)
     }
 
-    /// The message in progress at `at`, as far as it came (its packet is the one that
-    /// started it).
-    /// `owed`: bytes of its current frame still to come.
-    pub fn in_progress(&self, at: Ts, owed: u64) -> Option<Message> {
+    /// The message in progress at `at`, as far as it came: `owed` bytes of its current
+    /// frame still to come, `current` that frame and the packet that started it (its packet
+    /// is the one that started the message).
+    pub fn in_progress(
+        &self,
+        at: Ts,
+        owed: u64,
+        current: Option<&(FrameHeader, u64)>,
+    ) -> Option<Message> {
         let c = &self.cur;
-        if !c.active {
+        let slot = self.ring.next;
+        let mut rec = if c.active {
+            *self.ring.recs.get(slot)?
+        } else {
+            Rec::default()
+        };
+        let mut missing = if c.active { c.missing } else { 0 };
+        if !self.headers {
+            // Messages are recorded as their frames end: the frame being read is added here.
+            match current {
+                Some((h, start)) if matches!(h.opcode, Opcode::Text | Opcode::Binary) => {
+                    let mut flags = if h.opcode == Opcode::Text { TEXT } else { 0 };
+                    if h.rsv1 {
+                        flags |= COMPRESSED;
+                    }
+                    rec = Rec {
+                        frame: *start,
+                        wire: h.payload_len,
+                        frames: 1,
+                        flags,
+                        ..Rec::default()
+                    };
+                    missing = 0;
+                }
+                Some((h, _)) if h.opcode == Opcode::Continuation && c.active => {
+                    rec.frames = rec.frames.saturating_add(1);
+                    rec.wire = rec.wire.saturating_add(h.payload_len);
+                }
+                _ if !c.active => return None,
+                _ => {}
+            }
+        } else if !c.active {
             return None;
         }
-        let slot = self.ring.next;
-        let mut rec = *self.ring.recs.get(slot)?;
         rec.ts = at;
-        rec.received = rec.wire.saturating_sub(c.missing.saturating_add(owed));
+        rec.received = rec.wire.saturating_sub(missing.saturating_add(owed));
         if let Some(done) = c.inflating {
             rec.stopped(done);
         }
-        Some(rec.message(self.ring.extra.get(slot).and_then(|e| e.as_deref())))
+        let extra = if c.active {
+            self.ring.extra.get(slot).and_then(|e| e.as_deref())
+        } else {
+            None
+        };
+        Some(rec.message(extra))
     }
 
     pub fn ping(&mut self, ts: Ts) {

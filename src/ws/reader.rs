@@ -128,6 +128,8 @@ pub struct FrameReader {
     text: Option<Utf8Stream>,
     /// Payload bytes of the current frame that fell in capture gaps.
     missing: u64,
+    /// Packet that carried the current frame's first byte.
+    frame_start: u64,
 }
 
 impl Default for FrameReader {
@@ -153,6 +155,7 @@ impl FrameReader {
             judge_text: false,
             text: None,
             missing: 0,
+            frame_start: 0,
         }
     }
 
@@ -168,6 +171,15 @@ impl FrameReader {
         match &self.state {
             State::Header if self.hdr_len > 0 => Some(self.hdr_len as u64),
             State::Payload { remaining, .. } => Some(*remaining),
+            _ => None,
+        }
+    }
+
+    /// The frame being read, and the packet of its first byte, while its payload is still
+    /// to come.
+    pub fn current_frame(&self) -> Option<(FrameHeader, u64)> {
+        match &self.state {
+            State::Payload { header, .. } => Some((*header, self.frame_start)),
             _ => None,
         }
     }
@@ -401,6 +413,7 @@ impl FrameReader {
         }
         self.close_incomplete = false;
         self.missing = 0;
+        self.frame_start = first_frame_no;
         match header.opcode {
             Opcode::Text if self.judge_text && !header.rsv1 => {
                 self.text = Some(Utf8Stream::default());
