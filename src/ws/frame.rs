@@ -202,7 +202,15 @@ mod tests {
     #[test]
     fn masked_ascii_is_judged_without_unmasking() {
         let key = [0x37, 0xfa, 0x21, 0x3d];
+        let long_ascii = b"0123456789".repeat(10);
+        let mut late = long_ascii.clone();
+        late[70] = 0xc3; // a non-ASCII byte in the third 32-byte block
+        let mut tail = long_ascii.clone();
+        tail[99] = 0x80; // the last byte
         for text in [
+            &long_ascii[..],
+            &late,
+            &tail,
             &b"plain ascii text, long enough for words"[..],
             "caf\u{e9} au lait".as_bytes(),
             b"x",

@@ -895,14 +895,9 @@ impl History {
     /// Messages completed in the `window_ns` up to `at`; `true` when more may have come than
     /// the kept times show.
     pub fn count_within(&self, at: Ts, window_ns: i64) -> (u64, bool) {
-        let n = self
-            .times
-            .iter()
-            .rev()
-            .take_while(|t| at.since(*t) <= window_ns)
-            .count();
-        let saturated = n == self.times.len() && self.messages > self.times.len() as u64;
-        (n as u64, saturated)
+        let n = self.times.count_since(Ts(at.0.saturating_sub(window_ns)));
+        let saturated = n == self.times.len() as u64 && self.messages > n;
+        (n, saturated)
     }
 
     /// The burst that ends with the latest message: the messages whose gaps are all at
@@ -923,7 +918,9 @@ impl History {
 
     /// Messages completed in `[from, to)` (as far as the kept times go).
     pub fn count_between(&self, from: Ts, to: Ts) -> u64 {
-        self.times.iter().filter(|t| *t >= from && *t < to).count() as u64
+        self.times
+            .count_since(from)
+            .saturating_sub(self.times.count_since(to))
     }
 
     /// One reaction time: this side answered the other side's message after `ns`.
@@ -988,6 +985,18 @@ impl Times {
 
     fn len(&self) -> usize {
         self.offsets.len()
+    }
+
+    /// Times at or after `from` (found by halving: times only grow, and when a capture's
+    /// clock steps back the count is approximate, never wrong in kind).
+    fn count_since(&self, from: Ts) -> u64 {
+        let from_us = from.since(self.base) / 1000;
+        let (newer, older) = self.offsets.split_at(self.head.min(self.offsets.len()));
+        let at_or_after = |part: &[u32]| {
+            let first = part.partition_point(|o| i64::from(*o) < from_us);
+            (part.len() - first) as u64
+        };
+        at_or_after(older) + at_or_after(newer)
     }
 
     /// Oldest first.
