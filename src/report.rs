@@ -227,6 +227,16 @@ pub enum MessageKind {
     Binary,
 }
 
+impl MessageKind {
+    /// As the report words it (and JSON spells it).
+    pub fn name(self) -> &'static str {
+        match self {
+            MessageKind::Text => "text",
+            MessageKind::Binary => "binary",
+        }
+    }
+}
+
 /// Connections closed together.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct SameInstant {

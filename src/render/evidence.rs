@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 use crate::proxy::duration;
 use crate::render::text::confidence_word;
 use crate::render::wrap::wrap;
-use crate::report::{Activity, CloseEvidence, CloseReport, MessageKind, MessageReport};
+use crate::report::{Activity, CloseEvidence, CloseReport, MessageReport};
 use crate::story::diagnosis::group;
 
 /// Indent of a field's value under a close.
@@ -124,10 +124,7 @@ fn activity(a: &Activity) -> String {
 
 /// "text 2,097,152 bytes inflated from 146,211"
 fn message(m: &MessageReport) -> String {
-    let kind = match m.kind {
-        MessageKind::Text => "text",
-        MessageKind::Binary => "binary",
-    };
+    let kind = m.kind.name();
     let mut s = match (m.compressed, m.inflated_bytes) {
         (true, Some(n)) if m.inflated_at_least => format!(
             "{kind} over {} bytes inflated from {}",

@@ -131,7 +131,7 @@ impl Reading<'_> {
         format!(
             "the {}'s {} message of {} (packet {}), {} before the close",
             self.peer,
-            kind(m.kind),
+            m.kind.name(),
             sizes(m),
             m.frame,
             duration(m.ms_before)
@@ -326,7 +326,7 @@ impl Reading<'_> {
                 format!(
                     "the {} does not take {} messages: {}",
                     self.sender,
-                    kind(m.kind),
+                    m.kind.name(),
                     self.message(m)
                 ),
             ),
@@ -337,7 +337,7 @@ impl Reading<'_> {
                     format!(
                         "the {} does not take {} messages, probably: the last was {}",
                         self.sender,
-                        kind(m.kind),
+                        m.kind.name(),
                         self.message(m)
                     ),
                 ),
@@ -404,13 +404,6 @@ impl Reading<'_> {
             _ if self.sender == "client" => diag(DiagnosisKind::GoingAway, Medium, format!("the client went away (a page closed or navigated, an app shutting down){}", self.and_reason())),
             Some(_) | None => diag(DiagnosisKind::GoingAway, Medium, format!("the server closed this connection with {code}, and no other connection to it in the capture closed at the same instant (a shutdown with only this one open, or the server ending this one){}", self.and_reason())),
         }
-    }
-}
-
-fn kind(k: MessageKind) -> &'static str {
-    match k {
-        MessageKind::Text => "text",
-        MessageKind::Binary => "binary",
     }
 }
 

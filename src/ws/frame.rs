@@ -159,6 +159,26 @@ pub fn masked_is_ascii(data: &[u8], key: [u8; 4], pos: u64) -> bool {
     high & 0x8080_8080_8080_8080 == 0
 }
 
+/// Passes `data` to `each` unmasked (with `key`, from payload offset `pos`), in pieces
+/// copied to the stack; unmasked data (`None`) is passed as it is.
+pub fn unmasked_pieces(data: &[u8], key: Option<[u8; 4]>, pos: u64, each: &mut dyn FnMut(&[u8])) {
+    let Some(k) = key else {
+        each(data);
+        return;
+    };
+    let mut buf = [0u8; 256];
+    let mut at = pos;
+    for piece in data.chunks(buf.len()) {
+        let Some(plain) = buf.get_mut(..piece.len()) else {
+            return;
+        };
+        plain.copy_from_slice(piece);
+        unmask(plain, k, at);
+        at += piece.len() as u64;
+        each(plain);
+    }
+}
+
 /// XORs `data` with the masking key, `pos` being the offset of `data[0]` in the payload.
 pub fn unmask(data: &mut [u8], key: [u8; 4], pos: u64) {
     // The key rotated so that it starts at `pos`, then applied eight bytes at a time.

@@ -22,7 +22,7 @@
 use std::collections::VecDeque;
 
 use crate::capture::Ts;
-use crate::ws::frame::{unmask, FrameHeader, Opcode};
+use crate::ws::frame::{unmasked_pieces, FrameHeader, Opcode};
 use crate::ws::inflate::{InflateBudget, Inflater, Stop, Utf8Stream};
 use crate::ws::reader::TextVerdict;
 
@@ -37,8 +37,6 @@ pub const HEAD: usize = 64;
 const PINGS: usize = 32;
 /// Reaction times kept per side.
 const REACTIONS: usize = 16;
-/// Bytes unmasked at once (on the stack).
-const PIECE: usize = 256;
 /// Compressed bytes a message keeps for a later inflation; a larger message is inflated as
 /// it arrives.
 pub const KEEP: usize = 16 * 1024;
@@ -112,6 +110,33 @@ struct Rec {
 }
 
 impl Rec {
+    /// The record of a message whose first frame is `header` (its first byte in packet
+    /// `frame`), `seq` its place among the compressed ones.
+    fn opening(header: &FrameHeader, frame: u64, seq: u64) -> Rec {
+        let mut flags = if header.opcode == Opcode::Text {
+            TEXT
+        } else {
+            0
+        };
+        if header.rsv1 {
+            flags |= COMPRESSED;
+        }
+        Rec {
+            frame,
+            wire: header.payload_len,
+            seq,
+            frames: 1,
+            flags,
+            ..Rec::default()
+        }
+    }
+
+    /// One more frame of the message.
+    fn add_frame(&mut self, header: &FrameHeader) {
+        self.frames = self.frames.saturating_add(1);
+        self.wire = self.wire.saturating_add(header.payload_len);
+    }
+
     fn has(&self, flag: u8) -> bool {
         self.flags & flag != 0
     }
@@ -310,84 +335,33 @@ impl History {
         self.headers
     }
 
-    /// A frame of a plain message ended (no `header` call came for it): its message starts
-    /// or goes on, as `header` would have done.
-    fn plain_frame(&mut self, header: &FrameHeader, frame: u64) {
-        let c = &mut self.cur;
-        match header.opcode {
-            Opcode::Text | Opcode::Binary => {
-                let Some((rec, extra)) = self.ring.building() else {
-                    return;
-                };
-                let mut flags = if header.opcode == Opcode::Text {
-                    TEXT
-                } else {
-                    0
-                };
-                let mut seq = 0;
-                if header.rsv1 {
-                    flags |= COMPRESSED;
-                    self.compressed += 1;
-                    seq = self.compressed;
-                }
-                *rec = Rec {
-                    frame,
-                    wire: header.payload_len,
-                    seq,
-                    frames: 1,
-                    flags,
-                    ..Rec::default()
-                };
-                if extra.is_some() {
-                    *extra = None;
-                }
-                c.active = true;
-                c.missing = 0;
-                c.judging = false;
-                c.want = Want::Nothing;
-                c.inflating = None;
-                c.stop = None;
-            }
-            Opcode::Continuation if c.active => {
-                if let Some((rec, _)) = self.ring.building() {
-                    rec.frames = rec.frames.saturating_add(1);
-                    rec.wire = rec.wire.saturating_add(header.payload_len);
-                }
-            }
-            _ => {}
-        }
-    }
-
     /// A frame header was read (its first byte in packet `frame`): a new message starts,
     /// or goes on.
     #[inline(never)]
     pub fn header(&mut self, header: &FrameHeader, frame: u64) {
+        if self.header_seen(header, frame) && header.rsv1 && self.deflate {
+            self.keep_compressed();
+        }
+    }
+
+    /// A message starts with `header` (returns true), or goes on.
+    fn header_seen(&mut self, header: &FrameHeader, frame: u64) -> bool {
+        let c = &mut self.cur;
+        let Some((rec, extra)) = self.ring.building() else {
+            return false;
+        };
         match header.opcode {
             Opcode::Text | Opcode::Binary => {
-                let c = &mut self.cur;
-                let Some((rec, extra)) = self.ring.building() else {
-                    return;
-                };
                 // A message left unfinished (a new one started inside it) is dropped.
                 if c.active && rec.has(COMPRESSED) {
                     self.context_lost = true;
                 }
-                let text = header.opcode == Opcode::Text;
-                let mut flags = if text { TEXT } else { 0 };
                 let mut seq = 0;
                 if header.rsv1 {
-                    flags |= COMPRESSED;
                     self.compressed += 1;
                     seq = self.compressed;
                 }
-                *rec = Rec {
-                    frame,
-                    wire: header.payload_len,
-                    seq,
-                    frames: 1,
-                    flags,
-                    ..Rec::default()
-                };
+                *rec = Rec::opening(header, frame, seq);
                 c.active = true;
                 c.missing = 0;
                 // Plain text is judged by the frame reader, which passes its verdict to
@@ -399,26 +373,19 @@ impl History {
                     (false, true) => Want::More,
                     (false, false) => Want::Nothing,
                 };
-                if c.judging {
-                    c.utf8 = Utf8Stream::default();
-                }
                 c.inflating = None;
                 c.stop = None;
                 // Extras left in the slot by the message that last used it are reused.
                 if let Some(old) = extra.take() {
                     self.spare = Some(old);
                 }
-                if header.rsv1 && self.deflate {
-                    self.keep_compressed();
-                }
+                true
             }
-            Opcode::Continuation => {
-                if let (true, Some((rec, _))) = (self.cur.active, self.ring.building()) {
-                    rec.frames = rec.frames.saturating_add(1);
-                    rec.wire = rec.wire.saturating_add(header.payload_len);
-                }
+            Opcode::Continuation if c.active => {
+                rec.add_frame(header);
+                false
             }
-            _ => {}
+            _ => false,
         }
     }
 
@@ -462,21 +429,7 @@ impl History {
         key: Option<[u8; 4]>,
         budget: &InflateBudget,
     ) {
-        let Some(k) = key else {
-            self.take(chunk, budget);
-            return;
-        };
-        let mut buf = [0u8; PIECE];
-        let mut at = pos;
-        for piece in chunk.chunks(PIECE) {
-            let Some(plain) = buf.get_mut(..piece.len()) else {
-                break;
-            };
-            plain.copy_from_slice(piece);
-            unmask(plain, k, at);
-            at += piece.len() as u64;
-            self.take(plain, budget);
-        }
+        unmasked_pieces(chunk, key, pos, &mut |plain| self.take(plain, budget));
     }
 
     /// Unmasked payload bytes of the current message.
@@ -688,7 +641,8 @@ impl History {
         budget: &InflateBudget,
     ) -> Option<bool> {
         if !self.headers {
-            self.plain_frame(header, frame);
+            // No `header` call came for this frame of a plain message.
+            self.header_seen(header, frame);
         }
         self.last_sent = Some(ts);
         self.cur.missing = self.cur.missing.saturating_add(missing);
@@ -801,12 +755,6 @@ impl History {
             .collect()
     }
 
-    /// The time of the latest completed message.
-    pub fn last_ts(&self) -> Option<Ts> {
-        let slot = self.ring.last()?;
-        self.ring.recs.get(slot).map(|r| r.ts)
-    }
-
     /// The message in progress at `at`, as far as it came: `owed` bytes of its current
     /// frame still to come, `current` that frame and the packet that started it (its packet
     /// is the one that started the message).
@@ -828,22 +776,11 @@ impl History {
             // Messages are recorded as their frames end: the frame being read is added here.
             match current {
                 Some((h, start)) if matches!(h.opcode, Opcode::Text | Opcode::Binary) => {
-                    let mut flags = if h.opcode == Opcode::Text { TEXT } else { 0 };
-                    if h.rsv1 {
-                        flags |= COMPRESSED;
-                    }
-                    rec = Rec {
-                        frame: *start,
-                        wire: h.payload_len,
-                        frames: 1,
-                        flags,
-                        ..Rec::default()
-                    };
+                    rec = Rec::opening(h, *start, 0);
                     missing = 0;
                 }
                 Some((h, _)) if h.opcode == Opcode::Continuation && c.active => {
-                    rec.frames = rec.frames.saturating_add(1);
-                    rec.wire = rec.wire.saturating_add(h.payload_len);
+                    rec.add_frame(h);
                 }
                 _ if !c.active => return None,
                 _ => {}

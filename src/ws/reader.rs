@@ -19,8 +19,8 @@ use crate::close::code::CloseCode;
 use crate::tcp::reassembly::StreamEvent;
 use crate::ws::close::{parse_close_payload, ClosePayload};
 use crate::ws::frame::{
-    masked_is_ascii, parse_frame_header, unmask, FrameHeader, Opcode, MAX_CONTROL_PAYLOAD,
-    MAX_HEADER_LEN,
+    masked_is_ascii, parse_frame_header, unmask, unmasked_pieces, FrameHeader, Opcode,
+    MAX_CONTROL_PAYLOAD, MAX_HEADER_LEN,
 };
 use crate::ws::inflate::Utf8Stream;
 
@@ -528,21 +528,7 @@ fn judge(u: &mut Utf8Stream, chunk: &[u8], key: Option<[u8; 4]>, pos: u64) {
 
 #[inline(never)]
 fn judge_slow(u: &mut Utf8Stream, chunk: &[u8], key: Option<[u8; 4]>, pos: u64) {
-    let Some(k) = key else {
-        u.feed(chunk);
-        return;
-    };
-    let mut buf = [0u8; 256];
-    let mut at = pos;
-    for piece in chunk.chunks(buf.len()) {
-        let Some(plain) = buf.get_mut(..piece.len()) else {
-            return;
-        };
-        plain.copy_from_slice(piece);
-        unmask(plain, k, at);
-        at += piece.len() as u64;
-        u.feed(plain);
-    }
+    unmasked_pieces(chunk, key, pos, &mut |plain| u.feed(plain));
 }
 
 /// Would a peer send this header? Plausible, and not one of the legal but pointless frames
