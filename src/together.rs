@@ -59,11 +59,14 @@ impl<'a> Together<'a> {
         let now = report.end;
         let restart = restart_close(&report);
         if let Some((key, ts)) = restart {
+            // Kept in time order (reports come nearly in order: the place is found from
+            // the back), so that counting around a time is two binary searches.
             let times = self.times.entry(key).or_default();
             if times.len() == MAX_TIMES {
                 times.pop_front();
             }
-            times.push_back(ts);
+            let at = times.partition_point(|x| *x <= ts);
+            times.insert(at, ts);
         }
         if restart.is_none() && self.held.is_empty() {
             (self.on_conn)(report);
@@ -100,7 +103,9 @@ impl<'a> Together<'a> {
         if let Some((key, ts)) = restart_close(&r) {
             self.waiting = self.waiting.saturating_sub(1);
             let others = self.times.get(&key).map_or(0, |t| {
-                t.iter().filter(|x| x.since(ts).abs() <= WINDOW_NS).count() as u64
+                let from = t.partition_point(|x| ts.since(*x) > WINDOW_NS);
+                let to = t.partition_point(|x| x.since(ts) <= WINDOW_NS);
+                to.saturating_sub(from) as u64
             });
             let others = others.saturating_sub(1);
             if let Some(ev) = r.closes.first_mut().and_then(|c| c.evidence.as_mut()) {

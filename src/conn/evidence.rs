@@ -261,7 +261,7 @@ fn activity(
     });
     let report = |m: &Message| message_report(m, at);
     Activity {
-        messages: h.messages,
+        messages: h.messages(),
         last_1s,
         last_10s,
         counts_at_least: capped_1 || capped_10,

@@ -95,8 +95,10 @@ const AT_LEAST: u8 = 32;
 /// `invalid_at` is set.
 const INVALID: u8 = 64;
 
-/// A message, flat: what every message has, in one cache line.
+/// A message, flat: what every message has, in one cache line (aligned to it, so that
+/// writing a record touches one line).
 #[derive(Clone, Copy, Debug, Default)]
+#[repr(C, align(64))]
 struct Rec {
     frame: u64,
     ts: Ts,
@@ -213,8 +215,6 @@ enum Want {
 /// The message being received (its record and extras are built in the ring's next slot).
 #[derive(Default)]
 struct Cur {
-    /// A message is being received.
-    active: bool,
     want: Want,
     /// Payload bytes that fell in capture gaps.
     missing: u64,
@@ -227,13 +227,16 @@ struct Cur {
 }
 
 /// The last messages, in place: `len` (at most `RECENT - 1`) completed ones before slot
-/// `next`, where the message being received is built.
+/// `next`, where the message being received is built; `completed` counts every message.
+/// The indices share a cache line, the records each have one.
 #[derive(Default)]
+#[repr(C)]
 struct Ring {
+    next: usize,
+    len: usize,
+    completed: u64,
     recs: [Rec; RECENT],
     extra: [Option<Box<Extra>>; RECENT],
-    len: usize,
-    next: usize,
 }
 
 impl Ring {
@@ -262,29 +265,31 @@ struct Resolver {
     exact: bool,
 }
 
-/// One side's history.
+/// One side's history. Laid out for the per-message path: what every message reads or
+/// writes first (one cache line), then the ring, then the rest.
+#[repr(C)]
 pub struct History {
-    cur: Cur,
-    ring: Ring,
-    times: Times,
-    /// Every message completed.
-    pub messages: u64,
-    /// This side's latest frame (any), for the reaction times.
-    pub last_sent: Option<Ts>,
-    keep_head: bool,
     /// `header` is called at each frame's start (compressed bytes to keep, first bytes to
     /// show); otherwise a message is recorded as its frames end.
     headers: bool,
+    /// A message is being received.
+    active: bool,
+    keep_head: bool,
     /// The handshake accepted permessage-deflate: compressed messages can be inflated.
     deflate: bool,
     no_context_takeover: bool,
+    /// A compressed message was lost (a gap, lost frame boundaries): the context is not
+    /// known from there on.
+    context_lost: bool,
+    /// This side's latest frame (any), for the reaction times.
+    pub last_sent: Option<Ts>,
+    times: Times,
+    ring: Ring,
+    cur: Cur,
     /// The side's inflater, made when a message is first inflated.
     resolver: Option<Box<Resolver>>,
     /// Compressed messages started.
     compressed: u64,
-    /// A compressed message was lost (a gap, lost frame boundaries): the context is not
-    /// known from there on.
-    context_lost: bool,
     /// Extras of messages that left the ring, for the next compressed message to reuse.
     spare: Option<Box<Extra>>,
     pub pings: u64,
@@ -306,10 +311,10 @@ impl History {
     /// its context after each message (`Some(true)`) or not.
     pub fn new(deflate: Option<bool>, keep_head: bool) -> History {
         History {
+            active: false,
             cur: Cur::default(),
             ring: Ring::default(),
             times: Times::default(),
-            messages: 0,
             last_sent: None,
             keep_head,
             headers: deflate.is_some() || keep_head,
@@ -328,6 +333,11 @@ impl History {
             reactions: [0; REACTIONS],
             reacted: 0,
         }
+    }
+
+    /// Every message completed.
+    pub fn messages(&self) -> u64 {
+        self.ring.completed
     }
 
     /// Whether `header` wants each frame's header as it is read.
@@ -353,7 +363,7 @@ impl History {
         match header.opcode {
             Opcode::Text | Opcode::Binary => {
                 // A message left unfinished (a new one started inside it) is dropped.
-                if c.active && rec.has(COMPRESSED) {
+                if self.active && rec.has(COMPRESSED) {
                     self.context_lost = true;
                 }
                 let mut seq = 0;
@@ -362,7 +372,7 @@ impl History {
                     seq = self.compressed;
                 }
                 *rec = Rec::opening(header, frame, seq);
-                c.active = true;
+                self.active = true;
                 c.missing = 0;
                 // Plain text is judged by the frame reader, which passes its verdict to
                 // `frame_end`.
@@ -381,7 +391,7 @@ impl History {
                 }
                 true
             }
-            Opcode::Continuation if c.active => {
+            Opcode::Continuation if self.active => {
                 rec.add_frame(header);
                 false
             }
@@ -412,7 +422,7 @@ impl History {
         budget: &InflateBudget,
     ) {
         let c = &mut self.cur;
-        if !c.active {
+        if !self.active {
             return;
         }
         if c.want == Want::More {
@@ -600,7 +610,7 @@ impl History {
     /// Part of the current message's payload is missing.
     pub fn payload_gap(&mut self) {
         let c = &mut self.cur;
-        if !c.active {
+        if !self.active {
             return;
         }
         let Some((rec, extra)) = self.ring.building() else {
@@ -623,7 +633,7 @@ impl History {
     /// The frames lost their boundaries: the message in progress is gone, and so is the
     /// inflater's context.
     pub fn lost(&mut self) {
-        self.cur.active = false;
+        self.active = false;
         self.context_lost = true;
     }
 
@@ -640,16 +650,24 @@ impl History {
         missing: u64,
         budget: &InflateBudget,
     ) -> Option<bool> {
+        if !self.headers
+            && header.fin
+            && !header.rsv1
+            && !self.active
+            && matches!(header.opcode, Opcode::Text | Opcode::Binary)
+        {
+            return Some(self.whole_plain(header, frame, ts, text, missing));
+        }
         if !self.headers {
             // No `header` call came for this frame of a plain message.
             self.header_seen(header, frame);
         }
         self.last_sent = Some(ts);
         self.cur.missing = self.cur.missing.saturating_add(missing);
-        if !header.fin || !self.cur.active {
+        if !header.fin || !self.active {
             return None;
         }
-        self.cur.active = false;
+        self.active = false;
         if self.cur.inflating.is_some() || self.cur.stop.is_some() {
             self.end_inflation(budget);
         }
@@ -670,7 +688,7 @@ impl History {
             }
         }
         let notable = rec.notable();
-        self.messages += 1;
+        self.ring.completed += 1;
         self.times.push(ts);
         self.ring.next = (self.ring.next + 1) % RECENT;
         self.ring.len = (self.ring.len + 1).min(RECENT - 1);
@@ -680,6 +698,66 @@ impl History {
             }
         }
         Some(notable)
+    }
+
+    /// A plain message in one frame, nothing kept beside its record (most messages): the
+    /// record written whole into the next slot. Returns whether it is notable.
+    fn whole_plain(
+        &mut self,
+        header: &FrameHeader,
+        frame: u64,
+        ts: Ts,
+        text: TextVerdict,
+        missing: u64,
+    ) -> bool {
+        self.last_sent = Some(ts);
+        let mut flags = 0;
+        let mut invalid_at = 0;
+        if header.opcode == Opcode::Text {
+            flags |= TEXT;
+        }
+        if missing > 0 {
+            flags |= GAP;
+        }
+        match text {
+            TextVerdict::None => {}
+            TextVerdict::Valid => flags |= UTF8_CHECKED,
+            TextVerdict::InvalidAt(at) => {
+                flags |= UTF8_CHECKED | INVALID;
+                invalid_at = at;
+            }
+        }
+        let rec = Rec {
+            frame,
+            ts,
+            wire: header.payload_len,
+            received: header.payload_len.saturating_sub(missing),
+            inflated: 0,
+            invalid_at,
+            seq: 0,
+            frames: 1,
+            flags,
+        };
+        let notable = rec.notable();
+        if let Some(slot) = self.ring.recs.get_mut(self.ring.next) {
+            *slot = rec;
+        }
+        // Extras are made only when `headers` is set: a slot never holds one here.
+        debug_assert!(self
+            .ring
+            .extra
+            .get(self.ring.next)
+            .is_some_and(Option::is_none));
+        self.ring.completed += 1;
+        self.times.push(ts);
+        self.ring.next = (self.ring.next + 1) % RECENT;
+        self.ring.len = (self.ring.len + 1).min(RECENT - 1);
+        if notable {
+            if let Some(m) = self.last_message() {
+                self.remember(m);
+            }
+        }
+        notable
     }
 
     /// The end of a message inflated as it arrived.
@@ -766,12 +844,12 @@ impl History {
     ) -> Option<Message> {
         let c = &self.cur;
         let slot = self.ring.next;
-        let mut rec = if c.active {
+        let mut rec = if self.active {
             *self.ring.recs.get(slot)?
         } else {
             Rec::default()
         };
-        let mut missing = if c.active { c.missing } else { 0 };
+        let mut missing = if self.active { c.missing } else { 0 };
         if !self.headers {
             // Messages are recorded as their frames end: the frame being read is added here.
             match current {
@@ -779,13 +857,13 @@ impl History {
                     rec = Rec::opening(h, *start, 0);
                     missing = 0;
                 }
-                Some((h, _)) if h.opcode == Opcode::Continuation && c.active => {
+                Some((h, _)) if h.opcode == Opcode::Continuation && self.active => {
                     rec.add_frame(h);
                 }
-                _ if !c.active => return None,
+                _ if !self.active => return None,
                 _ => {}
             }
-        } else if !c.active {
+        } else if !self.active {
             return None;
         }
         rec.ts = at;
@@ -793,7 +871,7 @@ impl History {
         if let Some(done) = c.inflating {
             rec.stopped(done);
         }
-        let extra = if c.active {
+        let extra = if self.active {
             self.ring.extra.get(slot).and_then(|e| e.as_deref())
         } else {
             None
@@ -833,7 +911,7 @@ impl History {
     /// the kept times show.
     pub fn count_within(&self, at: Ts, window_ns: i64) -> (u64, bool) {
         let n = self.times.count_since(Ts(at.0.saturating_sub(window_ns)));
-        let saturated = n == self.times.len() as u64 && self.messages > n;
+        let saturated = n == self.times.len() as u64 && self.ring.completed > n;
         (n, saturated)
     }
 
@@ -1033,7 +1111,7 @@ mod tests {
         }
         for t in &ts {
             h.times.push(Ts(*t));
-            h.messages += 1;
+            h.ring.completed += 1;
         }
         let at = Ts(5100 * ms);
         assert_eq!(h.count_within(at, 1_000_000_000), (10, false));
@@ -1041,5 +1119,16 @@ mod tests {
         let (n, first) = h.burst(100 * ms).unwrap();
         assert_eq!((n, first), (10, Ts(5000 * ms)));
         assert_eq!(h.count_between(Ts(0), first), 5);
+    }
+
+    /// The per-message path reads and writes the first cache line (flags, last frame time,
+    /// message times) and the ring's line; each record sits in a line of its own.
+    #[test]
+    fn per_message_fields_share_a_cache_line() {
+        assert_eq!(std::mem::offset_of!(History, ring), 64);
+        assert!(std::mem::offset_of!(History, times) + std::mem::size_of::<Times>() <= 64);
+        assert_eq!(std::mem::size_of::<Rec>(), 64);
+        assert_eq!(std::mem::align_of::<Rec>(), 64);
+        assert_eq!(std::mem::offset_of!(Ring, recs) % 64, 0);
     }
 }
