@@ -107,4 +107,5 @@ python3 $TOOLS merge-ng normal.pcap multi-interface.pcapng linux-sll2.pcap
 gzip -9 -n -c deflate.pcap > deflate.pcap.gz
 gen/nonws/record.sh  # not WebSocket (ssh, h2c, redis, dns, modbus) + mid-stream-deflate.pcap
 gen/evidence/record.sh  # evidence-*.pcap: the run-up to 1008/1009/1007/1003/1011/1001 (+ tshark/*.tsv)
+gen/incident/record.sh  # incident.pcap: ~290 connections to 4 servers over ~75 s (+ .keys, .truth.jsonl)
 ls -l *.pcap *.pcapng *.gz
