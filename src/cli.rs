@@ -124,7 +124,7 @@ pub struct ExplainArgs {
     pub width: u16,
 }
 
-/// Language of `explain`.
+/// Language of `explain` and of the HTML page.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum Lang {
     En,
@@ -149,6 +149,9 @@ pub enum Format {
     Json,
     /// One JSON record per close event.
     Jsonl,
+    /// One self-contained HTML page (summary, timeline, table, catalog), built from the
+    /// JSON document.
+    Html,
 }
 
 impl From<Format> for wsclose::render::Format {
@@ -157,6 +160,7 @@ impl From<Format> for wsclose::render::Format {
             Format::Text => wsclose::render::Format::Text,
             Format::Json => wsclose::render::Format::Json,
             Format::Jsonl => wsclose::render::Format::Jsonl,
+            Format::Html => wsclose::render::Format::Html,
         }
     }
 }
@@ -183,6 +187,11 @@ pub struct AnalyzeArgs {
     /// Colour in the text report.
     #[arg(long, value_enum, default_value_t = Color::Auto)]
     pub color: Color,
+
+    /// Language of the HTML page: its headings, and which catalog entries come first
+    /// (`ar`: right to left, Arabic first).
+    #[arg(long, value_enum, default_value_t = Lang::En)]
+    pub lang: Lang,
 
     /// Treat TCP traffic on this port as WebSocket even when no handshake is in the capture
     /// (repeatable).

@@ -180,6 +180,7 @@ fn analyze(args: &cli::AnalyzeArgs) -> ExitCode {
     let stdout = io::stdout();
     let mut lock = io::BufWriter::with_capacity(1 << 16, stdout.lock());
     let mut out = Output::new(args.format.into(), color, &mut lock);
+    out.set_lang(args.lang.into());
     let mut failed = false;
     let mut io_error: Option<io::Error> = None;
     if let Err(e) = out.begin() {

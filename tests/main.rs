@@ -16,6 +16,7 @@ mod evidence;
 mod expectations;
 mod explain;
 mod golden;
+mod html;
 mod interop;
 mod precision;
 mod proxy;
