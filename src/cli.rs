@@ -151,6 +151,30 @@ pub enum Format {
     Jsonl,
 }
 
+/// What the summary groups connections by.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum GroupBy {
+    /// The cause (a close's diagnosis, a drop's likely cause, a TLS failure).
+    Cause,
+    /// The server (Host, SNI and port, or address).
+    Server,
+    /// The client address.
+    Client,
+    /// The first Close's code.
+    Code,
+}
+
+impl From<GroupBy> for wsclose::render::GroupBy {
+    fn from(g: GroupBy) -> Self {
+        match g {
+            GroupBy::Cause => wsclose::render::GroupBy::Cause,
+            GroupBy::Server => wsclose::render::GroupBy::Server,
+            GroupBy::Client => wsclose::render::GroupBy::Client,
+            GroupBy::Code => wsclose::render::GroupBy::Code,
+        }
+    }
+}
+
 impl From<Format> for wsclose::render::Format {
     fn from(f: Format) -> Self {
         match f {
@@ -218,6 +242,15 @@ pub struct AnalyzeArgs {
     /// finding (the summary still counts every connection).
     #[arg(long)]
     pub only_problems: bool,
+
+    /// List every connection's details in the text report (by default, a file with more
+    /// than 300 connections lists only the problem ones after its summary).
+    #[arg(long)]
+    pub all: bool,
+
+    /// What the summary's main table groups connections by.
+    #[arg(long, value_enum, default_value_t = GroupBy::Cause)]
+    pub group_by: GroupBy,
 
     /// Show the first bytes of the messages before each Close (at most 64, escaped), in
     /// every format. Off by default: message content may hold secrets.

@@ -40,6 +40,7 @@ pub mod error;
 pub mod explain;
 pub mod flows;
 pub mod http;
+pub mod incident;
 pub mod legs;
 pub mod pipeline;
 pub mod proxy;

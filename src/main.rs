@@ -11,7 +11,7 @@ use clap::Parser;
 mod cli;
 
 use cli::{CheckArgs, Cli, Color, Command, ExplainArgs, ExplainFormat};
-use wsclose::render::Output;
+use wsclose::render::{Output, View};
 use wsclose::tls::keylog::KeyLog;
 use wsclose::{analyze_file, Options};
 
@@ -179,7 +179,12 @@ fn analyze(args: &cli::AnalyzeArgs) -> ExitCode {
     }
     let stdout = io::stdout();
     let mut lock = io::BufWriter::with_capacity(1 << 16, stdout.lock());
-    let mut out = Output::new(args.format.into(), color, &mut lock);
+    let view = View {
+        group_by: args.group_by.into(),
+        all: args.all,
+        files: args.files.len(),
+    };
+    let mut out = Output::new(args.format.into(), color, view, &mut lock);
     let mut failed = false;
     let mut io_error: Option<io::Error> = None;
     if let Err(e) = out.begin() {
