@@ -252,6 +252,38 @@ pub struct AnalyzeArgs {
     #[arg(long, value_enum, default_value_t = GroupBy::Cause)]
     pub group_by: GroupBy,
 
+    /// Only connections to this server: a name (Host, SNI) or address, with or without
+    /// :PORT; several (repeated or comma-separated) are alternatives.
+    #[arg(long, value_name = "HOST[:PORT]")]
+    pub server: Vec<String>,
+
+    /// Only connections from this client address (IP or IP:PORT).
+    #[arg(long, value_name = "IP[:PORT]")]
+    pub client: Vec<String>,
+
+    /// Only connections with a Close frame carrying one of these codes: codes and ranges,
+    /// comma-separated (1008,4000-4999).
+    #[arg(long, value_name = "LIST")]
+    pub code: Vec<String>,
+
+    /// Only connections with one of these outcomes, comma-separated (clean, no_status,
+    /// one_sided, abnormal, open, refused, tls_failed, failed, encrypted).
+    #[arg(long, value_name = "LIST")]
+    pub outcome: Vec<String>,
+
+    /// Only connections that closed at or after this capture time: RFC 3339
+    /// (2024-01-12T17:15:32Z) or seconds from the capture's first packet.
+    #[arg(long, value_name = "TIME")]
+    pub since: Option<String>,
+
+    /// Only connections that closed at or before this capture time (as --since).
+    #[arg(long, value_name = "TIME")]
+    pub until: Option<String>,
+
+    /// Only the connection with this number (in each file), in full.
+    #[arg(long, value_name = "ID")]
+    pub conn: Option<u64>,
+
     /// Show the first bytes of the messages before each Close (at most 64, escaped), in
     /// every format. Off by default: message content may hold secrets.
     #[arg(long)]

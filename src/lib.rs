@@ -38,6 +38,7 @@ pub mod conn;
 pub mod decode;
 pub mod error;
 pub mod explain;
+pub mod filter;
 pub mod flows;
 pub mod http;
 pub mod incident;

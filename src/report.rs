@@ -849,6 +849,9 @@ pub struct ConnReport {
     pub tls: Option<TlsReport>,
     pub story: Story,
     pub findings: Vec<Finding>,
+    /// The capture's first packet (for times given from the start; not reported).
+    #[serde(skip)]
+    pub capture_start: Ts,
     /// The last frames of each direction, to link the legs of a proxied session (not
     /// reported).
     #[serde(skip)]

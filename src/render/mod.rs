@@ -34,7 +34,7 @@ const TEXT_BUCKETS: usize = 60;
 const JSON_BUCKETS: usize = 120;
 
 /// What the summary shows, and which connections' details follow it.
-#[derive(Clone, Copy, Debug, Default)]
+#[derive(Clone, Debug, Default)]
 pub struct View {
     pub group_by: GroupBy,
     /// Every connection's details, however many (`--all`).
@@ -42,6 +42,8 @@ pub struct View {
     /// The number of files of the run: with more than one, the text report opens with the
     /// summary of them all.
     pub files: usize,
+    /// The connections reported (all when inactive).
+    pub filter: crate::filter::Filter,
 }
 
 /// Rendered connections kept in memory before spilling to a temporary file.
@@ -137,30 +139,48 @@ pub struct Output<'w> {
     run: Incident,
     /// Connections whose details the text sections list, over the files done.
     run_shown: u64,
+    /// Connections the filter passed over, in the current file and in the run.
+    skipped: u64,
+    run_skipped: u64,
 }
 
 impl<'w> Output<'w> {
     pub fn new(format: Format, color: bool, view: View, out: &'w mut dyn Write) -> Output<'w> {
+        let several = view.files > 1;
         Output {
             format,
             style: text::Style { color },
             view,
             out,
             spool: Spool::new(),
-            sections: (format == Format::Text && view.files > 1).then(Spool::new),
+            sections: (format == Format::Text && several).then(Spool::new),
             files: 0,
             scratch: Vec::new(),
             explained: text::Explained::default(),
             incident: Incident::new(),
             run: Incident::new(),
             run_shown: 0,
+            skipped: 0,
+            run_skipped: 0,
         }
     }
 
     /// Whether the current file lists every connection's details (text): `--all`, or few
     /// enough connections.
     fn details_all(&self, connections: u64) -> bool {
-        self.format != Format::Text || self.view.all || connections <= DETAILS_LIMIT
+        self.format != Format::Text
+            || self.view.all
+            || self.view.filter.one_connection()
+            || connections <= DETAILS_LIMIT
+    }
+
+    /// The line that says what the filter left out, when it is active.
+    fn filter_note(&self, skipped: u64) -> String {
+        if self.view.filter.is_active() {
+            format!("  filter    {skipped} connection(s) left out by the options\n")
+        } else {
+            String::new()
+        }
     }
 
     /// Starts the output.
@@ -175,6 +195,10 @@ impl<'w> Output<'w> {
     pub fn connection(&mut self, path: &str, c: &ConnReport) -> io::Result<()> {
         if self.incident.files().is_empty() {
             self.incident.begin_file(path);
+        }
+        if !self.view.filter.accepts(c) {
+            self.skipped += 1;
+            return Ok(());
         }
         self.incident.add(c);
         match self.format {
@@ -239,6 +263,7 @@ impl<'w> Output<'w> {
                     summary::summary(&report, &f.path, self.view.group_by, false, self.style)
                         .as_bytes(),
                 );
+                section.extend_from_slice(self.filter_note(self.skipped).as_bytes());
                 if !all {
                     let _ = writeln_details(&mut section, &report);
                 }
@@ -255,6 +280,7 @@ impl<'w> Output<'w> {
             }
         }
         self.run.merge(&inc);
+        self.run_skipped += std::mem::take(&mut self.skipped);
         self.files += 1;
         self.explained = text::Explained::default();
         self.out.flush()
@@ -280,6 +306,8 @@ impl<'w> Output<'w> {
                         summary::summary(&report, &label, self.view.group_by, true, self.style)
                             .as_bytes(),
                     )?;
+                    self.out
+                        .write_all(self.filter_note(self.run_skipped).as_bytes())?;
                     self.out.write_all(b"\n")?;
                     sections.drain_to(self.out)?;
                 }
