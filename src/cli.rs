@@ -154,6 +154,30 @@ pub enum Format {
     Html,
 }
 
+/// What the summary groups connections by.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum GroupBy {
+    /// The cause (a close's diagnosis, a drop's likely cause, a TLS failure).
+    Cause,
+    /// The server (Host, SNI and port, or address).
+    Server,
+    /// The client address.
+    Client,
+    /// The first Close's code.
+    Code,
+}
+
+impl From<GroupBy> for wsclose::render::GroupBy {
+    fn from(g: GroupBy) -> Self {
+        match g {
+            GroupBy::Cause => wsclose::render::GroupBy::Cause,
+            GroupBy::Server => wsclose::render::GroupBy::Server,
+            GroupBy::Client => wsclose::render::GroupBy::Client,
+            GroupBy::Code => wsclose::render::GroupBy::Code,
+        }
+    }
+}
+
 impl From<Format> for wsclose::render::Format {
     fn from(f: Format) -> Self {
         match f {
@@ -227,6 +251,47 @@ pub struct AnalyzeArgs {
     /// finding (the summary still counts every connection).
     #[arg(long)]
     pub only_problems: bool,
+
+    /// List every connection's details in the text report (by default, a file with more
+    /// than 300 connections lists only the problem ones after its summary).
+    #[arg(long)]
+    pub all: bool,
+
+    /// What the summary's main table groups connections by.
+    #[arg(long, value_enum, default_value_t = GroupBy::Cause)]
+    pub group_by: GroupBy,
+
+    /// Only connections to this server: a name (Host, SNI) or address, with or without
+    /// :PORT; several (repeated or comma-separated) are alternatives.
+    #[arg(long, value_name = "HOST[:PORT]")]
+    pub server: Vec<String>,
+
+    /// Only connections from this client address (IP or IP:PORT).
+    #[arg(long, value_name = "IP[:PORT]")]
+    pub client: Vec<String>,
+
+    /// Only connections with a Close frame carrying one of these codes: codes and ranges,
+    /// comma-separated (1008,4000-4999).
+    #[arg(long, value_name = "LIST")]
+    pub code: Vec<String>,
+
+    /// Only connections with one of these outcomes, comma-separated (clean, no_status,
+    /// one_sided, abnormal, open, refused, tls_failed, failed, encrypted).
+    #[arg(long, value_name = "LIST")]
+    pub outcome: Vec<String>,
+
+    /// Only connections that closed at or after this capture time: RFC 3339
+    /// (2024-01-12T17:15:32Z) or seconds from the capture's first packet.
+    #[arg(long, value_name = "TIME")]
+    pub since: Option<String>,
+
+    /// Only connections that closed at or before this capture time (as --since).
+    #[arg(long, value_name = "TIME")]
+    pub until: Option<String>,
+
+    /// Only the connection with this number (in each file), in full.
+    #[arg(long, value_name = "ID")]
+    pub conn: Option<u64>,
 
     /// Show the first bytes of the messages before each Close (at most 64, escaped), in
     /// every format. Off by default: message content may hold secrets.

@@ -51,6 +51,8 @@ pub struct Flows<'a> {
     /// Bytes buffered across the flow table.
     pending_total: usize,
     now: Ts,
+    /// The first packet's time.
+    first: Option<Ts>,
     /// The TLS secrets known so far: the key logs given, plus the capture's own blocks.
     keylog: Option<Arc<KeyLog>>,
     /// Decryption Secrets Blocks read, and their lines that were not key log lines.
@@ -79,6 +81,7 @@ impl<'a> Flows<'a> {
             evicted: 0,
             pending_total: 0,
             now: Ts(0),
+            first: None,
             keylog: conn_opts.keylog.clone(),
             secret_blocks: 0,
             malformed_secrets: 0,
@@ -103,6 +106,9 @@ impl<'a> Flows<'a> {
     /// One packet of the capture, decoded (or the reason it yielded no TCP segment).
     pub fn packet(&mut self, frame_no: u64, ts: Ts, decoded: Result<Segment<'_>, Skip>) {
         self.now = ts;
+        if self.first.is_none() {
+            self.first = Some(ts);
+        }
         if frame_no % SWEEP_EVERY == 0 {
             self.sweep();
         }
@@ -167,7 +173,8 @@ impl<'a> Flows<'a> {
 
     fn emit(&mut self, conn: Conn, evicted: bool) {
         self.pending_total = self.pending_total.saturating_sub(conn.buffered());
-        if let Some(report) = conn.finish(evicted) {
+        if let Some(mut report) = conn.finish(evicted) {
+            report.capture_start = self.first.unwrap_or(report.start);
             self.summary.add(&report);
             (self.on_conn)(report);
         }

@@ -14,8 +14,8 @@ use std::collections::VecDeque;
 
 use crate::proxy;
 use crate::report::{
-    Confidence, ConnReport, Detection, EndKind, FrameTrace, LegRole, LinkedLeg, Outcome, Party,
-    ProxySide, TcpEnd, TracedFrame,
+    Confidence, ConnReport, Detection, DropCause, EndKind, FrameTrace, LegRole, LinkedLeg, Outcome,
+    Party, ProxySide, TcpEnd, TracedFrame,
 };
 use crate::tcp::Direction;
 use crate::timefmt::ms_between;
@@ -246,6 +246,7 @@ fn apply(held: &mut ConnReport, new: &mut ConnReport, l: &Link) {
                 if let (Some(t), Some(end)) = (&timeout, &leg.story.tcp_end) {
                     leg.story.likely_cause =
                         Some(proxy::idle_cause(t, ours.as_ref(), "proxy", end, idle));
+                    leg.story.cause = Some(DropCause::IdleTimeout);
                 }
                 leg.story.idle_timeout = timeout;
             }
@@ -271,6 +272,7 @@ fn apply(held: &mut ConnReport, new: &mut ConnReport, l: &Link) {
     match ended_by {
         Party::Backend if cl.story.outcome == Outcome::Abnormal => {
             cl.story.likely_cause = relayed_cause(cl, be, "backend");
+            cl.story.cause = Some(DropCause::RelayedDrop);
             if be.story.outcome == Outcome::Abnormal {
                 be.story.likely_cause = Some(format!(
                     "the backend closed TCP with a {} (packet {}) without a Close frame{}: a crash, a killed process or a restart of the backend, not {name}, which passed it on to the client (connection #{})",
@@ -286,6 +288,7 @@ fn apply(held: &mut ConnReport, new: &mut ConnReport, l: &Link) {
         }
         Party::Client if be.story.outcome == Outcome::Abnormal => {
             be.story.likely_cause = relayed_cause(be, cl, "client");
+            be.story.cause = Some(DropCause::RelayedDrop);
         }
         _ => {}
     }

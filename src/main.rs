@@ -11,7 +11,8 @@ use clap::Parser;
 mod cli;
 
 use cli::{CheckArgs, Cli, Color, Command, ExplainArgs, ExplainFormat};
-use wsclose::render::Output;
+use wsclose::filter::Filter;
+use wsclose::render::{Output, View};
 use wsclose::tls::keylog::KeyLog;
 use wsclose::{analyze_file, Options};
 
@@ -179,7 +180,24 @@ fn analyze(args: &cli::AnalyzeArgs) -> ExitCode {
     }
     let stdout = io::stdout();
     let mut lock = io::BufWriter::with_capacity(1 << 16, stdout.lock());
-    let mut out = Output::new(args.format.into(), color, &mut lock);
+    let filter = Filter::default()
+        .with_servers(&args.server)
+        .and_then(|f| f.with_clients(&args.client))
+        .and_then(|f| f.with_codes(&args.code))
+        .and_then(|f| f.with_outcomes(&args.outcome))
+        .and_then(|f| f.with_times(args.since.as_deref(), args.until.as_deref()))
+        .map(|f| f.with_conn(args.conn));
+    let filter = match filter {
+        Ok(f) => f,
+        Err(e) => return fatal(&e),
+    };
+    let view = View {
+        group_by: args.group_by.into(),
+        all: args.all,
+        files: args.files.len(),
+        filter,
+    };
+    let mut out = Output::new(args.format.into(), color, view, &mut lock);
     out.set_lang(args.lang.into());
     let mut failed = false;
     let mut io_error: Option<io::Error> = None;

@@ -296,6 +296,75 @@ pub enum DiagnosisKind {
     GoingAway,
 }
 
+impl DiagnosisKind {
+    /// The name, as in JSON.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DiagnosisKind::RateLimit => "rate_limit",
+            DiagnosisKind::Lifetime => "lifetime",
+            DiagnosisKind::Auth => "auth",
+            DiagnosisKind::Origin => "origin",
+            DiagnosisKind::ForbiddenContent => "forbidden_content",
+            DiagnosisKind::PolicyUnknown => "policy_unknown",
+            DiagnosisKind::MessageTooBig => "message_too_big",
+            DiagnosisKind::DeflateBomb => "deflate_bomb",
+            DiagnosisKind::InvalidUtf8 => "invalid_utf8",
+            DiagnosisKind::InflateFailed => "inflate_failed",
+            DiagnosisKind::InvalidDataUnknown => "invalid_data_unknown",
+            DiagnosisKind::UnsupportedType => "unsupported_type",
+            DiagnosisKind::KeepaliveTimeout => "keepalive_timeout",
+            DiagnosisKind::ServerErrorOnMessage => "server_error_on_message",
+            DiagnosisKind::ServerErrorUnknown => "server_error_unknown",
+            DiagnosisKind::Restart => "restart",
+            DiagnosisKind::GoingAway => "going_away",
+        }
+    }
+}
+
+/// The likely causes of a connection that ended without a complete close handshake.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DropCause {
+    /// The HTTP Upgrade was refused.
+    UpgradeRefused,
+    /// Idle time matching a proxy's or a round timeout.
+    IdleTimeout,
+    /// A RST soon after the peer's message: a reaction to it.
+    ResetAfterMessage,
+    /// TCP ended without an answer to the Upgrade request.
+    UpgradeNotAnswered,
+    /// TCP ended right after the handshake, before any frame.
+    NoFrames,
+    /// A proxy named by the handshake ended TCP.
+    ProxyDrop,
+    /// TCP ended without a Close: a crash, a killed process, a middlebox.
+    DroppedWithoutClose,
+    /// The closer sent Close and ended TCP without waiting for the answer.
+    CloserDidNotWait,
+    /// The Close was never answered.
+    CloseNotAnswered,
+    /// A proxy passed on the other leg's drop (both legs in the capture).
+    RelayedDrop,
+}
+
+impl DropCause {
+    /// The name, as in JSON.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DropCause::UpgradeRefused => "upgrade_refused",
+            DropCause::IdleTimeout => "idle_timeout",
+            DropCause::ResetAfterMessage => "reset_after_message",
+            DropCause::UpgradeNotAnswered => "upgrade_not_answered",
+            DropCause::NoFrames => "no_frames",
+            DropCause::ProxyDrop => "proxy_drop",
+            DropCause::DroppedWithoutClose => "dropped_without_close",
+            DropCause::CloserDidNotWait => "closer_did_not_wait",
+            DropCause::CloseNotAnswered => "close_not_answered",
+            DropCause::RelayedDrop => "relayed_drop",
+        }
+    }
+}
+
 /// How a connection ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -436,6 +505,10 @@ pub struct Story {
     pub client_observed: Option<Observed>,
     pub server_observed: Option<Observed>,
     pub likely_cause: Option<String>,
+    /// A stable name for the likely cause of a connection that ended without a complete
+    /// close handshake, for grouping (the sentence above names its packets and times).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cause: Option<DropCause>,
     /// The proxy the handshake names (`Server`, `Via`), or the linked leg reveals.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub proxy: Option<ProxyReport>,
@@ -555,6 +628,7 @@ impl Story {
             client_observed: None,
             server_observed: None,
             likely_cause: None,
+            cause: None,
             proxy: None,
             idle_timeout: None,
             linked_leg: None,
@@ -775,6 +849,9 @@ pub struct ConnReport {
     pub tls: Option<TlsReport>,
     pub story: Story,
     pub findings: Vec<Finding>,
+    /// The capture's first packet (for times given from the start; not reported).
+    #[serde(skip)]
+    pub capture_start: Ts,
     /// The last frames of each direction, to link the legs of a proxied session (not
     /// reported).
     #[serde(skip)]

@@ -74,6 +74,73 @@ pub fn ms_between(later: Ts, earlier: Ts) -> f64 {
     (later.since(earlier) / 1000) as f64 / 1000.0
 }
 
+/// Parses an RFC 3339 time: `2024-01-12T17:15:32Z`, with a fraction of up to nine digits,
+/// `t` or a space for `T`, and `Z` or an offset (`+02:00`). None when it is not one.
+pub fn parse_rfc3339(s: &str) -> Option<Ts> {
+    let b = s.as_bytes();
+    let num = |r: std::ops::Range<usize>| -> Option<i64> {
+        let part = b.get(r)?;
+        if part.is_empty() || !part.iter().all(u8::is_ascii_digit) {
+            return None;
+        }
+        std::str::from_utf8(part).ok()?.parse().ok()
+    };
+    if b.get(4) != Some(&b'-') || b.get(7) != Some(&b'-') || b.get(13) != Some(&b':') {
+        return None;
+    }
+    if !matches!(b.get(10), Some(b'T' | b't' | b' ')) || b.get(16) != Some(&b':') {
+        return None;
+    }
+    let (y, mo, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
+    let (h, mi, sec) = (num(11..13)?, num(14..16)?, num(17..19)?);
+    if !(1..=12).contains(&mo) || !(1..=31).contains(&d) || h > 23 || mi > 59 || sec > 60 {
+        return None;
+    }
+    let mut i = 19;
+    let mut nanos = 0i64;
+    if b.get(i) == Some(&b'.') {
+        let start = i + 1;
+        let mut end = start;
+        while b.get(end).is_some_and(u8::is_ascii_digit) {
+            end += 1;
+        }
+        let digits = end - start;
+        if digits == 0 {
+            return None;
+        }
+        let kept = digits.min(9);
+        nanos = num(start..start + kept)? * 10i64.pow((9 - kept) as u32);
+        i = end;
+    }
+    let offset = match b.get(i..) {
+        Some([b'Z' | b'z']) => 0,
+        Some([sign @ (b'+' | b'-'), _, _, b':', _, _]) => {
+            let (oh, om) = (num(i + 1..i + 3)?, num(i + 4..i + 6)?);
+            let off = oh * 3600 + om * 60;
+            if *sign == b'+' {
+                off
+            } else {
+                -off
+            }
+        }
+        _ => return None,
+    };
+    let days = days_from_civil(y, mo as u32, d as u32);
+    let secs = days * 86_400 + h * 3600 + mi * 60 + sec - offset;
+    secs.checked_mul(1_000_000_000)?.checked_add(nanos).map(Ts)
+}
+
+/// (year, month, day) to days since 1970-01-01 (the inverse of `civil_from_days`).
+fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y.rem_euclid(400);
+    let mp = i64::from((m + 9) % 12);
+    let doy = (153 * mp + 2) / 5 + i64::from(d) - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
 /// Days since 1970-01-01 to (year, month, day), proleptic Gregorian (H. Hinnant's algorithm).
 fn civil_from_days(z: i64) -> (i64, u32, u32) {
     let z = z + 719_468;
@@ -113,5 +180,39 @@ mod tests {
             "2023-11-14T22:13:20.000001Z"
         );
         assert_eq!(ms_between(Ts(2_500_000), Ts(1_000_000)), 1.5);
+    }
+
+    #[test]
+    fn rfc3339_parses_back() {
+        for ts in [
+            0,
+            1_705_079_732_123_456_000,
+            951_782_400_000_000_001,
+            -1_000_000_000,
+            4_102_444_799_999_999_999,
+        ] {
+            assert_eq!(parse_rfc3339(&rfc3339(Ts(ts))), Some(Ts(ts)), "{ts}");
+        }
+        assert_eq!(
+            parse_rfc3339("2024-01-12T19:15:32.5+02:00"),
+            Some(Ts(1_705_079_732_500_000_000))
+        );
+        assert_eq!(
+            parse_rfc3339("2024-01-12 17:15:32z"),
+            Some(Ts(1_705_079_732_000_000_000))
+        );
+        for bad in [
+            "",
+            "2024-01-12",
+            "2024-01-12T17:15:32",
+            "2024-13-12T17:15:32Z",
+            "2024-01-12T17:15:32.Z",
+            "2024-01-12T17:15:32+0200",
+            "2024-01-12T25:15:32Z",
+            "x024-01-12T17:15:32Z",
+            "2024-01-12T17:15:32Zjunk",
+        ] {
+            assert_eq!(parse_rfc3339(bad), None, "{bad}");
+        }
     }
 }

@@ -6,6 +6,10 @@ use std::fs;
 
 use crate::{root, wsclose};
 
+/// Samples too large for byte-for-byte goldens of every connection: their summary has one
+/// (`summary_goldens_match`).
+const SUMMARY_ONLY: &[&str] = &["incident.pcap"];
+
 fn samples() -> Vec<String> {
     let mut names: Vec<String> = fs::read_dir(root().join("samples"))
         .expect("samples/")
@@ -32,9 +36,14 @@ fn keylog(name: &str) -> Option<[String; 2]> {
 fn check(name: &str, ext: &str, args: &[&str]) -> Option<String> {
     let out = wsclose(args);
     let actual = String::from_utf8_lossy(&out.stdout).into_owned();
-    let path = root().join("tests/golden").join(format!("{name}.{ext}"));
+    compare(&format!("{name}.{ext}"), &actual)
+}
+
+/// `actual` against the golden file `file` (rewritten when blessing).
+fn compare(file: &str, actual: &str) -> Option<String> {
+    let path = root().join("tests/golden").join(file);
     if std::env::var_os("WSCLOSE_BLESS").is_some() {
-        fs::write(&path, &actual).expect("bless");
+        fs::write(&path, actual).expect("bless");
         return None;
     }
     let expected = fs::read_to_string(&path).unwrap_or_default();
@@ -55,7 +64,7 @@ fn golden_outputs_match() {
         names.len()
     );
     let mut failures = Vec::new();
-    for name in &names {
+    for name in names.iter().filter(|n| !SUMMARY_ONLY.contains(&n.as_str())) {
         let file = format!("samples/{name}");
         let mut args = vec!["analyze".to_string(), file];
         args.extend(keylog(name).into_iter().flatten());
@@ -73,5 +82,32 @@ fn help_matches_golden() {
     let failures: Vec<String> = check("help", "txt", &["analyze", "--help"])
         .into_iter()
         .collect();
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+/// The incident sample's summary: the text report up to its first connection, and the JSON
+/// `incident` object.
+#[test]
+fn summary_goldens_match() {
+    let mut failures = Vec::new();
+    for name in SUMMARY_ONLY {
+        let file = format!("samples/{name}");
+        let out = wsclose(&["analyze", &file, "--color", "never"]);
+        let text = String::from_utf8_lossy(&out.stdout);
+        let head: String = text
+            .lines()
+            .take_while(|l| !l.starts_with("Connection #"))
+            .map(|l| format!("{l}\n"))
+            .collect();
+        assert!(head.contains("Summary "), "{name}: no summary in\n{text}");
+        failures.extend(compare(&format!("{name}.summary.txt"), &head));
+        let out = wsclose(&["analyze", &file, "--format", "json"]);
+        let doc: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+        let incident = serde_json::to_string_pretty(&doc["files"][0]["incident"]).expect("JSON");
+        failures.extend(compare(
+            &format!("{name}.incident.json"),
+            &format!("{incident}\n"),
+        ));
+    }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }

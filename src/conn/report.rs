@@ -2,6 +2,7 @@
 //! reveals (a frame cut by the end of the capture, retransmissions that disagree, an
 //! eviction), the model built with final directions, then the close story told over it.
 
+use crate::capture::Ts;
 use crate::client::identify;
 use crate::close::catalog;
 use crate::conn::{App, Conn, Mode, RawClose};
@@ -118,6 +119,7 @@ impl Conn {
                     message: f.message.clone(),
                 })
                 .collect(),
+            capture_start: Ts::default(),
             trace,
         };
         for (close, ev) in report.closes.iter_mut().zip(evidence) {

@@ -78,11 +78,6 @@ impl Page {
         }
     }
 
-    /// Notes close codes met elsewhere (the summary's counts).
-    pub fn note_codes(&mut self, codes: impl IntoIterator<Item = u16>) {
-        self.codes.extend(codes);
-    }
-
     /// Notes the path of a file in the report (for the title).
     pub fn note_path(&mut self, path: &str) {
         self.paths.push(path.to_string());

@@ -36,26 +36,26 @@ const YELLOW: anstyle::Style =
 const DIM: anstyle::Style = anstyle::Style::new().dimmed();
 
 impl Style {
-    fn paint(self, style: anstyle::Style, s: &str) -> String {
+    pub(crate) fn paint(self, style: anstyle::Style, s: &str) -> String {
         if self.color {
             format!("{style}{s}{style:#}")
         } else {
             s.to_string()
         }
     }
-    fn bold(self, s: &str) -> String {
+    pub(crate) fn bold(self, s: &str) -> String {
         self.paint(BOLD, s)
     }
-    fn red(self, s: &str) -> String {
+    pub(crate) fn red(self, s: &str) -> String {
         self.paint(RED, s)
     }
-    fn green(self, s: &str) -> String {
+    pub(crate) fn green(self, s: &str) -> String {
         self.paint(GREEN, s)
     }
-    fn yellow(self, s: &str) -> String {
+    pub(crate) fn yellow(self, s: &str) -> String {
         self.paint(YELLOW, s)
     }
-    fn dim(self, s: &str) -> String {
+    pub(crate) fn dim(self, s: &str) -> String {
         self.paint(DIM, s)
     }
 }

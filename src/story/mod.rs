@@ -136,7 +136,10 @@ pub fn tell(report: &mut ConnReport, ev: &Evidence) {
         story.server_observed = server_observed(&closes, ev.first_end);
     }
     peer_reactions(&mut report.closes, tcp_ended);
-    story.likely_cause = cause::likely_cause(report, ev, &story);
+    if let Some((kind, text)) = cause::likely_cause(report, ev, &story) {
+        story.cause = Some(kind);
+        story.likely_cause = Some(text);
+    }
     if let Some(tls) = &report.tls {
         tls_story(
             tls,
@@ -615,6 +618,7 @@ fn tls_story(
         story.client_observed = None;
         story.server_observed = None;
         story.likely_cause = None;
+        story.cause = None;
     }
 }
 

@@ -35,6 +35,8 @@ PAGE_PROBE = r"""
   var out = {};
   var rows = function () { return document.querySelectorAll('#conns tbody tr[data-conn]').length; };
   out.ready = document.documentElement.getAttribute('data-ready');
+  var data = JSON.parse(document.getElementById('wsclose-data').textContent);
+  out.details = data.incident ? data.incident.details : null;
   out.lang = document.documentElement.getAttribute('lang');
   out.dir = document.documentElement.getAttribute('dir');
   out.buckets = document.querySelectorAll('#chart [data-bucket]').length;
@@ -76,14 +78,30 @@ PAGE_PROBE = r"""
     out.firstAfterSortDesc = first ? first.getAttribute('data-conn') : null;
     out.ariaSort = th.getAttribute('aria-sort');
   }
-  var g = document.querySelector('#chart [data-bucket]');
-  if (g) {
-    g.dispatchEvent(new MouseEvent('click', { bubbles: true }));
-    out.bucketFrom = document.getElementById('filter-from').value;
-    out.bucketTo = document.getElementById('filter-to').value;
-    out.rowsInBucket = rows();
+  var clear = function () {
     document.getElementById('filter-clear').dispatchEvent(new MouseEvent('click', { bubbles: true }));
-    out.rowsAfterClear = rows();
+  };
+  out.rowsPerBucket = [];
+  Array.prototype.forEach.call(document.querySelectorAll('#chart [data-bucket]'), function (g, i) {
+    g.dispatchEvent(new MouseEvent('click', { bubbles: true }));
+    if (i === 1) {
+      out.bucketFrom = document.getElementById('filter-from').value;
+      out.bucketTo = document.getElementById('filter-to').value;
+    }
+    out.rowsPerBucket.push(rows());
+  });
+  clear();
+  out.rowsAfterClear = rows();
+  var server = document.getElementById('filter-server');
+  out.servers = {};
+  if (server) {
+    Array.prototype.forEach.call(server.options, function (o) {
+      if (!o.value) { return; }
+      server.value = o.value;
+      server.dispatchEvent(new Event('change'));
+      out.servers[o.value] = rows();
+    });
+    clear();
   }
   return JSON.stringify(out);
 })()
@@ -298,8 +316,18 @@ def firefox_page(ch, url):
     return json.loads(result["result"]["value"]), errors, []
 
 
-def expectations(doc):
+def has_problem(c):
+    """As wsclose counts problems: not closed cleanly, or a warning or error finding."""
+    return c["story"]["outcome"] not in ("clean", "encrypted") or any(
+        f["severity"] in ("warning", "error") for f in c.get("findings", []))
+
+
+def expectations(doc, details):
+    """The connections the page lists (only the problem ones when it says so), their
+    count per outcome, and the run's summary."""
     conns = [c for f in doc["files"] for c in f.get("connections", [])]
+    if details == "problems":
+        conns = [c for c in conns if has_problem(c)]
     outcomes = {}
     for c in conns:
         o = c["story"]["outcome"]
@@ -313,7 +341,7 @@ def expectations(doc):
 def check(page, errors, requests, doc, lang):
     """Every failed check, one line each."""
     fails = []
-    conns, outcomes, incident = expectations(doc)
+    conns, outcomes, incident = expectations(doc, page.get("details"))
 
     def expect(cond, what):
         if not cond:
@@ -325,15 +353,28 @@ def check(page, errors, requests, doc, lang):
     expect(not bad, f"the page requested {bad}")
     expect(page.get("ready") == "1", "the page script did not finish (no data-ready on <html>)")
     expect(page.get("external") == 0, f"{page.get('external')} external resource elements in the page")
-    if incident is None or "timeline" not in incident:
+    if incident is None or not incident.get("timeline"):
         fails.append("the JSON document has no incident.timeline: nothing to compare the chart with")
     else:
-        want = incident["timeline"]["buckets"]
+        tl = incident["timeline"]
+        want = tl["buckets"]
         expect(page["buckets"] == want, f"chart has {page['buckets']} [data-bucket] marks, the timeline {want} buckets")
-        if incident.get("details") == "problems":
-            expect(page.get("detailsNote") and str(incident["shown"]) in page["detailsNote"]
+        if page.get("details") == "problems":
+            expect(page.get("detailsNote") and str(len(conns)) in page["detailsNote"]
                    and str(incident["connections"]) in page["detailsNote"],
-                   f"the page does not say details are for problems only: {page.get('detailsNote')!r}")
+                   f"the page does not say details are for the {len(conns)} problems only: {page.get('detailsNote')!r}")
+        elif len(conns) == incident["connections"]:
+            # Every connection counted is listed: a bar's click lists exactly its count, and
+            # a server's filter the summary's count for it.
+            per_bucket = [sum(tl["counts"][k][i] for k in tl["counts"]) for i in range(want)]
+            got = page.get("rowsPerBucket", [])
+            wrong = [(i, g, w) for i, (g, w) in enumerate(zip(got, per_bucket)) if g != w]
+            expect(len(got) == want and not wrong,
+                   f"rows listed per bar click differ from the timeline (bucket, rows, count): {wrong[:5]}")
+            for srv in incident.get("servers", []):
+                name = srv.get("name", srv.get("server"))
+                expect(page["servers"].get(name) == srv["connections"],
+                       f"server filter {name}: {page['servers'].get(name)} rows, the summary counts {srv['connections']}")
     expect(page["rows"] == len(conns), f"table has {page['rows']} rows, the JSON lists {len(conns)} connections")
     expect(page["outcomes"] == outcomes, f"rows per outcome filter {page['outcomes']}, JSON {outcomes}")
     expect(page["rowsAfterReset"] == len(conns), f"{page['rowsAfterReset']} rows after the outcome filter was reset")
@@ -345,11 +386,13 @@ def check(page, errors, requests, doc, lang):
         top = str(max(c["id"] for c in conns)) if len(doc["files"]) == 1 else page.get("firstAfterSortDesc")
         expect(page.get("firstAfterSortDesc") == top and page.get("ariaSort") == "descending",
                f"sorting by id again put #{page.get('firstAfterSortDesc')} first ({page.get('ariaSort')}), want #{top}")
-    if page["buckets"]:
-        expect(page.get("bucketFrom") == "0" and page.get("bucketTo") not in (None, "", "0"),
-               f"a bar click set the time filter to {page.get('bucketFrom')!r}-{page.get('bucketTo')!r}")
-        expect(page.get("rowsInBucket", 0) <= len(conns), "a bar click showed more rows than listed")
-        expect(page.get("rowsAfterClear") == len(conns), "clearing the filters did not bring every row back")
+    if page["buckets"] > 1:
+        bucket_s = incident["timeline"]["bucket_ms"] / 1000 if incident and incident.get("timeline") else None
+        expect(bucket_s is not None and page.get("bucketFrom") not in (None, "")
+               and abs(float(page["bucketFrom"]) - bucket_s) < 1e-9
+               and abs(float(page["bucketTo"]) - 2 * bucket_s) < 1e-9,
+               f"the second bar's click set the time filter to {page.get('bucketFrom')!r}-{page.get('bucketTo')!r}")
+    expect(page.get("rowsAfterClear") == len(conns), "clearing the filters did not bring every row back")
     want_dir = "rtl" if lang == "ar" else "ltr"
     expect(page["lang"] == lang and page["dir"] == want_dir,
            f"<html lang={page['lang']} dir={page['dir']}>, want lang={lang} dir={want_dir}")

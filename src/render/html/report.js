@@ -18,7 +18,7 @@
         return "Details shown for the " + n + " problem connections of " + m +
           "; run with --all for every connection.";
       },
-      code: "code", name: "name", count: "count", share: "share", cause: "cause",
+      withProblems: "with problems", code: "code", name: "name", count: "count", share: "share", cause: "cause",
       span: "time span", example: "example", problemsCol: "problems", server: "server",
       client: "client", id: "#", file: "file", start: "start", duration: "duration",
       outcome: "outcome", closeCode: "close code", likely: "likely cause / diagnosis",
@@ -36,9 +36,9 @@
       catalog: "شرح رموز الإغلاق والتنبيهات", files: "الملفات",
       problems: function (n, m) {
         return "التفاصيل معروضة لـ " + n + " اتصالاً فيها مشكلة من أصل " + m +
-          "؛ شغّل الأداة مع \u200e--all\u200f لعرض كل الاتصالات.";
+          "؛ شغّل الأداة مع --all لعرض كل الاتصالات.";
       },
-      code: "الرمز", name: "الاسم", count: "العدد", share: "النسبة", cause: "السبب",
+      withProblems: "فيها مشكلات", code: "الرمز", name: "الاسم", count: "العدد", share: "النسبة", cause: "السبب",
       span: "المدة الزمنية", example: "مثال", problemsCol: "المشكلات", server: "الخادم",
       client: "العميل", id: "#", file: "الملف", start: "البداية", duration: "المدة",
       outcome: "النتيجة", closeCode: "رمز الإغلاق", likely: "السبب المرجّح / التشخيص",
@@ -122,20 +122,31 @@
     (f.connections || []).forEach(function (c) { rows.push(row(c, fi)); });
   });
 
-  // The class of a connection for the chart when the document has no timeline.
+  // A connection's class, as the incident summary counts it.
   function classOf(c) {
-    if ((c.closes || []).some(function (x) { return x.verdict === "illegal"; }) || c.story.outcome === "failed") { return "illegal"; }
+    if (c.story.outcome === "tls_failed") { return "tls_failure"; }
+    if ((c.findings || []).some(function (f) { return f.severity === "error"; })) { return "illegal"; }
     switch (c.story.outcome) {
-      case "clean": return "clean";
-      case "abnormal": return "abnormal";
-      case "tls_failed": return "tls_failure";
+      case "clean": case "no_status": return "clean";
+      case "abnormal": case "one_sided": case "failed": return "abnormal";
       default: return "other";
     }
   }
+  // A server's name, as the incident summary gives it: the Host asked for (with the port),
+  // else the SNI and port, else the address.
   function serverName(c) {
-    if (c.handshake && c.handshake.host) { return c.handshake.host; }
-    if (c.tls && c.tls.sni) { return c.tls.sni; }
+    var port = String(c.server).slice(String(c.server).lastIndexOf(":") + 1);
+    var host = c.handshake && c.handshake.host;
+    if (host) { return hasPort(host) ? host : host + ":" + port; }
+    if (c.tls && c.tls.sni) { return c.tls.sni + ":" + port; }
     return c.server;
+  }
+  function hasPort(host) {
+    var i = host.lastIndexOf(":");
+    if (i < 0) { return false; }
+    var h = host.slice(0, i);
+    return /^[0-9]+$/.test(host.slice(i + 1)) && h.length > 0 &&
+      (h.indexOf(":") < 0 || h.charAt(h.length - 1) === "]");
   }
   function causeOf(c) {
     var closes = c.closes || [];
@@ -208,10 +219,14 @@
       return;
     }
     app.appendChild(el("div", { "class": "stats" }, [
-      el("span", { "class": "stat" }, [el("b", null, [incident.connections]), " " + T.connections])
+      el("span", { "class": "stat" }, [el("b", null, [incident.connections]), " " + T.connections]),
+      typeof incident.problems === "number" ? el("span", { "class": "stat" }, [el("b", null, [incident.problems]), " " + T.withProblems]) : null
     ]));
     if (incident.details === "problems") {
-      app.appendChild(el("div", { "class": "note", id: "details-note" }, [T.problems(incident.shown, incident.connections)]));
+      // The option stays left to right inside Arabic text.
+      var parts = T.problems(incident.shown, incident.connections).split("--all");
+      app.appendChild(el("div", { "class": "note", id: "details-note" },
+        [parts[0], el("code", { dir: "ltr" }, ["--all"]), parts.slice(1).join("--all")]));
     }
     app.appendChild(el("h3", null, [T.outcomes]));
     app.appendChild(stats(incident.outcomes || {}));
@@ -229,12 +244,17 @@
     if ((incident.servers || []).length) {
       grid.appendChild(el("div", null, [el("h3", null, [T.servers]), table(
         [[T.server], [T.connections, "num"], [T.problemsCol, "num"]], incident.servers,
-        function (x) { return [x.server, x.connections, x.problems]; })]));
+        function (x) {
+          var name = x.name || x.server;
+          var a = el("span", { "class": "link" }, [name]);
+          a.addEventListener("click", function () { setFilter("server", name); });
+          return [a, x.connections, x.problems];
+        })]));
     }
     if ((incident.clients || []).length) {
       grid.appendChild(el("div", null, [el("h3", null, [T.clients]), table(
         [[T.client], [T.connections, "num"], [T.problemsCol, "num"]], incident.clients,
-        function (x) { return [x.client, x.connections, x.problems]; })]));
+        function (x) { return [x.name || x.client, x.connections, x.problems]; })]));
     }
     if ((incident.causes || []).length) {
       app.appendChild(el("h3", null, [T.causes]));
@@ -247,7 +267,10 @@
             ex.addEventListener("click", function () { openConn(x.example, x.example_file); });
           }
           var share = typeof x.share === "number" ? Math.round(x.share * 100) + "%" : "";
-          var servers = (x.servers || []).map(function (s) { return s.server + (x.servers.length > 1 ? " (" + s.count + ")" : ""); }).join(", ");
+          var servers = (x.servers || []).map(function (s) {
+            var n = s.connections !== undefined ? s.connections : s.count;
+            return (s.name || s.server) + (x.servers.length > 1 ? " (" + n + ")" : "");
+          }).join(", ");
           var span = clock(ms(x.first)) + (x.last && x.last !== x.first ? "–" + clock(ms(x.last)) : "");
           var cls = el("span", { "class": "o " + (x["class"] || "other") }, [T.classes[x["class"]] || words(x["class"] || "")]);
           return [x.count, share, el("span", null, [cls, " ", x.summary || words(x.cause)]), servers, span, ex];
@@ -298,7 +321,7 @@
       totals.push(classes.reduce(function (s, k) { return s + (tl.counts[k][i] || 0); }, 0));
     }
     var max = Math.max.apply(null, totals.concat([1]));
-    var W = 960, H = 200, left = 40, right = 10, top = 10, bottom = 24;
+    var W = 960, H = 200, left = 40, right = 30, top = 10, bottom = 24;
     var bw = (W - left - right) / n;
     var y = function (v) { return (H - top - bottom) * v / max; };
     var root = svg("svg", { viewBox: "0 0 " + W + " " + H, role: "img", "aria-label": T.timeline });
@@ -335,7 +358,7 @@
     }
     var legend = el("div", { "class": "legend" }, classes.map(function (k) {
       var total = tl.counts[k].reduce(function (s, v) { return s + v; }, 0);
-      return el("span", null, [el("span", { "class": "swatch", style: "background:var(--" + k + ")" }), T.classes[k] + " (" + total + ")"]);
+      return total === 0 ? null : el("span", null, [el("span", { "class": "swatch", style: "background:var(--" + k + ")" }), T.classes[k] + " (" + total + ")"]);
     }));
     app.appendChild(el("div", { "class": "chart", id: "chart" }, [root]));
     app.appendChild(legend);
