@@ -148,3 +148,42 @@ fn a_reason_text_cannot_end_the_script_element() {
         reason
     );
 }
+
+#[test]
+fn beyond_the_limit_the_page_lists_the_problems_and_says_so() {
+    let cfg = wsclose_testgen::synth::SynthConfig {
+        target_bytes: 800 << 10,
+        messages: 1,
+        ..Default::default()
+    };
+    let mut bytes = Vec::new();
+    let stats = wsclose_testgen::synth::write_capture(&mut bytes, &cfg).expect("synth");
+    assert!(
+        stats.connections > wsclose::render::DETAILS_LIMIT,
+        "{stats:?}"
+    );
+    let path = temp_capture("html-many.pcap", &bytes);
+    let path = path.to_str().expect("path");
+    let (page, doc) = page_and_document(&[path]);
+    let data: Value = serde_json::from_str(embedded(&page, "wsclose-data")).expect("parses");
+    let listed = data["files"][0]["connections"].as_array().expect("listed");
+    let incident = &data["incident"];
+    assert_eq!(incident["details"], "problems");
+    assert_eq!(incident["connections"], doc["incident"]["connections"]);
+    assert_eq!(incident["shown"], listed.len());
+    assert_eq!(incident["problems"], listed.len());
+    assert!(!listed.is_empty() && (listed.len() as u64) < stats.connections);
+    // The same document otherwise: the file's counts, and each listed connection.
+    assert_eq!(data["files"][0]["summary"], doc["files"][0]["summary"]);
+    let all = doc["files"][0]["connections"].as_array().expect("all");
+    for c in listed {
+        assert!(
+            all.contains(c),
+            "connection #{} as in the JSON document",
+            c["id"]
+        );
+    }
+    let (page, doc) = page_and_document(&["--all", path]);
+    let data: Value = serde_json::from_str(embedded(&page, "wsclose-data")).expect("parses");
+    assert_eq!(data, doc, "--all: the JSON document itself");
+}
