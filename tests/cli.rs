@@ -84,9 +84,17 @@ fn reads_standard_input() {
     let out = child.wait_with_output().unwrap();
     assert!(out.status.success());
     let text = String::from_utf8(out.stdout).unwrap();
-    assert_eq!(text.lines().count(), 3, "two Close frames and the file: {text}");
+    assert_eq!(
+        text.lines().count(),
+        3,
+        "two Close frames and the file: {text}"
+    );
     assert!(text.contains("\"code\":1001") && text.contains("\"file\":\"-\""));
-    assert!(text.lines().last().unwrap().starts_with("{\"type\":\"file\""));
+    assert!(text
+        .lines()
+        .last()
+        .unwrap()
+        .starts_with("{\"type\":\"file\""));
 }
 
 /// `wsclose analyze --color COLOR samples/wire-1015.pcap`, with `env` set and the colour
