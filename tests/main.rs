@@ -16,6 +16,7 @@ mod evidence;
 mod expectations;
 mod explain;
 mod golden;
+mod incident;
 mod interop;
 mod precision;
 mod proxy;
