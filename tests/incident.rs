@@ -374,3 +374,42 @@ fn analyze_json_files(files: &[&str]) -> Value {
     args.extend_from_slice(files);
     serde_json::from_slice(&wsclose(&args).stdout).expect("JSON")
 }
+
+/// A capture with more connections than the text report details: the summary says so and
+/// only the problem connections follow, unless `--all` asks for every one.
+#[test]
+fn beyond_the_limit_only_problem_connections_are_detailed() {
+    let cfg = wsclose_testgen::synth::SynthConfig {
+        target_bytes: 800_000,
+        messages: 1,
+        concurrent: 4,
+        seed: 7,
+    };
+    let mut bytes = Vec::new();
+    let stats = wsclose_testgen::synth::write_capture(&mut bytes, &cfg).expect("synth");
+    assert!(stats.connections > 300, "{} connections", stats.connections);
+    let path = crate::temp_capture("many-connections.pcap", &bytes);
+    let file = path.to_str().unwrap();
+    let doc = analyze_json(file);
+    let inc = &doc["files"][0]["incident"];
+    let total = inc["connections"].as_u64().unwrap();
+    let problems = inc["problems"].as_u64().unwrap();
+    assert_eq!(total, stats.connections);
+    assert!(problems > 0 && problems < total, "{problems} of {total}");
+    // JSON keeps every connection.
+    assert_eq!(
+        doc["files"][0]["connections"].as_array().unwrap().len() as u64,
+        total
+    );
+    let (_, text, _) = run(&["analyze", file, "--color", "never"]);
+    assert!(
+        text.contains(&format!(
+            "the {problems} connection(s) with problems follow, of {total}"
+        )),
+        "{text}"
+    );
+    assert_eq!(text.matches("\nConnection #").count() as u64, problems);
+    let (_, text, _) = run(&["analyze", file, "--color", "never", "--all"]);
+    assert_eq!(text.matches("\nConnection #").count() as u64, total);
+    assert!(!text.contains("with problems follow"));
+}
