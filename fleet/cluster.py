@@ -154,6 +154,10 @@ def analyze_one(
             record = json.loads(line)
             if record.get("file") == "-":
                 record["file"] = src
+            # A file record's summary names an example connection's file per cause.
+            for cause in (record.get("incident") or {}).get("causes", []):
+                if cause.get("example_file") == "-":
+                    cause["example_file"] = src
             records.append(json.dumps(record, ensure_ascii=False, separators=(",", ":")))
         body = "".join(r + "\n" for r in records).encode()
         err.seek(0)

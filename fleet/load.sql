@@ -26,7 +26,7 @@ FROM read_ndjson(
         -- JSON schema number, when the record carries one (checked below)
         schema: 'INTEGER',
         -- both record types
-        type: 'VARCHAR',            -- close_frame | no_close_frame
+        type: 'VARCHAR',            -- close_frame | no_close_frame | file
         file: 'VARCHAR',            -- the capture's path as wsclose was given it
         connection: 'BIGINT',       -- connection number within the file
         client: 'VARCHAR',          -- ip:port
@@ -52,26 +52,44 @@ FROM read_ndjson(
         client_observed: 'JSON',
         server_observed: 'JSON',
         likely_cause: 'VARCHAR',
+        cause: 'VARCHAR',           -- a stable name for likely_cause (dropped_without_close, ...)
         proxy: 'JSON',
         idle_timeout: 'STRUCT(seconds DOUBLE, kind VARCHAR, setting VARCHAR, off_ms DOUBLE, confidence VARCHAR)',
         linked_leg: 'JSON',
-        tls: 'JSON'
+        tls: 'JSON',
+        -- file: one record ending each capture's output (also for captures with no
+        -- connection, or that could not be read)
+        format: 'VARCHAR',
+        gzip: 'BOOLEAN',
+        summary: 'JSON',
+        warnings: 'JSON',
+        error: 'VARCHAR',
+        incident: 'JSON'
     }
 );
+
+-- One row per capture analysed (its summary, warnings, error and incident summary), apart
+-- from the close events.
+CREATE OR REPLACE TABLE wsclose_files AS
+SELECT file, format, gzip, summary, warnings, error, incident
+FROM wsclose WHERE type = 'file';
 
 -- The checks: each fails the script with its message, or returns one NULL row.
 SELECT CASE WHEN count(*) > 0 THEN error(format(
     'wsclose JSONL: {} record(s) of a type this file does not know (first: {} in {})',
     count(*), any_value(type), any_value(file))) END AS unknown_record_types
-FROM wsclose WHERE type IS NULL OR type NOT IN ('close_frame', 'no_close_frame');
+FROM wsclose WHERE type IS NULL OR type NOT IN ('close_frame', 'no_close_frame', 'file');
 
 SELECT CASE WHEN count(*) > 0 THEN error(format(
     'wsclose JSONL: {} record(s) lack file, connection, server, outcome, frame or ts (first in {}): has the schema changed?',
     count(*), any_value(file))) END AS missing_fields
 FROM wsclose
-WHERE file IS NULL OR connection IS NULL OR server IS NULL OR outcome IS NULL
-    OR frame IS NULL OR ts IS NULL
-    OR (type = 'close_frame' AND (direction IS NULL OR verdict IS NULL));
+WHERE type <> 'file' AND (file IS NULL OR connection IS NULL OR server IS NULL
+    OR outcome IS NULL OR frame IS NULL OR ts IS NULL
+    OR (type = 'close_frame' AND (direction IS NULL OR verdict IS NULL)));
+
+-- The close events alone from here on.
+DELETE FROM wsclose WHERE type = 'file';
 
 SELECT CASE WHEN count(*) > 0 THEN error(format(
     'wsclose JSONL: {} record(s) with schema {} (first in {}); these queries are written for schema 2',
@@ -88,12 +106,14 @@ FROM (
 WHERE key NOT IN ('schema', 'type', 'file', 'connection', 'client', 'server', 'outcome', 'frame', 'ts',
     'direction', 'src', 'dst', 'code', 'reason', 'reason_hex', 'payload_len', 'verdict',
     'problems', 'peer_reaction', 'explanation', 'evidence', 'diagnosis', 'client_observed',
-    'server_observed', 'likely_cause', 'proxy', 'idle_timeout', 'linked_leg', 'tls')
+    'server_observed', 'likely_cause', 'cause', 'proxy', 'idle_timeout', 'linked_leg', 'tls',
+    'format', 'gzip', 'summary', 'warnings', 'error', 'incident')
 GROUP BY key ORDER BY key;
 
 -- One row per connection. A connection has either Close frame records or one
 -- no_close_frame record. Its cause: the diagnosis of its Close (a stable name such as
--- restart or rate_limit), else its likely_cause with packet numbers, times, durations and
+-- restart or rate_limit), else the stable name of its likely cause (dropped_without_close,
+-- reset_after_message, ...), else its likely_cause with packet numbers, times, durations and
 -- sizes replaced by N (likely_cause is a sentence naming this connection's packets), else,
 -- for Close frames with no diagnosis, the first Close's code.
 CREATE OR REPLACE VIEW wsclose_connections AS
@@ -109,6 +129,7 @@ WITH c AS (
         arg_min_null(direction, frame) FILTER (WHERE type = 'close_frame') AS first_closer,
         any_value(diagnosis.cause) FILTER (WHERE diagnosis.cause IS NOT NULL) AS diagnosis,
         any_value(likely_cause) AS likely_cause,
+        any_value(cause) AS drop_cause,
         any_value(tls) FILTER (WHERE tls IS NOT NULL) AS tls
     FROM wsclose
     GROUP BY file, connection
@@ -116,6 +137,7 @@ WITH c AS (
 SELECT *,
     coalesce(
         diagnosis,
+        drop_cause,
         regexp_replace(regexp_replace(regexp_replace(regexp_replace(likely_cause,
             '[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:.]+Z', 'T', 'g'),
             '(packets?|connection) #?[0-9]+', '\1 N', 'g'),

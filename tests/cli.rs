@@ -41,8 +41,8 @@ fn truncated_capture_reports_what_it_holds_and_exits_2() {
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(
         stdout.lines().count(),
-        2,
-        "both Close frames before the cut are reported: {stdout}"
+        3,
+        "both Close frames before the cut are reported, then the file's record: {stdout}"
     );
 }
 
@@ -84,8 +84,17 @@ fn reads_standard_input() {
     let out = child.wait_with_output().unwrap();
     assert!(out.status.success());
     let text = String::from_utf8(out.stdout).unwrap();
-    assert_eq!(text.lines().count(), 2);
+    assert_eq!(
+        text.lines().count(),
+        3,
+        "two Close frames and the file: {text}"
+    );
     assert!(text.contains("\"code\":1001") && text.contains("\"file\":\"-\""));
+    assert!(text
+        .lines()
+        .last()
+        .unwrap()
+        .starts_with("{\"type\":\"file\""));
 }
 
 /// `wsclose analyze --color COLOR samples/wire-1015.pcap`, with `env` set and the colour

@@ -17,6 +17,7 @@ mod expectations;
 mod explain;
 mod golden;
 mod html;
+mod incident;
 mod interop;
 mod precision;
 mod proxy;
@@ -61,11 +62,18 @@ pub fn analyze_json(file: &str) -> serde_json::Value {
 /// Every close-frame record of the JSONL output of `file`.
 pub fn jsonl(file: &Path) -> Vec<serde_json::Value> {
     let out = wsclose(&["analyze", "--format", "jsonl", file.to_str().expect("path")]);
-    String::from_utf8(out.stdout)
+    let mut recs: Vec<serde_json::Value> = String::from_utf8(out.stdout)
         .expect("utf-8")
         .lines()
         .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("bad JSONL line ({e}): {l}")))
-        .collect()
+        .collect();
+    // Every file's output ends with one record of the file itself; the rest are its close
+    // events.
+    let last = recs.pop().expect("a file record");
+    assert_eq!(last["type"], "file", "the last record: {last}");
+    assert_eq!(last["schema"], 2);
+    assert!(recs.iter().all(|r| r["type"] != "file" && r["schema"] == 2));
+    recs
 }
 
 /// Writes `bytes` to a fresh file under the target directory and returns its path.

@@ -5,10 +5,11 @@ use std::net::SocketAddr;
 
 use serde::Serialize;
 
-use crate::capture::Ts;
+use crate::capture::{Format, Ts};
+use crate::incident::IncidentReport;
 use crate::report::{
-    CloseReport, ConnReport, IdleTimeout, LinkedLeg, Observed, Outcome, ProxyReport, TlsReport,
-    SCHEMA_VERSION,
+    CloseReport, ConnReport, DropCause, FileReport, FileWarning, IdleTimeout, LinkedLeg, Observed,
+    Outcome, ProxyReport, Summary, TlsReport, SCHEMA_VERSION,
 };
 
 /// The opening of the JSON document, up to the start of the `files` array.
@@ -19,11 +20,13 @@ pub fn document_head() -> String {
     )
 }
 
-/// What every JSONL record starts with: its type and the connection it is about.
+/// What every JSONL record starts with: its type, the schema, and the connection it is
+/// about.
 #[derive(Serialize)]
 struct RecordHead<'a> {
     #[serde(rename = "type")]
     kind: &'static str,
+    schema: u32,
     file: &'a str,
     connection: u64,
     client: SocketAddr,
@@ -35,6 +38,7 @@ impl<'a> RecordHead<'a> {
     fn of(kind: &'static str, file: &'a str, c: &ConnReport) -> RecordHead<'a> {
         RecordHead {
             kind,
+            schema: SCHEMA_VERSION,
             file,
             connection: c.id,
             client: c.client,
@@ -61,6 +65,8 @@ struct NoCloseRecord<'a> {
     client_observed: &'a Option<Observed>,
     server_observed: &'a Option<Observed>,
     likely_cause: &'a Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cause: Option<DropCause>,
     #[serde(skip_serializing_if = "Option::is_none")]
     proxy: Option<&'a ProxyReport>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -93,6 +99,7 @@ pub fn jsonl_records(file: &str, c: &ConnReport, out: &mut Vec<u8>) -> serde_jso
             client_observed: &c.story.client_observed,
             server_observed: &c.story.server_observed,
             likely_cause: &c.story.likely_cause,
+            cause: c.story.cause,
             proxy: c.story.proxy.as_ref(),
             idle_timeout: c.story.idle_timeout.as_ref(),
             linked_leg: c.story.linked_leg.as_ref(),
@@ -101,5 +108,43 @@ pub fn jsonl_records(file: &str, c: &ConnReport, out: &mut Vec<u8>) -> serde_jso
         serde_json::to_writer(&mut *out, &record)?;
         out.push(b'\n');
     }
+    Ok(())
+}
+
+/// The JSONL record that ends a file: its summary, warnings, error and incident summary
+/// (every file has one, with or without connections).
+#[derive(Serialize)]
+struct FileRecord<'a> {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    schema: u32,
+    file: &'a str,
+    format: Option<Format>,
+    gzip: bool,
+    summary: &'a Summary,
+    warnings: &'a [FileWarning],
+    error: &'a Option<String>,
+    incident: &'a IncidentReport,
+}
+
+/// The record of a finished file, followed by a newline.
+pub fn jsonl_file_record(
+    f: &FileReport,
+    incident: &IncidentReport,
+    out: &mut Vec<u8>,
+) -> serde_json::Result<()> {
+    let record = FileRecord {
+        kind: "file",
+        schema: SCHEMA_VERSION,
+        file: &f.path,
+        format: f.format,
+        gzip: f.gzip,
+        summary: &f.summary,
+        warnings: &f.warnings,
+        error: &f.error,
+        incident,
+    };
+    serde_json::to_writer(&mut *out, &record)?;
+    out.push(b'\n');
     Ok(())
 }

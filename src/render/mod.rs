@@ -294,7 +294,12 @@ impl<'w> Output<'w> {
         }
         let all = self.details_all(inc.connections());
         match self.format {
-            Format::Jsonl => {}
+            Format::Jsonl => {
+                let report = inc.report(true, inc.connections(), TOP, JSON_BUCKETS);
+                self.scratch.clear();
+                json::jsonl_file_record(f, &report, &mut self.scratch)?;
+                self.out.write_all(&self.scratch)?;
+            }
             Format::Json => {
                 if self.files > 0 {
                     self.out.write_all(b",")?;
