@@ -17,6 +17,7 @@ mod expectations;
 mod explain;
 mod golden;
 mod interop;
+mod jobs;
 mod precision;
 mod proxy;
 mod regression;
