@@ -206,7 +206,7 @@ fn analyze(args: &cli::AnalyzeArgs) -> ExitCode {
         files: files.len(),
         filter,
     };
-    let _ticker = (!args.quiet && io::stderr().is_terminal()).then(|| {
+    let ticker = (!args.quiet && io::stderr().is_terminal()).then(|| {
         let progress = Arc::new(Progress::default());
         opts.progress = Some(progress.clone());
         Ticker::start(progress, total_bytes(&files), files.len() as u64)
@@ -224,18 +224,20 @@ fn analyze(args: &cli::AnalyzeArgs) -> ExitCode {
         jobs,
         only_problems: args.only_problems,
     };
+    // Messages on standard error first clear the progress line, if it is drawn.
+    let clear = if ticker.is_some() { "\r\x1b[K" } else { "" };
     let analyzed = analyze_files(
         &run,
         &mut out,
         &mut |report, err| {
             if args.verbose {
                 for w in &report.warnings {
-                    eprintln!("wsclose: {}: warning: {}", report.path, w.message);
+                    eprintln!("{clear}wsclose: {}: warning: {}", report.path, w.message);
                 }
             }
             if let Some(e) = err {
                 failed = true;
-                eprintln!("wsclose: {e}");
+                eprintln!("{clear}wsclose: {e}");
             }
         },
         &|e| {
@@ -256,6 +258,7 @@ fn analyze(args: &cli::AnalyzeArgs) -> ExitCode {
     if let Err(e) = lock.flush() {
         return finish_io(e);
     }
+    drop(ticker);
     if failed {
         ExitCode::from(2)
     } else {
