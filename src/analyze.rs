@@ -5,6 +5,7 @@
 //! and warnings come back at the end.
 
 use std::io::Read;
+use std::sync::Arc;
 
 use crate::capture::{self, CaptureInfo, Record};
 use crate::conn::ConnOptions;
@@ -13,6 +14,7 @@ use crate::error::Error;
 use crate::flows::{Flows, Limits};
 use crate::legs::Linker;
 use crate::pipeline::{self, Item};
+use crate::progress::{self, Counted, FileProgress, Progress};
 use crate::report::{ConnReport, FileReport};
 use crate::together::Together;
 
@@ -37,6 +39,9 @@ pub struct Options {
     pub max_total_pending: usize,
     /// Read and decode on a second thread while this one analyzes (the output is the same).
     pub pipelined: bool,
+    /// Counters of bytes, packets and open connections to update as the analysis goes
+    /// (for a progress line), shared by the files of a run.
+    pub progress: Option<Arc<Progress>>,
 }
 
 impl Default for Options {
@@ -52,6 +57,7 @@ impl Default for Options {
             max_flows: DEFAULT_MAX_FLOWS,
             max_total_pending: MAX_TOTAL_PENDING,
             pipelined: true,
+            progress: None,
         }
     }
 }
@@ -110,22 +116,49 @@ pub fn analyze_reader(
         ..opts.conn.clone()
     };
     let mut flows = Flows::new(&conn, limits, &mut push);
+    let (input, mut progress): (Box<dyn Read + Send>, _) = match &opts.progress {
+        Some(shared) => (
+            Box::new(Counted {
+                inner: input,
+                shared: shared.clone(),
+            }),
+            Some(FileProgress::new(shared.clone())),
+        ),
+        None => (input, None),
+    };
+    // Every `progress::EVERY` packets, the counters learn how far the analysis is.
+    let mut count = |frame_no: u64, flows: &Flows| {
+        if frame_no % progress::EVERY == 0 {
+            if let Some(p) = progress.as_mut() {
+                p.update(frame_no, flows.open_connections() as u64);
+            }
+        }
+    };
     let result = if opts.pipelined {
         pipeline::read_segments(path, input, &mut info, |item| match item {
-            Item::Segment(frame_no, ts, seg) => flows.packet(frame_no, ts, seg),
+            Item::Segment(frame_no, ts, seg) => {
+                flows.packet(frame_no, ts, seg);
+                count(frame_no, &flows);
+            }
             Item::TlsSecrets(text) => flows.tls_secrets(text),
         })
     } else {
         capture::read_packets(path, input, &mut info, |record| match record {
-            Record::Packet(pkt) => flows.packet(
-                pkt.frame_no,
-                pkt.ts,
-                decode::decode(pkt.linktype, pkt.data, pkt.orig_len),
-            ),
+            Record::Packet(pkt) => {
+                flows.packet(
+                    pkt.frame_no,
+                    pkt.ts,
+                    decode::decode(pkt.linktype, pkt.data, pkt.orig_len),
+                );
+                count(pkt.frame_no, &flows);
+            }
             Record::TlsSecrets(text) => flows.tls_secrets(text),
         })
     };
     let (mut summary, warnings) = flows.finish();
+    if let Some(p) = progress {
+        p.finish(info.packets);
+    }
     together.finish();
     drop(together);
     linker.finish();

@@ -103,6 +103,11 @@ impl<'a> Flows<'a> {
         self.keylog = Some(keylog);
     }
 
+    /// TCP connections in the table now.
+    pub fn open_connections(&self) -> usize {
+        self.flows.len()
+    }
+
     /// One packet of the capture, decoded (or the reason it yielded no TCP segment).
     pub fn packet(&mut self, frame_no: u64, ts: Ts, decoded: Result<Segment<'_>, Skip>) {
         self.now = ts;

@@ -2,7 +2,7 @@
 //! the exit code: 0 done, 1 `check` found the policy broken, 2 an input (or the policy, or
 //! an `explain` query) could not be read.
 
-use std::io::{self, Write};
+use std::io::{self, IsTerminal, Write};
 use std::process::ExitCode;
 use std::sync::Arc;
 
@@ -12,9 +12,11 @@ mod cli;
 
 use cli::{CheckArgs, Cli, Color, Command, ExplainArgs, ExplainFormat};
 use wsclose::filter::Filter;
+use wsclose::jobs::{analyze_files, Run};
+use wsclose::progress::{Progress, Ticker};
 use wsclose::render::{Output, View};
 use wsclose::tls::keylog::KeyLog;
-use wsclose::{analyze_file, Options};
+use wsclose::Options;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -156,7 +158,8 @@ fn finish_io(e: io::Error) -> ExitCode {
     ExitCode::from(2)
 }
 
-/// `wsclose analyze`: reports every file, streaming; exit 2 when one could not be read.
+/// `wsclose analyze`: reports every file, in parallel when there are several (`--jobs`),
+/// in the order given; exit 2 when one could not be read.
 fn analyze(args: &cli::AnalyzeArgs) -> ExitCode {
     let color = match args.color {
         Color::Always => true,
@@ -178,8 +181,14 @@ fn analyze(args: &cli::AnalyzeArgs) -> ExitCode {
         Ok(keylog) => opts.conn.keylog = keylog,
         Err(e) => return fatal(&e),
     }
-    let stdout = io::stdout();
-    let mut lock = io::BufWriter::with_capacity(1 << 16, stdout.lock());
+    let files = match wsclose::check::expand_inputs(&args.files) {
+        Ok(f) => f,
+        Err(e) => return fatal(&e),
+    };
+    let jobs = match args.jobs {
+        Some(n) => usize::from(n),
+        None => std::thread::available_parallelism().map_or(1, usize::from),
+    };
     let filter = Filter::default()
         .with_servers(&args.server)
         .and_then(|f| f.with_clients(&args.client))
@@ -194,48 +203,54 @@ fn analyze(args: &cli::AnalyzeArgs) -> ExitCode {
     let view = View {
         group_by: args.group_by.into(),
         all: args.all,
-        files: args.files.len(),
+        files: files.len(),
         filter,
     };
+    let ticker = (!args.quiet && io::stderr().is_terminal()).then(|| {
+        let progress = Arc::new(Progress::default());
+        opts.progress = Some(progress.clone());
+        Ticker::start(progress, total_bytes(&files), files.len() as u64)
+    });
+    let stdout = io::stdout();
+    let mut lock = io::BufWriter::with_capacity(1 << 16, stdout.lock());
     let mut out = Output::new(args.format.into(), color, view, &mut lock);
     out.set_lang(args.lang.into());
-    let mut failed = false;
-    let mut io_error: Option<io::Error> = None;
     if let Err(e) = out.begin() {
         return finish_io(e);
     }
-    for path in &args.files {
-        let only_problems = args.only_problems;
-        let (report, err) = analyze_file(path, &opts, &mut |c| {
-            if only_problems && !c.has_problem() {
-                return;
-            }
-            if io_error.is_none() {
-                if let Err(e) = out.connection(path, c) {
-                    if e.kind() == io::ErrorKind::BrokenPipe {
-                        // The reader went away (`| head`): stop now rather than
-                        // analyze the rest of a large capture for nobody.
-                        std::process::exit(0);
-                    }
-                    io_error = Some(e);
+    let mut failed = false;
+    let run = Run {
+        files: &files,
+        opts: &opts,
+        jobs,
+        only_problems: args.only_problems,
+    };
+    // Messages on standard error first clear the progress line, if it is drawn.
+    let clear = if ticker.is_some() { "\r\x1b[K" } else { "" };
+    let analyzed = analyze_files(
+        &run,
+        &mut out,
+        &mut |report, err| {
+            if args.verbose {
+                for w in &report.warnings {
+                    eprintln!("{clear}wsclose: {}: warning: {}", report.path, w.message);
                 }
             }
-        });
-        if let Some(e) = io_error.take() {
-            return finish_io(e);
-        }
-        if let Err(e) = out.end_file(&report) {
-            return finish_io(e);
-        }
-        if args.verbose {
-            for w in &report.warnings {
-                eprintln!("wsclose: {path}: warning: {}", w.message);
+            if let Some(e) = err {
+                failed = true;
+                eprintln!("{clear}wsclose: {e}");
             }
-        }
-        if let Some(e) = err {
-            failed = true;
-            eprintln!("wsclose: {e}");
-        }
+        },
+        &|e| {
+            if e.kind() == io::ErrorKind::BrokenPipe {
+                // The reader went away (`| head`): stop now rather than analyze the rest
+                // for nobody.
+                std::process::exit(0);
+            }
+        },
+    );
+    if let Err(e) = analyzed {
+        return finish_io(e);
     }
     if let Err(e) = out.end() {
         return finish_io(e);
@@ -244,9 +259,24 @@ fn analyze(args: &cli::AnalyzeArgs) -> ExitCode {
     if let Err(e) = lock.flush() {
         return finish_io(e);
     }
+    drop(ticker);
     if failed {
         ExitCode::from(2)
     } else {
         ExitCode::SUCCESS
     }
+}
+
+/// The bytes of the captures together, when known before reading them: every one a
+/// regular file, not compressed.
+fn total_bytes(files: &[String]) -> Option<u64> {
+    let mut total = 0;
+    for f in files {
+        let meta = std::fs::metadata(f).ok().filter(|m| m.is_file())?;
+        if f == "-" || f.to_ascii_lowercase().ends_with(".gz") {
+            return None;
+        }
+        total += meta.len();
+    }
+    Some(total)
 }

@@ -19,6 +19,7 @@ mod golden;
 mod html;
 mod incident;
 mod interop;
+mod jobs;
 mod precision;
 mod proxy;
 mod regression;

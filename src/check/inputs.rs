@@ -60,6 +60,24 @@ pub fn collect_inputs(inputs: &[String]) -> Result<Vec<String>, InputError> {
     Ok(out)
 }
 
+/// The capture files named by `inputs`, in the order given: a file as given, a
+/// directory's captures (searched recursively, as `collect_inputs` does) sorted by path,
+/// a glob pattern's matches sorted. Nothing is removed: a file named twice is there twice.
+/// For `analyze`, whose report follows the order of its arguments.
+pub fn expand_inputs(inputs: &[String]) -> Result<Vec<String>, InputError> {
+    let mut out = Vec::new();
+    for input in inputs {
+        let path = Path::new(input);
+        if input == "-" || (!path.is_dir() && (path.exists() || !input.contains(['*', '?', '[']))) {
+            out.push(input.clone());
+            continue;
+        }
+        let mut found = collect_inputs(std::slice::from_ref(input))?;
+        out.append(&mut found);
+    }
+    Ok(out)
+}
+
 /// Adds the files `pattern` matches, and the captures in the directories it matches.
 fn expand(pattern: &str, out: &mut Vec<String>) -> Result<(), InputError> {
     let paths = glob::glob(pattern).map_err(|source| InputError::BadPattern {
@@ -207,6 +225,37 @@ mod tests {
         );
         let e = collect_inputs(&[s(&root.join("[*.pcap"))]).unwrap_err();
         assert!(e.to_string().contains("[*.pcap: bad pattern: "), "{e}");
+    }
+
+    #[test]
+    fn expanded_in_the_order_given() {
+        let tmp = tempfile::tempdir().unwrap();
+        let root = tmp.path();
+        fs::create_dir_all(root.join("d/a")).unwrap();
+        for f in ["z.pcap", "d/b.pcap", "d/a/c.pcap", "d/a.pcap"] {
+            fs::write(root.join(f), b"").unwrap();
+        }
+        let z = s(&root.join("z.pcap"));
+        let found = expand_inputs(&[
+            z.clone(),
+            s(&root.join("d")),
+            "-".into(),
+            z.clone(),
+            s(&root.join("missing.pcap")),
+        ])
+        .unwrap();
+        assert_eq!(
+            found,
+            [
+                z.clone(),
+                s(&root.join("d/a.pcap")),
+                s(&root.join("d/a/c.pcap")),
+                s(&root.join("d/b.pcap")),
+                "-".into(),
+                z,
+                s(&root.join("missing.pcap")),
+            ]
+        );
     }
 
     #[cfg(unix)]

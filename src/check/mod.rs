@@ -22,7 +22,7 @@ pub mod scope;
 
 pub use apply::{Endpoints, FileResult, Totals, Violation};
 pub use codes::{CodeRange, Codes};
-pub use inputs::{collect_inputs, InputError};
+pub use inputs::{collect_inputs, expand_inputs, InputError};
 pub use policy::{load_policy, LoadError, Policy, PolicyError};
 pub use rule::{CheckRule, PolicyRule};
 pub use scope::{HostPattern, Scope};

@@ -30,38 +30,16 @@ const STYLE: &str = include_str!("html/report.css");
 const CSP: &str =
     "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; img-src data:";
 
-/// The page being built: the JSON document so far and what the catalog must explain.
-pub struct Page {
-    doc: SpooledTempFile,
-    lang: Lang,
+/// What the catalog of a page must explain, and the files it covers (for its title):
+/// noted per file, merged per run.
+#[derive(Clone, Debug, Default)]
+pub struct Notes {
     codes: BTreeSet<u16>,
     alerts: BTreeSet<u8>,
     paths: Vec<String>,
 }
 
-/// The catalog part of the page: the entries for the codes met, in both languages.
-#[derive(Serialize)]
-struct Catalog<'a> {
-    lang: Lang,
-    en: &'a [Card],
-    ar: &'a [Card],
-}
-
-impl Page {
-    pub fn new(lang: Lang) -> Page {
-        Page {
-            doc: SpooledTempFile::new(DOC_MEMORY),
-            lang,
-            codes: BTreeSet::new(),
-            alerts: BTreeSet::new(),
-            paths: Vec::new(),
-        }
-    }
-
-    pub fn set_lang(&mut self, lang: Lang) {
-        self.lang = lang;
-    }
-
+impl Notes {
     /// Notes the close codes and TLS alerts of a listed connection: the ones on the wire and
     /// the ones its applications were told.
     pub fn note(&mut self, c: &ConnReport) {
@@ -83,10 +61,51 @@ impl Page {
         self.paths.push(path.to_string());
     }
 
+    /// Adds another file's notes.
+    pub fn merge(&mut self, other: &Notes) {
+        self.codes.extend(other.codes.iter().copied());
+        self.alerts.extend(other.alerts.iter().copied());
+        self.paths.extend(other.paths.iter().cloned());
+    }
+}
+
+/// The page being built: the JSON document so far and what the catalog must explain.
+pub struct Page {
+    doc: SpooledTempFile,
+    lang: Lang,
+    notes: Notes,
+}
+
+/// The catalog part of the page: the entries for the codes met, in both languages.
+#[derive(Serialize)]
+struct Catalog<'a> {
+    lang: Lang,
+    en: &'a [Card],
+    ar: &'a [Card],
+}
+
+impl Page {
+    pub fn new(lang: Lang) -> Page {
+        Page {
+            doc: SpooledTempFile::new(DOC_MEMORY),
+            lang,
+            notes: Notes::default(),
+        }
+    }
+
+    pub fn set_lang(&mut self, lang: Lang) {
+        self.lang = lang;
+    }
+
+    /// Adds a file's notes.
+    pub fn add_notes(&mut self, notes: &Notes) {
+        self.notes.merge(notes);
+    }
+
     /// The catalog cards of everything noted, in one language.
     fn cards(&self, lang: Lang) -> Vec<Card> {
-        let codes = self.codes.iter().map(|&c| Query::Close(c));
-        let alerts = self.alerts.iter().map(|&a| Query::Alert(a));
+        let codes = self.notes.codes.iter().map(|&c| Query::Close(c));
+        let alerts = self.notes.alerts.iter().map(|&a| Query::Alert(a));
         codes.chain(alerts).map(|q| card(q, lang)).collect()
     }
 
@@ -96,7 +115,7 @@ impl Page {
             Lang::En => ("en", "ltr"),
             Lang::Ar => ("ar", "rtl"),
         };
-        let title = match self.paths.as_slice() {
+        let title = match self.notes.paths.as_slice() {
             [one] => format!("wsclose: {one}"),
             [] => "wsclose".to_string(),
             many => format!("wsclose: {} files", many.len()),

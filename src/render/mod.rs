@@ -1,13 +1,20 @@
 //! Rendering the report model: `text` (the human report), `json` (JSON and JSONL), the
-//! incident summary (`summary`), `html` (a page built from the JSON document), and the writer that streams reports as connections
-//! finish, in the chosen format, without keeping them.
+//! incident summary (`summary`), `html` (a page built from the JSON document), and the
+//! writer that streams reports as connections finish, in the chosen format, without keeping
+//! them.
 //!
 //! JSONL goes straight to the output. Text and JSON print a file's summary before its
 //! connections, so each connection is rendered as it finishes into a spool (memory up to
 //! `SPOOL_MEMORY`, then a temporary file) and copied out when the file is done: memory stays
 //! bounded however many connections a capture holds. Connections appear in the order they
 //! finished. With several files, the text report opens with the summary of them all: the
-//! files' sections are spooled too, until the last is done.
+//! files' sections are spooled too, until the last is done. HTML writes the JSON document
+//! into the page, which is written out at the end.
+//!
+//! A file's section is rendered by a `FileOutput`, which knows nothing of the other files;
+//! `Output` either drives one itself, file after file (`connection`, `end_file`), or takes
+//! sections rendered elsewhere, in the run's order (`section`): `jobs` renders files in
+//! parallel that way, with the same bytes as one after another.
 
 pub mod evidence;
 pub mod html;
@@ -135,6 +142,204 @@ impl Spool {
     }
 }
 
+/// What a file's section leaves for the run: its summary, and the counts the run's
+/// summary needs.
+#[derive(Debug, Default)]
+pub struct FileDone {
+    pub incident: Incident,
+    /// Connections whose details the text section lists.
+    pub shown: u64,
+    /// Connections the filter passed over.
+    pub skipped: u64,
+    /// What an HTML page's catalog must explain (HTML only).
+    pub notes: html::Notes,
+}
+
+/// The renderer of one file's section: its connections as they finish, then its summary
+/// with them. Independent of the other files, so that files can be rendered in parallel,
+/// each into its own spool, and copied out in order (`Output::section`).
+pub struct FileOutput {
+    format: Format,
+    style: text::Style,
+    view: View,
+    /// The file's position in the run (the first section has no separator before it).
+    index: usize,
+    spool: Spool,
+    scratch: Vec<u8>,
+    explained: text::Explained,
+    incident: Incident,
+    skipped: u64,
+    notes: html::Notes,
+}
+
+impl FileOutput {
+    /// The renderer of the `index`th file of a run (from 0).
+    pub fn new(format: Format, color: bool, view: View, index: usize) -> FileOutput {
+        FileOutput {
+            format,
+            style: text::Style { color },
+            view,
+            index,
+            spool: Spool::new(),
+            scratch: Vec::new(),
+            explained: text::Explained::default(),
+            incident: Incident::new(),
+            skipped: 0,
+            notes: html::Notes::default(),
+        }
+    }
+
+    /// A renderer like this one for the `index`th file of the run.
+    pub fn for_file(&self, index: usize) -> FileOutput {
+        FileOutput::new(self.format, self.style.color, self.view.clone(), index)
+    }
+
+    /// Whether the file lists every connection's details (text, HTML): `--all`, or few
+    /// enough connections.
+    fn details_all(&self, connections: u64) -> bool {
+        !matches!(self.format, Format::Text | Format::Html)
+            || self.view.all
+            || self.view.filter.one_connection()
+            || connections <= DETAILS_LIMIT
+    }
+
+    /// One finished connection of file `path`; JSONL records go to `out` at once, the
+    /// other formats wait in the spool for the file's summary.
+    pub fn connection(
+        &mut self,
+        out: &mut dyn Write,
+        path: &str,
+        c: &ConnReport,
+    ) -> io::Result<()> {
+        if self.incident.files().is_empty() {
+            self.incident.begin_file(path);
+        }
+        if !self.view.filter.accepts(c) {
+            self.skipped += 1;
+            return Ok(());
+        }
+        self.incident.add(c);
+        match self.format {
+            Format::Jsonl => {
+                self.scratch.clear();
+                json::jsonl_records(path, c, &mut self.scratch)?;
+                out.write_all(&self.scratch)
+            }
+            Format::Html => {
+                self.notes.note(c);
+                self.scratch.clear();
+                serde_json::to_writer(&mut self.scratch, c)?;
+                self.spool.write_block(c.has_problem(), &self.scratch)
+            }
+            Format::Json => {
+                self.scratch.clear();
+                if self.spool.count > 0 {
+                    self.scratch.push(b',');
+                }
+                serde_json::to_writer(&mut self.scratch, c)?;
+                self.spool.write(&self.scratch)
+            }
+            Format::Text => {
+                let block = text::connection(c, self.style, &mut self.explained);
+                self.spool.write_block(c.has_problem(), block.as_bytes())
+            }
+        }
+    }
+
+    /// The file is done: writes the rest of its section (its summary and the connections
+    /// spooled for it) to `out`.
+    pub fn finish(mut self, out: &mut dyn Write, f: &FileReport) -> io::Result<FileDone> {
+        let mut inc = std::mem::take(&mut self.incident);
+        if inc.files().is_empty() {
+            inc.begin_file(&f.path);
+        }
+        let all = self.details_all(inc.connections());
+        let mut shown = 0;
+        match self.format {
+            Format::Jsonl => {
+                let report = inc.report(true, inc.connections(), TOP, JSON_BUCKETS);
+                self.scratch.clear();
+                json::jsonl_file_record(f, &report, &mut self.scratch)?;
+                out.write_all(&self.scratch)?;
+            }
+            Format::Json => {
+                if self.index > 0 {
+                    out.write_all(b",")?;
+                }
+                let head = serde_json::to_string(f)?;
+                // `head` is an object: reopen it to append the summary and connections.
+                let head = head.strip_suffix('}').unwrap_or(&head);
+                out.write_all(head.as_bytes())?;
+                out.write_all(b",\"incident\":")?;
+                let report = inc.report(true, inc.connections(), TOP, JSON_BUCKETS);
+                serde_json::to_writer(&mut *out, &report)?;
+                out.write_all(b",\"connections\":[")?;
+                self.spool.drain_to(out)?;
+                out.write_all(b"]}")?;
+            }
+            Format::Html => {
+                // As for JSON, but beyond DETAILS_LIMIT only the problem connections.
+                self.notes.note_path(&f.path);
+                if self.index > 0 {
+                    out.write_all(b",")?;
+                }
+                shown = if all {
+                    inc.connections()
+                } else {
+                    inc.problems()
+                };
+                let head = serde_json::to_string(f)?;
+                let head = head.strip_suffix('}').unwrap_or(&head);
+                out.write_all(head.as_bytes())?;
+                out.write_all(b",\"incident\":")?;
+                let report = inc.report(all, shown, TOP, JSON_BUCKETS);
+                serde_json::to_writer(&mut *out, &report)?;
+                out.write_all(b",\"connections\":[")?;
+                self.spool.drain_blocks(out, !all, b",")?;
+                out.write_all(b"]}")?;
+            }
+            Format::Text => {
+                shown = if all {
+                    inc.connections()
+                } else {
+                    inc.problems()
+                };
+                let report = inc.report(all, shown, TOP, TEXT_BUCKETS);
+                let mut section = Vec::new();
+                if self.index > 0 {
+                    section.push(b'\n');
+                }
+                section.extend_from_slice(text::file_header(f, self.style).as_bytes());
+                section.extend_from_slice(
+                    summary::summary(&report, &f.path, self.view.group_by, false, self.style)
+                        .as_bytes(),
+                );
+                section.extend_from_slice(filter_note(&self.view, self.skipped).as_bytes());
+                if !all {
+                    let _ = writeln_details(&mut section, &report);
+                }
+                out.write_all(&section)?;
+                self.spool.drain_blocks(out, !all, b"")?;
+            }
+        }
+        Ok(FileDone {
+            incident: inc,
+            shown,
+            skipped: self.skipped,
+            notes: self.notes,
+        })
+    }
+}
+
+/// The line that says what the filter left out, when it is active.
+fn filter_note(view: &View, skipped: u64) -> String {
+    if view.filter.is_active() {
+        format!("  filter    {skipped} connection(s) left out by the options\n")
+    } else {
+        String::new()
+    }
+}
+
 /// Where the output goes: straight out, or, for HTML, into the page, which holds the JSON
 /// document until the end.
 enum Sink<'w> {
@@ -165,26 +370,26 @@ impl Write for Sink<'_> {
     }
 }
 
-/// Report writer for one run over any number of files.
+/// Report writer for one run over any number of files: either file by file, streaming
+/// (`connection`, `end_file`), or from sections rendered elsewhere by `FileOutput`, given
+/// in the run's order (`section`).
 pub struct Output<'w> {
     format: Format,
     style: text::Style,
     view: View,
+    color: bool,
     out: Sink<'w>,
-    spool: Spool,
     /// The text sections of the files done, when the run has several (they follow the
     /// summary of them all).
     sections: Option<Spool>,
     files: usize,
-    scratch: Vec<u8>,
-    explained: text::Explained,
-    /// The current file's summary, and the run's.
-    incident: Incident,
+    /// The current file's renderer (streaming).
+    current: Option<FileOutput>,
+    /// The run's summary.
     run: Incident,
     /// Connections whose details the text sections list, over the files done.
     run_shown: u64,
-    /// Connections the filter passed over, in the current file and in the run.
-    skipped: u64,
+    /// Connections the filter passed over in the run.
     run_skipped: u64,
 }
 
@@ -200,36 +405,20 @@ impl<'w> Output<'w> {
             format,
             style: text::Style { color },
             view,
+            color,
             out,
-            spool: Spool::new(),
             sections: (format == Format::Text && several).then(Spool::new),
             files: 0,
-            scratch: Vec::new(),
-            explained: text::Explained::default(),
-            incident: Incident::new(),
+            current: None,
             run: Incident::new(),
             run_shown: 0,
-            skipped: 0,
             run_skipped: 0,
         }
     }
 
-    /// Whether the current file lists every connection's details (text, HTML): `--all`, or
-    /// few enough connections.
-    fn details_all(&self, connections: u64) -> bool {
-        !matches!(self.format, Format::Text | Format::Html)
-            || self.view.all
-            || self.view.filter.one_connection()
-            || connections <= DETAILS_LIMIT
-    }
-
-    /// The line that says what the filter left out, when it is active.
-    fn filter_note(&self, skipped: u64) -> String {
-        if self.view.filter.is_active() {
-            format!("  filter    {skipped} connection(s) left out by the options\n")
-        } else {
-            String::new()
-        }
+    /// The renderer of the next file's section, for rendering apart (`section`).
+    pub fn file_output(&self, index: usize) -> FileOutput {
+        FileOutput::new(self.format, self.color, self.view.clone(), index)
     }
 
     /// The language of the HTML page (its headings, and which catalog comes first).
@@ -249,134 +438,46 @@ impl<'w> Output<'w> {
 
     /// One finished connection of file `path`.
     pub fn connection(&mut self, path: &str, c: &ConnReport) -> io::Result<()> {
-        if self.incident.files().is_empty() {
-            self.incident.begin_file(path);
-        }
-        if !self.view.filter.accepts(c) {
-            self.skipped += 1;
-            return Ok(());
-        }
-        self.incident.add(c);
-        if let Sink::Page(page, _) = &mut self.out {
-            page.note(c);
-        }
-        match self.format {
-            Format::Jsonl => {
-                self.scratch.clear();
-                json::jsonl_records(path, c, &mut self.scratch)?;
-                self.out.write_all(&self.scratch)
-            }
-            Format::Json => {
-                self.scratch.clear();
-                if self.spool.count > 0 {
-                    self.scratch.push(b',');
-                }
-                serde_json::to_writer(&mut self.scratch, c)?;
-                self.spool.write(&self.scratch)
-            }
-            Format::Html => {
-                self.scratch.clear();
-                serde_json::to_writer(&mut self.scratch, c)?;
-                self.spool.write_block(c.has_problem(), &self.scratch)
-            }
-            Format::Text => {
-                let block = text::connection(c, self.style, &mut self.explained);
-                self.spool.write_block(c.has_problem(), block.as_bytes())
-            }
-        }
+        let file = self.current.get_or_insert_with(|| {
+            FileOutput::new(self.format, self.color, self.view.clone(), self.files)
+        });
+        file.connection(&mut self.out, path, c)
     }
 
     /// The file is done: write its summary and the connections spooled for it.
     pub fn end_file(&mut self, f: &FileReport) -> io::Result<()> {
-        let mut inc = std::mem::take(&mut self.incident);
-        if inc.files().is_empty() {
-            inc.begin_file(&f.path);
-        }
-        let all = self.details_all(inc.connections());
-        match self.format {
-            Format::Jsonl => {
-                let report = inc.report(true, inc.connections(), TOP, JSON_BUCKETS);
-                self.scratch.clear();
-                json::jsonl_file_record(f, &report, &mut self.scratch)?;
-                self.out.write_all(&self.scratch)?;
-            }
-            Format::Json => {
-                if self.files > 0 {
-                    self.out.write_all(b",")?;
-                }
-                let head = serde_json::to_string(f)?;
-                // `head` is an object: reopen it to append the summary and connections.
-                let head = head.strip_suffix('}').unwrap_or(&head);
-                self.out.write_all(head.as_bytes())?;
-                self.out.write_all(b",\"incident\":")?;
-                let report = inc.report(true, inc.connections(), TOP, JSON_BUCKETS);
-                serde_json::to_writer(&mut self.out, &report)?;
-                self.out.write_all(b",\"connections\":[")?;
-                self.spool.drain_to(&mut self.out)?;
-                self.out.write_all(b"]}")?;
-            }
-            Format::Html => {
-                // As for JSON, but beyond DETAILS_LIMIT only the problem connections.
-                if let Sink::Page(page, _) = &mut self.out {
-                    page.note_path(&f.path);
-                }
-                if self.files > 0 {
-                    self.out.write_all(b",")?;
-                }
-                let shown = if all {
-                    inc.connections()
-                } else {
-                    inc.problems()
-                };
-                self.run_shown += shown;
-                let head = serde_json::to_string(f)?;
-                let head = head.strip_suffix('}').unwrap_or(&head);
-                self.out.write_all(head.as_bytes())?;
-                self.out.write_all(b",\"incident\":")?;
-                let report = inc.report(all, shown, TOP, JSON_BUCKETS);
-                serde_json::to_writer(&mut self.out, &report)?;
-                self.out.write_all(b",\"connections\":[")?;
-                self.spool.drain_blocks(&mut self.out, !all, b",")?;
-                self.out.write_all(b"]}")?;
-            }
-            Format::Text => {
-                let shown = if all {
-                    inc.connections()
-                } else {
-                    inc.problems()
-                };
-                self.run_shown += shown;
-                let report = inc.report(all, shown, TOP, TEXT_BUCKETS);
-                let mut section = Vec::new();
-                if self.files > 0 {
-                    section.push(b'\n');
-                }
-                section.extend_from_slice(text::file_header(f, self.style).as_bytes());
-                section.extend_from_slice(
-                    summary::summary(&report, &f.path, self.view.group_by, false, self.style)
-                        .as_bytes(),
-                );
-                section.extend_from_slice(self.filter_note(self.skipped).as_bytes());
-                if !all {
-                    let _ = writeln_details(&mut section, &report);
-                }
-                match self.sections.as_mut() {
-                    Some(sections) => {
-                        sections.write(&section)?;
-                        self.spool.drain_blocks(&mut sections.file, !all, b"")?;
-                    }
-                    None => {
-                        self.out.write_all(&section)?;
-                        self.spool.drain_blocks(&mut self.out, !all, b"")?;
-                    }
-                }
-            }
-        }
-        self.run.merge(&inc);
-        self.run_skipped += std::mem::take(&mut self.skipped);
-        self.files += 1;
-        self.explained = text::Explained::default();
+        let file = match self.current.take() {
+            Some(file) => file,
+            None => self.file_output(self.files),
+        };
+        let done = match self.sections.as_mut() {
+            Some(sections) => file.finish(&mut sections.file, f)?,
+            None => file.finish(&mut self.out, f)?,
+        };
+        self.add(&done);
         self.out.flush()
+    }
+
+    /// The next file's section, rendered apart by the `FileOutput` of `file_output(index)`
+    /// with this run's `index`: copies it out.
+    pub fn section(&mut self, done: &FileDone, section: &mut dyn Read) -> io::Result<()> {
+        match self.sections.as_mut() {
+            Some(sections) => io::copy(section, &mut sections.file)?,
+            None => io::copy(section, &mut self.out)?,
+        };
+        self.add(done);
+        self.out.flush()
+    }
+
+    /// Counts a file done into the run.
+    fn add(&mut self, done: &FileDone) {
+        self.run.merge(&done.incident);
+        self.run_shown += done.shown;
+        self.run_skipped += done.skipped;
+        self.files += 1;
+        if let Sink::Page(page, _) = &mut self.out {
+            page.add_notes(&done.notes);
+        }
     }
 
     /// Ends the output: the summary of every file (JSON `incident`; in the text report,
@@ -410,7 +511,7 @@ impl<'w> Output<'w> {
                             .as_bytes(),
                     )?;
                     self.out
-                        .write_all(self.filter_note(self.run_skipped).as_bytes())?;
+                        .write_all(filter_note(&self.view, self.run_skipped).as_bytes())?;
                     self.out.write_all(b"\n")?;
                     sections.drain_to(&mut self.out)?;
                 }
