@@ -688,15 +688,7 @@ impl History {
             }
         }
         let notable = rec.notable();
-        self.ring.completed += 1;
-        self.times.push(ts);
-        self.ring.next = (self.ring.next + 1) % RECENT;
-        self.ring.len = (self.ring.len + 1).min(RECENT - 1);
-        if notable {
-            if let Some(m) = self.last_message() {
-                self.remember(m);
-            }
-        }
+        self.complete(ts, notable);
         Some(notable)
     }
 
@@ -748,6 +740,14 @@ impl History {
             .extra
             .get(self.ring.next)
             .is_some_and(Option::is_none));
+        self.complete(ts, notable);
+        notable
+    }
+
+    /// The message in the ring's next slot is complete: counted, its time kept, the slot
+    /// moved on; a notable one remembered.
+    #[inline]
+    fn complete(&mut self, ts: Ts, notable: bool) {
         self.ring.completed += 1;
         self.times.push(ts);
         self.ring.next = (self.ring.next + 1) % RECENT;
@@ -757,7 +757,6 @@ impl History {
                 self.remember(m);
             }
         }
-        notable
     }
 
     /// The end of a message inflated as it arrived.
