@@ -409,7 +409,69 @@ fn beyond_the_limit_only_problem_connections_are_detailed() {
         "{text}"
     );
     assert_eq!(text.matches("\nConnection #").count() as u64, problems);
+    // A catalog entry printed once is referred to by later connections: never to one the
+    // listing leaves out.
+    let listed: Vec<&str> = text
+        .lines()
+        .filter_map(|l| l.strip_prefix("Connection #"))
+        .filter_map(|l| l.split_whitespace().next())
+        .collect();
+    let refs: Vec<&str> = text
+        .match_indices("explained under connection #")
+        .map(|(i, m)| {
+            let rest = &text[i + m.len()..];
+            &rest[..rest
+                .find(|c: char| !c.is_ascii_digit())
+                .unwrap_or(rest.len())]
+        })
+        .collect();
+    assert!(
+        refs.iter().all(|r| listed.contains(r)),
+        "{refs:?} not all in {listed:?}"
+    );
     let (_, text, _) = run(&["analyze", file, "--color", "never", "--all"]);
     assert_eq!(text.matches("\nConnection #").count() as u64, total);
     assert!(!text.contains("with problems follow"));
+}
+
+/// Past the details limit, a listed connection never refers to a catalog entry printed by
+/// a connection the listing leaves out: 310 connections, the first closed cleanly with
+/// 1000 (not listed), the others closed with 1000 that was never answered (listed).
+#[test]
+fn a_problems_only_listing_refers_only_to_listed_connections() {
+    use wsclose_testgen::close::close_body;
+    use wsclose_testgen::conv::{frame, pcap, Conv};
+    let body = close_body(1000, b"bye");
+    let mut pkts = Vec::new();
+    for i in 0..310u32 {
+        let mut c = Conv::handshake(1000 + i * 7919, 5000 + i * 104_729);
+        c.send(true, &frame(true, 8, true, &body));
+        if i == 0 {
+            c.send(false, &frame(true, 8, false, &body));
+        }
+        c.fin(true);
+        c.fin(false);
+        for p in &mut c.pkts {
+            p.ts_us += u64::from(i) * 1_000_000;
+        }
+        pkts.extend(c.pkts);
+    }
+    let path = crate::temp_capture("explained-once.pcap", &pcap(&pkts));
+    let file = path.to_str().unwrap();
+    let inc = &analyze_json(file)["files"][0]["incident"];
+    assert_eq!(inc["connections"], 310);
+    assert_eq!(inc["problems"], 309);
+    let (_, text, _) = run(&["analyze", file, "--color", "never"]);
+    assert!(
+        !text.contains("\nConnection #1 "),
+        "the clean one is not listed"
+    );
+    assert_eq!(text.matches("\nConnection #").count(), 309);
+    // The first listed connection explains 1000; the others refer to it.
+    assert_eq!(
+        text.matches("explained under connection #2\n").count(),
+        308,
+        "{text}"
+    );
+    assert!(!text.contains("explained under connection #1\n"));
 }

@@ -166,7 +166,12 @@ pub struct FileOutput {
     index: usize,
     spool: Spool,
     scratch: Vec<u8>,
+    /// Catalog entries printed by any connection, and by problem connections alone: a
+    /// problem connection (always listed) refers only to entries another problem connection
+    /// printed, so that no reference points to a connection a problems-only listing leaves
+    /// out.
     explained: text::Explained,
+    explained_problems: text::Explained,
     incident: Incident,
     skipped: u64,
     notes: html::Notes,
@@ -183,6 +188,7 @@ impl FileOutput {
             spool: Spool::new(),
             scratch: Vec::new(),
             explained: text::Explained::default(),
+            explained_problems: text::Explained::default(),
             incident: Incident::new(),
             skipped: 0,
             notes: html::Notes::default(),
@@ -219,6 +225,12 @@ impl FileOutput {
             return Ok(());
         }
         self.incident.add(c);
+        let problem = c.has_problem();
+        // Past the details limit the text and the page list only problem connections: the
+        // others are counted, and not rendered.
+        if !problem && !self.details_all(self.incident.connections()) {
+            return Ok(());
+        }
         match self.format {
             Format::Jsonl => {
                 self.scratch.clear();
@@ -229,7 +241,7 @@ impl FileOutput {
                 self.notes.note(c);
                 self.scratch.clear();
                 serde_json::to_writer(&mut self.scratch, c)?;
-                self.spool.write_block(c.has_problem(), &self.scratch)
+                self.spool.write_block(problem, &self.scratch)
             }
             Format::Json => {
                 self.scratch.clear();
@@ -240,8 +252,14 @@ impl FileOutput {
                 self.spool.write(&self.scratch)
             }
             Format::Text => {
-                let block = text::connection(c, self.style, &mut self.explained);
-                self.spool.write_block(c.has_problem(), block.as_bytes())
+                let block = if problem {
+                    let block = text::connection(c, self.style, &mut self.explained_problems);
+                    self.explained.absorb(&self.explained_problems);
+                    block
+                } else {
+                    text::connection(c, self.style, &mut self.explained)
+                };
+                self.spool.write_block(problem, block.as_bytes())
             }
         }
     }

@@ -156,6 +156,15 @@ pub fn file_header(f: &FileReport, s: Style) -> String {
 #[derive(Debug, Default)]
 pub struct Explained(BTreeMap<&'static str, u64>);
 
+impl Explained {
+    /// Adds the entries of `other` not known here (with the connection that printed them).
+    pub fn absorb(&mut self, other: &Explained) {
+        for (name, id) in &other.0 {
+            self.0.entry(name).or_insert(*id);
+        }
+    }
+}
+
 /// One connection's block.
 pub fn connection(c: &ConnReport, s: Style, explained: &mut Explained) -> String {
     let mut o = String::new();
