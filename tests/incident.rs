@@ -354,6 +354,12 @@ fn several_files_open_with_one_summary_of_them_all() {
         .expect("file section");
     assert!(first_file < second);
     assert!(text[..first_file].contains("31 connections: server closed with 1008"));
+    // Over several files, each example names its file.
+    assert!(
+        text[..first_file].contains("e.g. samples/incident.pcap #"),
+        "{text}"
+    );
+    assert!(!text[..first_file].contains("; e.g. #"), "{text}");
     let doc = analyze_json_files(&[SAMPLE, "samples/evidence-1008-rate.pcap"]);
     assert_eq!(doc["incident"]["connections"], 287);
     assert_eq!(

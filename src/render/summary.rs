@@ -102,12 +102,13 @@ fn parties(list: &[PartyCount], n: usize) -> String {
 }
 
 /// The summary block; `label` names what it covers (a file, or all files).
-/// `outcomes`: print the outcome counts (a file's header already has them).
+/// `several`: the summary covers several files: it prints the outcome counts (a file's
+/// header has its own) and names each example's file.
 pub fn summary(
     inc: &IncidentReport,
     label: &str,
     group_by: GroupBy,
-    outcomes: bool,
+    several: bool,
     s: Style,
 ) -> String {
     let mut o = String::new();
@@ -126,7 +127,7 @@ pub fn summary(
     if inc.connections == 0 {
         return o;
     }
-    if outcomes {
+    if several {
         let list: Vec<String> = inc
             .outcomes
             .iter()
@@ -146,7 +147,7 @@ pub fn summary(
         let _ = writeln!(o, "  codes     {} (first Close of each)", codes.join(", "));
     }
     match group_by {
-        GroupBy::Cause => causes(&mut o, inc, with_date, s),
+        GroupBy::Cause => causes(&mut o, inc, with_date, several, s),
         GroupBy::Server => party_table(&mut o, "servers", &inc.servers),
         GroupBy::Client => party_table(&mut o, "clients", &inc.clients),
         GroupBy::Code => {
@@ -189,7 +190,8 @@ pub fn summary(
     o
 }
 
-fn causes(o: &mut String, inc: &IncidentReport, with_date: bool, s: Style) {
+/// `files`: the summary covers several files (an example names its file).
+fn causes(o: &mut String, inc: &IncidentReport, with_date: bool, files: bool, s: Style) {
     let _ = writeln!(o, "  {}", s.bold("causes"));
     for g in inc.causes.iter().take(ROWS) {
         let idle = g
@@ -197,10 +199,15 @@ fn causes(o: &mut String, inc: &IncidentReport, with_date: bool, s: Style) {
             .map(|(a, b)| format!(", {} after the last payload", ms_range(a, b)))
             .unwrap_or_default();
         let line = format!(
-            "{}{idle}; {}; {}; e.g. #{}",
+            "{}{idle}; {}; {}; e.g. {}#{}",
             g.summary,
             parties(&g.servers, 2),
             span(g.first, g.last, with_date),
+            if files {
+                format!("{} ", safe(&g.example_file))
+            } else {
+                String::new()
+            },
             g.example
         );
         let line = match g.class {
