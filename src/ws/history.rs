@@ -191,6 +191,16 @@ impl Rec {
     }
 }
 
+/// The record flags of the reader's UTF-8 verdict on a plain text message, and the offset
+/// of its first invalid byte (0 when valid or not judged).
+fn verdict_flags(text: TextVerdict) -> (u8, u64) {
+    match text {
+        TextVerdict::None => (0, 0),
+        TextVerdict::Valid => (UTF8_CHECKED, 0),
+        TextVerdict::InvalidAt(at) => (UTF8_CHECKED | INVALID, at),
+    }
+}
+
 /// A message's rarer parts, apart from its record.
 #[derive(Clone, Debug, Default)]
 struct Extra {
@@ -679,13 +689,10 @@ impl History {
         if c.missing > 0 {
             rec.set(GAP);
         }
-        match text {
-            TextVerdict::None => {}
-            TextVerdict::Valid => rec.set(UTF8_CHECKED),
-            TextVerdict::InvalidAt(at) => {
-                rec.set(UTF8_CHECKED);
-                rec.invalid(at);
-            }
+        let (flags, invalid_at) = verdict_flags(text);
+        rec.set(flags);
+        if flags & INVALID != 0 {
+            rec.invalid_at = invalid_at;
         }
         let notable = rec.notable();
         self.complete(ts, notable);
@@ -703,21 +710,12 @@ impl History {
         missing: u64,
     ) -> bool {
         self.last_sent = Some(ts);
-        let mut flags = 0;
-        let mut invalid_at = 0;
+        let (mut flags, invalid_at) = verdict_flags(text);
         if header.opcode == Opcode::Text {
             flags |= TEXT;
         }
         if missing > 0 {
             flags |= GAP;
-        }
-        match text {
-            TextVerdict::None => {}
-            TextVerdict::Valid => flags |= UTF8_CHECKED,
-            TextVerdict::InvalidAt(at) => {
-                flags |= UTF8_CHECKED | INVALID;
-                invalid_at = at;
-            }
         }
         let rec = Rec {
             frame,
