@@ -96,6 +96,8 @@ pub enum Skip {
     IpFragment,
     /// Cut before the TCP header was complete.
     Truncated,
+    /// More stacked VLAN tags than `MAX_VLAN_TAGS`: not followed.
+    VlanDepth,
 }
 
 fn be16(data: &[u8], at: usize) -> Option<u16> {
@@ -112,10 +114,10 @@ const VLAN_TAGS: [EtherType; 3] = [
 ];
 /// Most stacked VLAN tags followed (QinQ uses two). One more than etherparse's own walk
 /// follows (`LaxSlicedPacket::LINK_EXTS_CAP`), as this decoder always has.
-const MAX_VLAN_TAGS: usize = 4;
+pub const MAX_VLAN_TAGS: usize = 4;
 
 /// The IP packet inside an Ethernet frame, after any VLAN tags. A frame cut inside its
-/// header or a tag is `Truncated`; one with more than `MAX_VLAN_TAGS` tags is `NotTcp`.
+/// header or a tag is `Truncated`; one with more than `MAX_VLAN_TAGS` tags is `VlanDepth`.
 fn ethernet_payload(data: &[u8]) -> Result<&[u8], Skip> {
     let mut inner = Ethernet2Slice::from_slice_without_fcs(data)
         .map_err(|_| Skip::Truncated)?
@@ -127,6 +129,9 @@ fn ethernet_payload(data: &[u8]) -> Result<&[u8], Skip> {
         inner = SingleVlanSlice::from_slice(inner.payload)
             .map_err(|_| Skip::Truncated)?
             .payload();
+    }
+    if VLAN_TAGS.contains(&inner.ether_type) {
+        return Err(Skip::VlanDepth);
     }
     ip_payload_of(inner.ether_type, inner.payload)
 }
@@ -291,7 +296,7 @@ mod tests {
         let four = [0x88a8, 0x8100, 0x8100, 0x8100, 0x0800];
         assert_eq!(decode_eth(&four), Ok(b"hi".to_vec()));
         let five = [0x88a8, 0x8100, 0x8100, 0x8100, 0x8100, 0x0800];
-        assert_eq!(decode_eth(&five), Err(Skip::NotTcp));
+        assert_eq!(decode_eth(&five), Err(Skip::VlanDepth));
         // MACsec (not unwrapped) and ARP are not TCP.
         assert_eq!(decode_eth(&[0x88e5, 0x0800]), Err(Skip::NotTcp));
         assert_eq!(decode_eth(&[0x0806]), Err(Skip::NotTcp));

@@ -1,31 +1,58 @@
 //! The flow table: every decoded packet to its connection, connections created on their
-//! first packet and reported as soon as they are over (or evicted when too many are open),
-//! the capture-wide budget for buffered bytes, and the file's own warnings (unsupported
-//! link types, IP fragments, cut headers, evictions).
+//! first packet and reported as soon as they are over, the capture-wide budget for buffered
+//! bytes, and the file's own warnings (unsupported link types and nesting, IP fragments, cut
+//! headers, time running backwards, evictions).
+//!
+//! Cost is bounded by what is open, and small for what carries nothing:
+//!
+//! - A flow that has carried no payload yet (a SYN, a refused or half-open attempt, a
+//!   handshake not yet followed by data) is a `Light` record of its few control segments,
+//!   about 250 bytes with its table entry; it becomes a full connection (the segments
+//!   replayed into it) at its first payload. A port scan costs that per open attempt.
+//! - Expiry goes by capture time, per state, from queues in time order (no scan of the
+//!   table): a finished connection is reported 2 s after its last packet (at once when
+//!   nothing is read from it); a flow without payload goes after 60 s without a packet, as
+//!   half-open flows go first in Zeek and Suricata. Open connections with payload never
+//!   expire: an idle WebSocket is still open.
+//! - When `max_flows` are open, finished connections go first, then an eighth of the rest in
+//!   this order: flows without payload, connections nothing more is read from (not
+//!   WebSocket), connections not yet recognised, then WebSocket and TLS connections, the
+//!   least recently active first within each.
+//! - Every eviction is accounted for: a connection evicted while still being read is
+//!   reported once with a `FlowEvicted` finding (which fails `check` by default), and its
+//!   key is remembered (a bounded tombstone) so its later packets are counted as not
+//!   analysed instead of starting a connection mid-stream that would count it twice.
 //!
 //! The table is keyed by addresses taken from the capture, so it hashes with a per-process
 //! random seed: a crafted capture cannot aim its flows at one bucket.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
-use std::net::SocketAddr;
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::hash::BuildHasher;
+use std::net::{IpAddr, Ipv6Addr, SocketAddr};
 use std::sync::Arc;
 
 use foldhash::fast::RandomState;
 
 use crate::capture::Ts;
 use crate::conn::{Conn, ConnOptions};
-use crate::decode::{Segment, Skip};
+use crate::decode::{Segment, Skip, TcpFlags};
 use crate::report::{ConnReport, FileWarning, Summary, WarningKind};
-use crate::tcp::FlowKey;
+use crate::tcp::{FlowKey, Seq};
 use crate::tls::keylog::KeyLog;
 
 /// A finished connection stays in the table this long (capture time) so that its last
 /// packets (a late Close, the final ACKs) still reach it.
 const LINGER_NS: i64 = 2_000_000_000;
-/// Packets between sweeps of finished connections.
-const SWEEP_EVERY: u64 = 4096;
-/// Most keys remembered for finished connections (to ignore their stray late packets).
-const MAX_CLOSED_KEYS: usize = 65_536;
+/// A flow that has carried no payload goes after this long without a packet.
+const HALF_OPEN_NS: i64 = 60_000_000_000;
+/// Packets between expiry rounds (each round is as long as what expires).
+const EXPIRE_EVERY: u64 = 4096;
+/// Control segments a flow without payload keeps (SYN, SYN-ACK, ACK, and a FIN or RST)
+/// before it becomes a full connection.
+const LIGHT_SEGS: usize = 4;
+/// Keys remembered for connections no longer in the table (finished or evicted); past it the
+/// oldest are forgotten.
+const MAX_TOMBS: usize = 1 << 18;
 
 /// Limits of the flow table.
 #[derive(Clone, Debug)]
@@ -36,18 +63,257 @@ pub struct Limits {
     pub max_total_pending: usize,
 }
 
+/// A control segment of a flow without payload, kept to be replayed (24 bytes: a flood
+/// keeps many).
+#[derive(Clone, Copy)]
+struct LightSeg {
+    from_a: bool,
+    flags: TcpFlags,
+    seq: Seq,
+    ack: Seq,
+    /// Packets after the flow's first.
+    frame_after: u32,
+    ts: Ts,
+}
+
+/// A flow that has carried no payload: its control segments, and enough to tell its ends
+/// from its key.
+struct Light {
+    /// The sender of the first packet is the key's `lo` end.
+    a_is_lo: bool,
+    /// Both ends are IPv4 addresses (the key holds them IPv4-mapped).
+    v4: bool,
+    /// The first packet's number.
+    first_frame: u64,
+    segs: [Option<LightSeg>; LIGHT_SEGS],
+}
+
+impl Light {
+    fn new(key: &FlowKey, src: SocketAddr, first_frame: u64) -> Light {
+        Light {
+            a_is_lo: end_of(key.lo, src.is_ipv4()) == src,
+            v4: src.is_ipv4(),
+            first_frame,
+            segs: [None; LIGHT_SEGS],
+        }
+    }
+
+    /// The sender of the first packet, then its peer.
+    fn ends(&self, key: &FlowKey) -> (SocketAddr, SocketAddr) {
+        let (lo, hi) = (end_of(key.lo, self.v4), end_of(key.hi, self.v4));
+        if self.a_is_lo {
+            (lo, hi)
+        } else {
+            (hi, lo)
+        }
+    }
+
+    fn ended(&self) -> bool {
+        let segs = || self.segs.iter().flatten();
+        let fin_from = |a: bool| segs().any(|s| s.from_a == a && s.flags.fin);
+        segs().any(|s| s.flags.rst) || (fin_from(true) && fin_from(false))
+    }
+
+    /// Both ends have sent something.
+    fn answered(&self) -> bool {
+        let segs = || self.segs.iter().flatten();
+        segs().any(|s| s.from_a) && segs().any(|s| !s.from_a)
+    }
+
+    /// Keeps `seg` when it changes nothing a full connection would act on differently: no
+    /// payload, room left, and not a SYN that could start another connection (after the end,
+    /// or with another sequence number than this side's first SYN).
+    fn take(&mut self, seg: &Segment<'_>, from_a: bool, frame: u64, ts: Ts) -> bool {
+        if !seg.payload.is_empty() || seg.missing > 0 {
+            return false;
+        }
+        if seg.flags.syn && !seg.flags.ack {
+            let other_isn = self
+                .segs
+                .iter()
+                .flatten()
+                .any(|s| s.from_a == from_a && s.flags.syn && !s.flags.ack && s.seq != seg.seq);
+            if other_isn || self.ended() {
+                return false;
+            }
+        }
+        let Ok(frame_after) = u32::try_from(frame.saturating_sub(self.first_frame)) else {
+            return false;
+        };
+        let Some(slot) = self.segs.iter_mut().find(|s| s.is_none()) else {
+            return false;
+        };
+        *slot = Some(LightSeg {
+            from_a,
+            flags: seg.flags,
+            seq: seg.seq,
+            ack: seg.ack,
+            frame_after,
+            ts,
+        });
+        true
+    }
+
+    /// The full connection, as if it had seen every kept segment.
+    fn into_conn(
+        self,
+        key: &FlowKey,
+        id: u64,
+        opts: &ConnOptions,
+        keylog: Option<&Arc<KeyLog>>,
+    ) -> Box<Conn> {
+        let (a, b) = self.ends(key);
+        let segs = self.segs.iter().flatten();
+        let first_ts = segs.clone().next().map_or(Ts(0), |s| s.ts);
+        let mut conn = Box::new(Conn::new(id, a, b, self.first_frame, first_ts, opts));
+        if let Some(keylog) = keylog {
+            conn.set_keylog(keylog);
+        }
+        for s in segs {
+            let (src, dst) = if s.from_a { (a, b) } else { (b, a) };
+            let seg = Segment {
+                src: src.ip(),
+                dst: dst.ip(),
+                src_port: src.port(),
+                dst_port: dst.port(),
+                seq: s.seq,
+                ack: s.ack,
+                flags: s.flags,
+                payload: &[],
+                missing: 0,
+            };
+            conn.segment(&seg, self.first_frame + u64::from(s.frame_after), s.ts);
+        }
+        conn
+    }
+}
+
+/// One end of a key as an address: IPv4 when the flow's addresses are.
+fn end_of((ip, port): ([u8; 16], u16), v4: bool) -> SocketAddr {
+    let v6 = Ipv6Addr::from(ip);
+    match v6.to_ipv4_mapped() {
+        Some(ip) if v4 => SocketAddr::new(IpAddr::V4(ip), port),
+        _ => SocketAddr::new(IpAddr::V6(v6), port),
+    }
+}
+
+enum Body {
+    Light(Box<Light>),
+    Full(Box<Conn>),
+}
+
+/// One entry of the table.
+struct Flow {
+    id: u64,
+    last_ts: Ts,
+    body: Body,
+}
+
+impl Flow {
+    fn ended(&self) -> bool {
+        match &self.body {
+            Body::Light(l) => l.ended(),
+            Body::Full(c) => c.ended(),
+        }
+    }
+
+    /// Eviction order of full connections: lowest first.
+    fn rank(&self) -> u8 {
+        match &self.body {
+            Body::Light(_) => 0,
+            Body::Full(c) if c.passive() => 1,
+            Body::Full(c) if !c.recognised() => 2,
+            Body::Full(_) => 3,
+        }
+    }
+}
+
+/// A flow queued for expiry: its time then, key and id (stale once the id differs).
+type Queued = (Ts, FlowKey, u64);
+
+/// What is remembered of a key no longer in the table.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Tomb {
+    /// Finished: its stray late packets are ignored.
+    Closed,
+    /// Evicted while still being read: later data is counted as not analysed.
+    Evicted,
+    /// Evicted before it carried payload: if it goes on, it is analysed from there, and says
+    /// that its beginning was dropped.
+    EvictedLight,
+}
+
+/// Keys of connections no longer in the table, oldest forgotten first.
+#[derive(Default)]
+struct Tombs {
+    /// Key hash -> (what it was, insertion number).
+    map: HashMap<u64, (Tomb, u64), RandomState>,
+    order: VecDeque<(u64, u64)>,
+    next: u64,
+}
+
+impl Tombs {
+    fn insert(&mut self, hash: u64, tomb: Tomb) {
+        if self.order.len() >= MAX_TOMBS {
+            if let Some((old, n)) = self.order.pop_front() {
+                if self.map.get(&old).is_some_and(|(_, m)| *m == n) {
+                    self.map.remove(&old);
+                }
+            }
+        }
+        self.next += 1;
+        self.map.insert(hash, (tomb, self.next));
+        self.order.push_back((hash, self.next));
+    }
+
+    fn get(&self, hash: u64) -> Option<Tomb> {
+        self.map.get(&hash).map(|(t, _)| *t)
+    }
+
+    fn remove(&mut self, hash: u64) {
+        self.map.remove(&hash);
+    }
+}
+
+/// What the table gave up, for the file's warning.
+#[derive(Default)]
+struct Evictions {
+    /// Connections evicted while still being read.
+    read: u64,
+    /// Connections evicted with nothing more to read (not WebSocket).
+    idle: u64,
+    /// Flows without payload evicted.
+    light: u64,
+    /// Of those, flows that went on afterwards (analysed from there).
+    light_resumed: u64,
+    /// Packets with payload of connections evicted while being read, after their eviction.
+    late_packets: u64,
+    late_bytes: u64,
+}
+
 /// The connections of one capture being analyzed.
 pub struct Flows<'a> {
     conn_opts: &'a ConnOptions,
     limits: Limits,
-    flows: HashMap<FlowKey, Conn, RandomState>,
-    closed: HashSet<FlowKey, RandomState>,
+    flows: HashMap<FlowKey, Flow, RandomState>,
+    /// Finished flows to report at the next expiry round; finished flows to report once
+    /// they have lingered; flows without payload, to drop once idle.
+    ended_now: VecDeque<Queued>,
+    ended: VecDeque<Queued>,
+    half_open: VecDeque<Queued>,
+    tombs: Tombs,
     next_id: u64,
     summary: Summary,
     unsupported: BTreeMap<u32, u64>,
     fragments: u64,
     cut: u64,
-    evicted: u64,
+    deep_vlan: u64,
+    evictions: Evictions,
+    /// Flows without payload dropped after `HALF_OPEN_NS` without a packet.
+    half_open_expired: u64,
+    /// Packets earlier than the packet before them, and the largest step back.
+    backwards: u64,
+    max_back_ns: i64,
     /// Bytes buffered across the flow table.
     pending_total: usize,
     now: Ts,
@@ -72,13 +338,20 @@ impl<'a> Flows<'a> {
             conn_opts,
             limits,
             flows: HashMap::default(),
-            closed: HashSet::default(),
+            ended_now: VecDeque::new(),
+            ended: VecDeque::new(),
+            half_open: VecDeque::new(),
+            tombs: Tombs::default(),
             next_id: 0,
             summary: Summary::default(),
             unsupported: BTreeMap::new(),
             fragments: 0,
             cut: 0,
-            evicted: 0,
+            deep_vlan: 0,
+            evictions: Evictions::default(),
+            half_open_expired: 0,
+            backwards: 0,
+            max_back_ns: 0,
             pending_total: 0,
             now: Ts(0),
             first: None,
@@ -97,8 +370,10 @@ impl<'a> Flows<'a> {
         let mut keylog = self.keylog.as_deref().cloned().unwrap_or_default();
         self.malformed_secrets += keylog.add(text).malformed;
         let keylog = Arc::new(keylog);
-        for conn in self.flows.values_mut() {
-            conn.set_keylog(&keylog);
+        for flow in self.flows.values_mut() {
+            if let Body::Full(conn) = &mut flow.body {
+                conn.set_keylog(&keylog);
+            }
         }
         self.keylog = Some(keylog);
     }
@@ -110,12 +385,16 @@ impl<'a> Flows<'a> {
 
     /// One packet of the capture, decoded (or the reason it yielded no TCP segment).
     pub fn packet(&mut self, frame_no: u64, ts: Ts, decoded: Result<Segment<'_>, Skip>) {
-        self.now = ts;
         if self.first.is_none() {
             self.first = Some(ts);
+        } else if ts < self.now {
+            self.backwards += 1;
+            self.max_back_ns = self.max_back_ns.max(self.now.since(ts));
         }
-        if frame_no % SWEEP_EVERY == 0 {
-            self.sweep();
+        self.now = ts;
+        if frame_no % EXPIRE_EVERY == 0 {
+            self.expire(false);
+            self.compact();
         }
         let seg = match decoded {
             Ok(seg) => seg,
@@ -131,52 +410,141 @@ impl<'a> Flows<'a> {
                 self.cut += 1;
                 return;
             }
+            Err(Skip::VlanDepth) => {
+                self.deep_vlan += 1;
+                return;
+            }
             Err(Skip::NotTcp) => return,
         };
         let src = SocketAddr::new(seg.src, seg.src_port);
         let dst = SocketAddr::new(seg.dst, seg.dst_port);
         let key = FlowKey::new(src, dst);
         let new_syn = seg.flags.syn && !seg.flags.ack;
-        if let Some(conn) = self.flows.get_mut(&key) {
-            if !(new_syn && conn.is_new_connection(src, seg.seq)) {
-                let before = conn.buffered();
-                conn.segment(&seg, frame_no, ts);
-                let mut after = conn.buffered();
-                if after > before
-                    && self.pending_total + after - before > self.limits.max_total_pending
-                {
-                    conn.shed_buffers();
-                    after = conn.buffered();
+        if let Some(flow) = self.flows.get_mut(&key) {
+            flow.last_ts = ts;
+            let id = flow.id;
+            if let Body::Light(light) = &mut flow.body {
+                let from_a = src == light.ends(&key).0;
+                let was_ended = light.ended();
+                if light.take(&seg, from_a, frame_no, ts) {
+                    if !was_ended && light.ended() {
+                        self.ended_now.push_back((ts, key, id));
+                    }
+                    return;
                 }
-                self.pending_total = (self.pending_total + after).saturating_sub(before);
-                return;
+                if new_syn && was_ended {
+                    // Port reuse after a flow that carried nothing: it just goes.
+                    self.flows.remove(&key);
+                } else if let Some(Flow {
+                    body: Body::Light(light),
+                    last_ts,
+                    ..
+                }) = self.flows.remove(&key)
+                {
+                    // Its first payload: the full connection takes over.
+                    let conn = light.into_conn(&key, id, self.conn_opts, self.keylog.as_ref());
+                    let body = Body::Full(conn);
+                    self.flows.insert(key, Flow { id, last_ts, body });
+                }
             }
-            // Port reuse: a new connection on the same four-tuple.
-            if let Some(old) = self.flows.remove(&key) {
-                self.emit(old, false);
+            if let Some(Flow {
+                body: Body::Full(conn),
+                ..
+            }) = self.flows.get_mut(&key)
+            {
+                if !(new_syn && conn.is_new_connection(src, seg.seq)) {
+                    let was_ended = conn.ended();
+                    let before = conn.buffered();
+                    conn.segment(&seg, frame_no, ts);
+                    let mut after = conn.buffered();
+                    if after > before
+                        && self.pending_total + after - before > self.limits.max_total_pending
+                    {
+                        conn.shed_buffers();
+                        after = conn.buffered();
+                    }
+                    self.pending_total = (self.pending_total + after).saturating_sub(before);
+                    if !was_ended && conn.ended() {
+                        let queue = if conn.passive() {
+                            &mut self.ended_now
+                        } else {
+                            &mut self.ended
+                        };
+                        queue.push_back((ts, key, id));
+                    }
+                    return;
+                }
+                // Port reuse: a new connection on the same four-tuple.
+                if let Some(old) = self.flows.remove(&key) {
+                    self.emit(old, false);
+                }
             }
         }
         if !seg.flags.syn && seg.payload.is_empty() && seg.missing == 0 {
             return;
         }
-        if !new_syn && self.closed.contains(&key) {
-            return;
+        let hash = self.flows.hasher().hash_one(key);
+        let mut resumed = false;
+        match self.tombs.get(hash) {
+            None => {}
+            Some(_) if new_syn => self.tombs.remove(hash),
+            Some(Tomb::Closed) => return,
+            Some(Tomb::Evicted) => {
+                self.evictions.late_packets += 1;
+                self.evictions.late_bytes += seg.payload.len() as u64 + u64::from(seg.missing);
+                return;
+            }
+            Some(Tomb::EvictedLight) => {
+                self.tombs.remove(hash);
+                self.evictions.light_resumed += 1;
+                resumed = true;
+            }
         }
         if self.flows.len() >= self.limits.max_flows {
             self.evict();
         }
         self.next_id += 1;
-        self.summary.tcp_connections += 1;
-        let mut conn = Conn::new(self.next_id, src, dst, frame_no, ts, self.conn_opts);
-        if let Some(keylog) = &self.keylog {
-            conn.set_keylog(keylog);
+        let id = self.next_id;
+        if !resumed {
+            self.summary.tcp_connections += 1;
         }
-        conn.segment(&seg, frame_no, ts);
-        self.pending_total += conn.buffered();
-        self.flows.insert(key, conn);
+        let mut light = Box::new(Light::new(&key, src, frame_no));
+        let body = if !resumed && light.take(&seg, true, frame_no, ts) {
+            let queue = if light.ended() {
+                &mut self.ended_now
+            } else {
+                &mut self.half_open
+            };
+            queue.push_back((ts, key, id));
+            Body::Light(light)
+        } else {
+            let mut conn = Box::new(Conn::new(id, src, dst, frame_no, ts, self.conn_opts));
+            if let Some(keylog) = &self.keylog {
+                conn.set_keylog(keylog);
+            }
+            if resumed {
+                conn.note_resumed_after_eviction(frame_no);
+            }
+            conn.segment(&seg, frame_no, ts);
+            self.pending_total += conn.buffered();
+            Body::Full(conn)
+        };
+        self.flows.insert(
+            key,
+            Flow {
+                id,
+                last_ts: ts,
+                body,
+            },
+        );
     }
 
-    fn emit(&mut self, conn: Conn, evicted: bool) {
+    /// Reports a flow leaving the table (a flow that carried no payload has nothing to
+    /// report).
+    fn emit(&mut self, flow: Flow, evicted: bool) {
+        let Body::Full(conn) = flow.body else {
+            return;
+        };
         self.pending_total = self.pending_total.saturating_sub(conn.buffered());
         if let Some(mut report) = conn.finish(evicted) {
             report.capture_start = self.first.unwrap_or(report.start);
@@ -185,58 +553,153 @@ impl<'a> Flows<'a> {
         }
     }
 
-    /// Reports connections that ended more than `LINGER_NS` ago, in connection order.
-    fn sweep(&mut self) {
+    /// Takes the flow `key` out of the table when `entry` still describes it.
+    fn current(&self, (_, key, id): &Queued) -> Option<&Flow> {
+        self.flows.get(key).filter(|f| f.id == *id)
+    }
+
+    /// Reports the finished connections whose time is up (every one when `all`), in
+    /// connection order, and drops the flows without payload idle for `HALF_OPEN_NS`.
+    /// Each queue is in time order, so a round looks only at what expires (and at flows
+    /// touched since they were queued, which go back in line).
+    fn expire(&mut self, all: bool) {
         let now = self.now;
-        let mut done: Vec<(u64, FlowKey)> = self
-            .flows
-            .iter()
-            .filter(|(_, c)| {
-                (c.ended() && now.since(c.last_ts) > LINGER_NS) || (c.passive() && c.ended())
-            })
-            .map(|(k, c)| (c.id, *k))
-            .collect();
-        done.sort_unstable_by_key(|(id, _)| *id);
-        if self.closed.len() + done.len() > MAX_CLOSED_KEYS {
-            self.closed.clear();
+        let mut done: Vec<(u64, FlowKey)> = Vec::new();
+        while let Some(entry) = self.ended_now.pop_front() {
+            if self.current(&entry).is_some_and(Flow::ended) {
+                done.push((entry.2, entry.1));
+            }
         }
+        while let Some(&entry) = self.ended.front() {
+            if !all && now.since(entry.0) <= LINGER_NS {
+                break;
+            }
+            self.ended.pop_front();
+            let Some(flow) = self.current(&entry).filter(|f| f.ended()) else {
+                continue;
+            };
+            if !all && now.since(flow.last_ts) <= LINGER_NS {
+                self.ended.push_back((flow.last_ts, entry.1, entry.2));
+            } else {
+                done.push((entry.2, entry.1));
+            }
+        }
+        while let Some(&entry) = self.half_open.front() {
+            if now.since(entry.0) <= HALF_OPEN_NS {
+                break;
+            }
+            self.half_open.pop_front();
+            let Some(flow) = self.current(&entry) else {
+                continue;
+            };
+            if !matches!(flow.body, Body::Light(_)) || flow.ended() {
+                continue;
+            }
+            if now.since(flow.last_ts) <= HALF_OPEN_NS {
+                self.half_open.push_back((flow.last_ts, entry.1, entry.2));
+            } else {
+                self.flows.remove(&entry.1);
+                self.half_open_expired += 1;
+            }
+        }
+        done.sort_unstable_by_key(|(id, _)| *id);
+        done.dedup();
         for (_, key) in done {
-            if let Some(conn) = self.flows.remove(&key) {
-                self.closed.insert(key);
-                self.emit(conn, false);
+            if let Some(flow) = self.flows.remove(&key) {
+                if matches!(flow.body, Body::Full(_)) {
+                    let hash = self.flows.hasher().hash_one(key);
+                    self.tombs.insert(hash, Tomb::Closed);
+                }
+                self.emit(flow, false);
             }
         }
     }
 
-    /// The table is full: report finished connections, then the least recently active
-    /// eighth of the rest.
+    /// Drops the queue entries of flows that left the table or the state they were queued
+    /// for (a flow without payload that ended, or carried payload), once they outnumber
+    /// the flows: otherwise a scan, whose flows end at once, would queue an entry per SYN
+    /// until its half-open time is up.
+    fn compact(&mut self) {
+        let limit = 2 * self.flows.len() + 1024;
+        let flows = &self.flows;
+        let live = |(_, key, id): &Queued| flows.get(key).is_some_and(|f| f.id == *id);
+        if self.ended.len() > limit {
+            self.ended.retain(live);
+        }
+        if self.half_open.len() > limit {
+            self.half_open.retain(|(_, key, id)| {
+                flows
+                    .get(key)
+                    .is_some_and(|f| f.id == *id && matches!(f.body, Body::Light(_)) && !f.ended())
+            });
+        }
+    }
+
+    /// The table is full: reports the finished connections, then evicts an eighth of the
+    /// rest, in the order of `Flow::rank`, least recently active first.
     fn evict(&mut self) {
-        let before = self.flows.len();
-        let now = self.now;
-        self.now = Ts(i64::MAX);
-        self.sweep();
-        self.now = now;
+        self.expire(true);
         if self.flows.len() < self.limits.max_flows {
             return;
         }
-        let mut by_age: Vec<(Ts, u64, FlowKey)> = self
-            .flows
-            .iter()
-            .map(|(k, c)| (c.last_ts, c.id, *k))
-            .collect();
-        by_age.sort_unstable_by_key(|(ts, id, _)| (*ts, *id));
-        let n = (before / 8).max(1);
-        let mut victims: Vec<(u64, FlowKey)> = by_age
-            .into_iter()
-            .take(n)
-            .map(|(_, id, k)| (id, k))
-            .collect();
+        let n = (self.flows.len() / 8).max(1);
+        // Flows without payload first, from their queue: least recently active first.
+        let mut victims: Vec<(u64, FlowKey)> = Vec::with_capacity(n);
+        while victims.len() < n {
+            let Some(entry) = self.half_open.pop_front() else {
+                break;
+            };
+            let Some(flow) = self.current(&entry) else {
+                continue;
+            };
+            if !matches!(flow.body, Body::Light(_)) || flow.ended() {
+                continue;
+            }
+            if flow.last_ts > entry.0 {
+                self.half_open.push_back((flow.last_ts, entry.1, entry.2));
+            } else {
+                victims.push((entry.2, entry.1));
+            }
+        }
+        if victims.len() < n {
+            let mut order: Vec<(u8, Ts, u64, FlowKey)> = self
+                .flows
+                .iter()
+                .filter(|(_, f)| matches!(f.body, Body::Full(_)))
+                .map(|(k, f)| (f.rank(), f.last_ts, f.id, *k))
+                .collect();
+            let more = n - victims.len();
+            if more < order.len() {
+                order.select_nth_unstable_by_key(more, |(rank, ts, id, _)| (*rank, *ts, *id));
+                order.truncate(more);
+            }
+            victims.extend(order.into_iter().map(|(_, _, id, key)| (id, key)));
+        }
         victims.sort_unstable_by_key(|(id, _)| *id);
         for (_, key) in victims {
-            if let Some(conn) = self.flows.remove(&key) {
-                self.evicted += 1;
-                self.closed.insert(key);
-                self.emit(conn, true);
+            let Some(flow) = self.flows.remove(&key) else {
+                continue;
+            };
+            let hash = self.flows.hasher().hash_one(key);
+            match &flow.body {
+                Body::Light(light) => {
+                    self.evictions.light += 1;
+                    // Remembered only when the peer answered: a SYN never answered (a
+                    // filtered port, a spoofed flood) will not go on.
+                    if light.answered() {
+                        self.tombs.insert(hash, Tomb::EvictedLight);
+                    }
+                }
+                Body::Full(conn) if conn.passive() => {
+                    self.evictions.idle += 1;
+                    self.tombs.insert(hash, Tomb::Closed);
+                    self.emit(flow, false);
+                }
+                Body::Full(_) => {
+                    self.evictions.read += 1;
+                    self.tombs.insert(hash, Tomb::Evicted);
+                    self.emit(flow, true);
+                }
             }
         }
     }
@@ -244,10 +707,10 @@ impl<'a> Flows<'a> {
     /// The capture is over: reports every connection still open, in connection order, and
     /// returns the counts and the file's warnings.
     pub fn finish(mut self) -> (Summary, Vec<FileWarning>) {
-        let mut rest: Vec<Conn> = self.flows.drain().map(|(_, c)| c).collect();
-        rest.sort_unstable_by_key(|c| c.id);
-        for conn in rest {
-            self.emit(conn, false);
+        let mut rest: Vec<Flow> = self.flows.drain().map(|(_, f)| f).collect();
+        rest.sort_unstable_by_key(|f| f.id);
+        for flow in rest {
+            self.emit(flow, false);
         }
         let mut warnings = Vec::new();
         for (lt, n) in &self.unsupported {
@@ -274,13 +737,55 @@ impl<'a> Flows<'a> {
                 ),
             });
         }
-        if self.evicted > 0 {
+        if self.deep_vlan > 0 {
+            warnings.push(FileWarning {
+                kind: WarningKind::VlanDepth,
+                message: format!(
+                    "{} packet(s) with more than {} stacked VLAN tags skipped",
+                    self.deep_vlan,
+                    crate::decode::MAX_VLAN_TAGS
+                ),
+            });
+        }
+        if self.backwards > 0 {
+            warnings.push(FileWarning {
+                kind: WarningKind::TimeBackwards,
+                message: format!(
+                    "{} packet(s) are timestamped earlier than the packet before them (at most {}): durations and orders in time across them are not to be trusted",
+                    self.backwards,
+                    crate::proxy::duration(self.max_back_ns as f64 / 1e6)
+                ),
+            });
+        }
+        let ev = &self.evictions;
+        if ev.read + ev.idle + ev.light > 0 {
+            let mut message = format!(
+                "more than {} connections were open at once (raise --max-flows): ",
+                self.limits.max_flows
+            );
+            if ev.read > 0 {
+                message += &format!(
+                    "{} connection(s) were evicted while still being analyzed (each reported with a FlowEvicted finding), and {} later packet(s) of theirs with data ({} bytes) were not analyzed",
+                    ev.read, ev.late_packets, ev.late_bytes
+                );
+            } else {
+                message += "no connection still being analyzed was evicted";
+            }
+            if ev.idle + ev.light > 0 {
+                message += &format!(
+                    "; {} flow(s) without payload yet and {} not carrying WebSocket were dropped first",
+                    ev.light, ev.idle
+                );
+                if ev.light_resumed > 0 {
+                    message += &format!(
+                        " ({} of the former went on and were analyzed from there)",
+                        ev.light_resumed
+                    );
+                }
+            }
             warnings.push(FileWarning {
                 kind: WarningKind::FlowsEvicted,
-                message: format!(
-                    "{} connection(s) evicted because more than {} were open at once (raise --max-flows)",
-                    self.evicted, self.limits.max_flows
-                ),
+                message,
             });
         }
         if self.malformed_secrets > 0 {

@@ -911,6 +911,10 @@ pub enum WarningKind {
     IpFragments,
     CutHeaders,
     FlowsEvicted,
+    /// Packets with more stacked VLAN tags than are followed.
+    VlanDepth,
+    /// Packets timestamped earlier than the packet before them.
+    TimeBackwards,
     /// Lines of embedded TLS secrets that could not be read.
     KeyLog,
 }

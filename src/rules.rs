@@ -118,7 +118,9 @@ rules! {
     SnapLenCut => Warning, Off, Fix::None;
     InconsistentRetransmission => Warning, Off, Fix::None;
     CloseIncomplete => Warning, Off, Fix::None;
-    FlowEvicted => Warning, Off, Fix::None;
+    /// A connection evicted from the flow table while still being analyzed: what it did
+    /// afterwards is not checked, so `check` fails it by default.
+    FlowEvicted => Warning, Error, Fix::Text("Analyze with a higher --max-flows (a connection being read costs a few KB, a flow without payload about 250 bytes), or split the capture by host or time.");
     /// A compressed message inflated past wsclose's cap (a deflate bomb), or past the
     /// capture's inflation budget.
     DeflateBomb => Warning, Warning, Fix::Text("Limit messages by their inflated size, inflating incrementally and failing with 1009 past the limit, not by their wire size.");

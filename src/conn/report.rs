@@ -16,6 +16,19 @@ use crate::tcp::{PerDirection, Side};
 use crate::timefmt::ms_between;
 
 impl Conn {
+    /// Worth a report so far: WebSocket, an Upgrade attempt, or TLS.
+    pub fn recognised(&self) -> bool {
+        self.app.is_reported()
+    }
+
+    /// This flow was evicted from the table before it carried payload, and went on: what
+    /// it did before that is not analysed here.
+    pub fn note_resumed_after_eviction(&mut self, frame: u64) {
+        self.app.note(Rule::FlowEvicted, None, frame, || {
+            "the flow table was full (--max-flows): this connection's first packets were dropped before it carried data, and it is analyzed from here".to_string()
+        });
+    }
+
     /// Flushes both streams and builds the report, if this was a WebSocket connection (or an
     /// attempt at one, or TLS). `evicted` says the flow table pushed it out before it ended.
     pub fn finish(mut self, evicted: bool) -> Option<ConnReport> {

@@ -142,18 +142,19 @@ impl<T> IndexMut<Direction> for PerDirection<T> {
 }
 
 /// A TCP connection's identity, independent of packet direction: the two endpoints in a
-/// fixed (sorted) order, each as (address bits, port). IPv4 addresses are stored as
-/// IPv4-mapped IPv6 bits, so keys compare and hash as plain integers.
+/// fixed (sorted) order, each as (address bytes, port). IPv4 addresses are stored as
+/// IPv4-mapped IPv6 addresses, so keys compare and hash as plain bytes. Bytes, not a
+/// `u128`, so that a key takes 36 bytes, not 64: the flow table holds one per flow.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct FlowKey {
-    pub lo: (u128, u16),
-    pub hi: (u128, u16),
+    pub lo: ([u8; 16], u16),
+    pub hi: ([u8; 16], u16),
 }
 
-fn bits(ip: IpAddr) -> u128 {
+fn bits(ip: IpAddr) -> [u8; 16] {
     match ip {
-        IpAddr::V4(v4) => u128::from(v4.to_ipv6_mapped()),
-        IpAddr::V6(v6) => u128::from(v6),
+        IpAddr::V4(v4) => v4.to_ipv6_mapped().octets(),
+        IpAddr::V6(v6) => v6.octets(),
     }
 }
 

@@ -10,6 +10,7 @@
 //!   `PacketBuilder`), at fixed offsets that tests may patch.
 //! - [`ws`]: WebSocket frames (RFC 6455 §5.2), [`close`]: Close bodies (§5.5.1).
 //! - [`conv`]: `Conv`, a client/server conversation that tracks both sequence numbers.
+//! - [`flood`]: captures that stress the flow table (scans, floods, many open connections).
 //! - [`synth`]: `write_capture`, many interleaved connections, deterministic per config.
 //!
 //! Dev-only (never published, never a dependency of the library): it builds data, reads no
@@ -19,6 +20,7 @@
 
 pub mod close;
 pub mod conv;
+pub mod flood;
 pub mod packet;
 pub mod pcap;
 pub mod pcapng;
