@@ -17,6 +17,100 @@ use crate::report::{
 use crate::rules::Severity;
 use crate::tls::Validity;
 
+/// Text from a capture or a path (a Host header, a file name, a reason), made safe to print
+/// to a terminal: every character that could move the cursor, change colours, send a
+/// terminal command or reorder what is shown is written as a Rust escape (`\u{1b}`,
+/// `\n`), and the rest is kept as is. Escaped: the C0 controls (U+0000..U+001F, tab and
+/// newline too: a field stays on its line), DEL, the C1 controls (U+0080..U+009F: U+009B
+/// starts a command on many terminals, with `--color never` too), the bidirectional
+/// overrides, embeddings and isolates (U+202A..U+202E, U+2066..U+2069) and marks (U+200E,
+/// U+200F, U+061C), and the line and paragraph separators (U+2028, U+2029). Every renderer
+/// that writes to a terminal, and every message naming a file, goes through this one
+/// function.
+pub fn safe(s: &str) -> std::borrow::Cow<'_, str> {
+    if !s.chars().any(unsafe_char) {
+        return std::borrow::Cow::Borrowed(s);
+    }
+    let mut out = String::with_capacity(s.len() + 8);
+    for c in s.chars() {
+        if unsafe_char(c) {
+            let _ = write!(out, "{}", c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    std::borrow::Cow::Owned(out)
+}
+
+/// A character `safe` escapes.
+fn unsafe_char(c: char) -> bool {
+    c.is_control()
+        || matches!(
+            c,
+            '\u{202a}'..='\u{202e}'
+                | '\u{2066}'..='\u{2069}'
+                | '\u{200e}'
+                | '\u{200f}'
+                | '\u{061c}'
+                | '\u{2028}'
+                | '\u{2029}'
+        )
+}
+
+/// `s` in double quotes, made safe as `safe` does, with its own quotes and backslashes
+/// escaped so that the quoted text cannot be mistaken for what follows it.
+pub fn quoted(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            c if unsafe_char(c) => {
+                let _ = write!(out, "{}", c.escape_default());
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+/// Most characters of a command-line argument or file name that a message repeats.
+pub const MAX_ECHO: usize = 200;
+
+/// An argument (a file name, an option's value) as a message repeats it: safe to print
+/// (`safe`), and when longer than `MAX_ECHO` characters, its first `MAX_ECHO` followed by
+/// `...` and its whole length, so that a 1 MB value is not echoed whole.
+pub fn echo(s: &str) -> String {
+    let n = s.chars().count();
+    if n <= MAX_ECHO {
+        return safe(s).into_owned();
+    }
+    let head: String = s.chars().take(MAX_ECHO).collect();
+    format!("{}... ({n} characters)", safe(&head))
+}
+
+/// A message for standard error, made safe (`safe`) and short: a line longer than
+/// `4 * MAX_ECHO` characters keeps its start and its end (where the message says what is
+/// wrong) around `... (N characters left out) ...`. For messages built by code that did
+/// not shorten what it repeats.
+pub fn message(s: &str) -> String {
+    let n = s.chars().count();
+    let max = 4 * MAX_ECHO;
+    if n <= max {
+        return safe(s).into_owned();
+    }
+    let head: String = s.chars().take(max / 2).collect();
+    let tail: String = s.chars().skip(n - max / 2).collect();
+    format!(
+        "{}... ({} characters left out) ...{}",
+        safe(&head),
+        n - max,
+        safe(&tail)
+    )
+}
+
 /// ANSI styling, or none.
 #[derive(Clone, Copy, Debug)]
 pub struct Style {
