@@ -374,13 +374,15 @@ fn typed_limits(src: Src<'_>, t: &Table<'_>, policy: &mut Policy) -> Result<(), 
                             ),
                         ))
                     }
-                    None => return Err(src.err(
-                        v.span().start,
-                        format!(
+                    None => {
+                        return Err(src.err(
+                            v.span().start,
+                            format!(
                             "{what}: expected a fraction between 0 and 1 (0.05 is 5%), found {}",
                             found(v.get_ref())
                         ),
-                    )),
+                        ))
+                    }
                 }
             }
             "severity" => policy.abnormal_level = src.level("[limits] severity", v)?,
@@ -407,13 +409,15 @@ fn typed_scope(src: Src<'_>, t: &Table<'_>) -> Result<Scope, PolicyError> {
                 for h in src.list("[[scope]] hosts", expected, v)? {
                     match h.get_ref() {
                         DeValue::String(name) => scope.hosts.push(HostPattern::parse(name)),
-                        other => return Err(src.err(
-                            h.span().start,
-                            format!(
+                        other => {
+                            return Err(src.err(
+                                h.span().start,
+                                format!(
                                 "{S} hosts: expected a host name or address in quotes, found {}",
                                 found(other)
                             ),
-                        )),
+                            ))
+                        }
                     }
                 }
             }
@@ -421,13 +425,15 @@ fn typed_scope(src: Src<'_>, t: &Table<'_>) -> Result<Scope, PolicyError> {
                 for p in src.list("[[scope]] ports", "a list of ports, like [443, 8443]", v)? {
                     match integer(p.get_ref()).and_then(|n| u16::try_from(n).ok()) {
                         Some(port) => scope.ports.push(port),
-                        None => return Err(src.err(
-                            p.span().start,
-                            format!(
+                        None => {
+                            return Err(src.err(
+                                p.span().start,
+                                format!(
                                 "{S} ports: expected a port (a whole number, 0-65535), found {}",
                                 found(p.get_ref())
                             ),
-                        )),
+                            ))
+                        }
                     }
                 }
             }

@@ -183,7 +183,7 @@ fn causes(o: &mut String, inc: &IncidentReport, with_date: bool, files: bool, s:
             .unwrap_or_default();
         let line = format!(
             "{}{idle}; {}; {}; e.g. {}#{}",
-            g.summary,
+            safe(&g.summary),
             parties(&g.servers, 2),
             span(g.first, g.last, with_date),
             if files {

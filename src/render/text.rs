@@ -186,7 +186,7 @@ pub fn file_header(f: &FileReport, s: Style) -> String {
         o,
         "{} {} ({fmt}{gz}, {} packets)",
         s.bold("=="),
-        s.bold(&f.path),
+        s.bold(&safe(&f.path)),
         f.summary.packets
     );
     let sm = &f.summary;
@@ -237,10 +237,10 @@ pub fn file_header(f: &FileReport, s: Style) -> String {
         if warnings > 0 { s.yellow(&w) } else { w }
     );
     for w in &f.warnings {
-        let _ = writeln!(o, "   {} {}", s.yellow("warning:"), w.message);
+        let _ = writeln!(o, "   {} {}", s.yellow("warning:"), safe(&w.message));
     }
     if let Some(e) = &f.error {
-        let _ = writeln!(o, "   {} {}", s.red("error:"), e);
+        let _ = writeln!(o, "   {} {}", s.red("error:"), safe(e));
     }
     o
 }
@@ -285,9 +285,10 @@ pub fn connection(c: &ConnReport, s: Style, explained: &mut Explained) -> String
     if let Some(id) = &c.client_software {
         let name = id.product.as_deref().unwrap_or(id.family.label());
         let line = format!(
-            "{name} ({} confidence: {})",
+            "{} ({} confidence: {})",
+            safe(name),
             confidence_word(id.confidence),
-            id.evidence
+            safe(&id.evidence)
         );
         let _ = writeln!(o, "  client     {}", wrap(&line, 84, CONT));
     }
@@ -328,7 +329,12 @@ pub fn connection(c: &ConnReport, s: Style, explained: &mut Explained) -> String
             .filter_map(|cl| cl.diagnosis.as_ref())
             .any(|d| Some(&d.summary) == c.story.likely_cause.as_ref());
     if let Some(cause) = c.story.likely_cause.as_ref().filter(|_| !cause_shown) {
-        let _ = writeln!(o, "  {}      {}", s.bold("cause"), wrap(cause, 84, CONT));
+        let _ = writeln!(
+            o,
+            "  {}      {}",
+            s.bold("cause"),
+            wrap(&safe(cause), 84, CONT)
+        );
     }
     if !c.findings.is_empty() {
         let _ = writeln!(o, "  {}", s.bold("findings"));
@@ -340,7 +346,7 @@ pub fn connection(c: &ConnReport, s: Style, explained: &mut Explained) -> String
 }
 
 fn handshake_block(o: &mut String, h: &Handshake, s: Style) {
-    let host = h.host.as_deref().unwrap_or("?");
+    let host = safe(h.host.as_deref().unwrap_or("?"));
     let status = match h.status {
         Some(101) => "101".to_string(),
         Some(code) => s.red(&code.to_string()),
@@ -353,7 +359,7 @@ fn handshake_block(o: &mut String, h: &Handshake, s: Style) {
     };
     let mut extra = Vec::new();
     if let Some(p) = &h.subprotocol {
-        extra.push(format!("subprotocol {p}"));
+        extra.push(format!("subprotocol {}", safe(p)));
     }
     if h.permessage_deflate {
         extra.push("permessage-deflate".to_string());
@@ -361,7 +367,7 @@ fn handshake_block(o: &mut String, h: &Handshake, s: Style) {
     let _ = writeln!(
         o,
         "  handshake  GET {host}{} (packet {}) -> {status}, {accept}{}{}",
-        h.path,
+        safe(&h.path),
         h.request_frame,
         if extra.is_empty() {
             String::new()
@@ -370,11 +376,11 @@ fn handshake_block(o: &mut String, h: &Handshake, s: Style) {
         },
         h.server
             .as_ref()
-            .map(|sv| format!(", server {sv:?}"))
+            .map(|sv| format!(", server {}", quoted(sv)))
             .unwrap_or_default()
     );
     if let Some(ua) = &h.user_agent {
-        let _ = writeln!(o, "{CONT}user agent {ua:?}");
+        let _ = writeln!(o, "{CONT}user agent {}", quoted(ua));
     }
 }
 
@@ -390,7 +396,7 @@ fn close_block(o: &mut String, close: &CloseReport, id: u64, s: Style, explained
     let reason = close
         .reason
         .as_ref()
-        .map(|r| format!(" {:?}", truncate(r, 80)))
+        .map(|r| format!(" {}", quoted(&truncate(r, 80))))
         .unwrap_or_default();
     let verdict = match close.verdict {
         Verdict::Legal => s.green("legal"),
@@ -407,10 +413,19 @@ fn close_block(o: &mut String, close: &CloseReport, id: u64, s: Style, explained
         reason
     );
     for p in &close.problems {
-        let _ = writeln!(o, "{CONT}{} {}", s.red("!"), wrap(p, 84, "               "));
+        let _ = writeln!(
+            o,
+            "{CONT}{} {}",
+            s.red("!"),
+            wrap(&safe(p), 84, "               ")
+        );
     }
     if let Some(r) = &close.peer_reaction {
-        let _ = writeln!(o, "{CONT}peer reaction: {}", wrap(r, 70, "               "));
+        let _ = writeln!(
+            o,
+            "{CONT}peer reaction: {}",
+            wrap(&safe(r), 70, "               ")
+        );
     }
     evidence::block(o, close, CONT);
     let Some(e) = close.explanation else {
@@ -494,7 +509,7 @@ fn story_block(o: &mut String, st: &Story, s: Style) {
         ("server", &st.server_observed),
     ] {
         if let Some(ob) = obs {
-            let line = format!("{}: {}", observed_text(who, ob), ob.why);
+            let line = format!("{}: {}", observed_text(who, ob), safe(&ob.why));
             let _ = writeln!(o, "{CONT}{}", wrap(&line, 84, "               "));
         }
     }
@@ -522,7 +537,7 @@ fn reported_text(r: &Reported) -> String {
         parts.push("after an error event".to_string());
     }
     if let Some(e) = &r.error {
-        parts.push(format!("error {e:?}"));
+        parts.push(format!("error {}", quoted(e)));
     }
     parts.join(", ")
 }
@@ -580,7 +595,7 @@ fn finding_line(o: &mut String, f: &Finding, s: Style) {
         o,
         "    {sev} {}{count}  {}",
         f.rule,
-        wrap(&format!("{at}{}", f.message), 70, "               ")
+        wrap(&format!("{at}{}", safe(&f.message)), 70, "               ")
     );
 }
 
@@ -593,12 +608,12 @@ fn tls_block(o: &mut String, t: &TlsReport, s: Style) {
         parts.push(c.to_string());
     }
     if let Some(sni) = &t.sni {
-        parts.push(format!("SNI {sni}"));
+        parts.push(format!("SNI {}", safe(sni)));
     }
     if let Some(a) = &t.alpn {
-        parts.push(format!("ALPN {a}"));
+        parts.push(format!("ALPN {}", safe(a)));
     } else if !t.offered_alpn.is_empty() {
-        parts.push(format!("ALPN offered {}", t.offered_alpn.join(",")));
+        parts.push(format!("ALPN offered {}", safe(&t.offered_alpn.join(","))));
     }
     if t.hello_retry {
         parts.push("HelloRetryRequest".to_string());
@@ -635,8 +650,8 @@ fn tls_block(o: &mut String, t: &TlsReport, s: Style) {
         };
         let line = format!(
             "certificate {} (issuer {}), {} to {}, {validity}{}",
-            short_name(&c.subject),
-            short_name(&c.issuer),
+            safe(&short_name(&c.subject)),
+            safe(&short_name(&c.issuer)),
             c.not_before,
             c.not_after,
             if c.self_signed { ", self-signed" } else { "" }
@@ -650,7 +665,7 @@ fn tls_block(o: &mut String, t: &TlsReport, s: Style) {
                 d.bytes.client_to_server, d.bytes.server_to_client
             ))
         } else {
-            d.detail.clone()
+            safe(&d.detail).into_owned()
         };
         let _ = writeln!(o, "{CONT}{}", wrap(&line, 84, CONT));
     }
@@ -688,8 +703,8 @@ fn tls_block(o: &mut String, t: &TlsReport, s: Style) {
         let head = format!("TLS handshake failed{confidence}");
         const FIELD: &str = "                      ";
         let _ = writeln!(o, "{CONT}{} {}", s.red("!"), s.red(&head));
-        let _ = writeln!(o, "{CONT}cause    {}", wrap(&f.cause, 76, FIELD));
-        let _ = writeln!(o, "{CONT}fix      {}", wrap(&f.fix, 76, FIELD));
+        let _ = writeln!(o, "{CONT}cause    {}", wrap(&safe(&f.cause), 76, FIELD));
+        let _ = writeln!(o, "{CONT}fix      {}", wrap(&safe(&f.fix), 76, FIELD));
         if let Some(e) = f.alert {
             let _ = writeln!(
                 o,
@@ -731,9 +746,9 @@ fn proxy_lines(o: &mut String, st: &Story) {
             _ => "the request's Via header",
         };
         let line = format!(
-            "proxy {}: {header} says {:?}",
-            proxy::display_name(p),
-            p.value
+            "proxy {}: {header} says {}",
+            safe(&proxy::display_name(p)),
+            quoted(&p.value)
         );
         let _ = writeln!(o, "{CONT}{}", wrap(&line, 84, FIELD));
     }
@@ -765,7 +780,9 @@ fn proxy_lines(o: &mut String, st: &Story) {
         };
         let line = format!(
             "other leg #{} ({role}, {} frames matched): {}",
-            l.connection, l.frames_matched, l.story
+            l.connection,
+            l.frames_matched,
+            safe(&l.story)
         );
         let _ = writeln!(o, "{CONT}{}", wrap(&line, 84, FIELD));
     }

@@ -44,12 +44,15 @@ pub(super) fn render(run: &CheckRun) -> String {
     o
 }
 
-/// Escapes a workflow command's message, or (`property`) one of its properties.
+/// Escapes a workflow command's message, or (`property`) one of its properties; the
+/// other control characters are escaped as for a terminal (`render::text::safe`), since
+/// the runner's log shows them.
 fn escape(s: &str, property: bool) -> String {
-    let mut out = s
+    let out = s
         .replace('%', "%25")
         .replace('\r', "%0D")
         .replace('\n', "%0A");
+    let mut out = crate::render::text::safe(&out).into_owned();
     if property {
         out = out.replace(':', "%3A").replace(',', "%2C");
     }
@@ -66,5 +69,6 @@ mod tests {
         assert_eq!(escape("a:b,c\r", false), "a:b,c%0D");
         assert_eq!(escape("a:b,c", true), "a%3Ab%2Cc");
         assert_eq!(escape("%3A", true), "%253A");
+        assert_eq!(escape("a\u{1b}[2J\u{9b}b", false), "a\\u{1b}[2J\\u{9b}b");
     }
 }
