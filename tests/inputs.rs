@@ -4,6 +4,7 @@
 //! echoed whole, and nothing from a capture or a file name reaches the terminal raw.
 
 use std::ffi::OsStr;
+use std::io::Read;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::symlink;
 use std::path::{Path, PathBuf};
@@ -14,7 +15,8 @@ use crate::pcapgen::{close_body, frame, Conv, RESPONSE, START_US};
 use crate::pcapgen::{ACK, SYN};
 
 /// Runs the binary with `args` (which may be any bytes), and fails the test if it has not
-/// ended within `limit` (killing it).
+/// ended within `limit` (killing it). Its output is read as it comes, so that a full pipe
+/// cannot stop it.
 fn run_within(args: &[&OsStr], limit: Duration) -> Output {
     let mut child = Command::new(env!("CARGO_BIN_EXE_wsclose"))
         .args(args)
@@ -27,20 +29,35 @@ fn run_within(args: &[&OsStr], limit: Duration) -> Output {
         .stderr(Stdio::piped())
         .spawn()
         .expect("run wsclose");
+    let drain = |mut pipe: Box<dyn Read + Send>| {
+        std::thread::spawn(move || {
+            let mut bytes = Vec::new();
+            let _ = pipe.read_to_end(&mut bytes);
+            bytes
+        })
+    };
+    let stdout = drain(Box::new(child.stdout.take().expect("stdout")));
+    let stderr = drain(Box::new(child.stderr.take().expect("stderr")));
     let started = Instant::now();
-    loop {
-        if child.try_wait().expect("wait").is_some() {
-            return child.wait_with_output().expect("output");
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait") {
+            break status;
         }
         if started.elapsed() > limit {
             let _ = child.kill();
-            let out = child.wait_with_output().expect("output");
-            panic!(
-                "wsclose {args:?} still running after {limit:?}; stderr: {}",
-                String::from_utf8_lossy(&out.stderr)
-            );
+            let _ = child.wait();
+            let shown: Vec<String> = args
+                .iter()
+                .map(|a| a.to_string_lossy().chars().take(80).collect())
+                .collect();
+            panic!("wsclose {shown:?} still running after {limit:?}");
         }
         std::thread::sleep(Duration::from_millis(20));
+    };
+    Output {
+        status,
+        stdout: stdout.join().expect("stdout"),
+        stderr: stderr.join().expect("stderr"),
     }
 }
 
@@ -166,18 +183,27 @@ fn long_arguments_are_not_echoed_whole() {
     let long = "x".repeat(100_000);
     let policy = format!("/nonexistent/{long}.toml");
     let server = format!("[{long}");
-    let runs: [&[&str]; 3] = [
+    let runs: [&[&str]; 6] = [
         &["check", "--policy", &policy, "samples/normal.pcap"],
         &["analyze", "--server", &server, "samples/normal.pcap"],
         &["analyze", "--max-flows", &long, "samples/normal.pcap"],
+        &["analyze", "--color", "never", &policy],
+        &["check", &policy],
+        &["check", "--format", "github", &policy],
     ];
     for args in runs {
-        let args: Vec<&OsStr> = args.iter().map(|a| os(a)).collect();
-        let out = run_within(&args, Duration::from_secs(10));
+        let out = run_within(
+            &args.iter().map(|a| os(a)).collect::<Vec<_>>(),
+            Duration::from_secs(10),
+        );
         let err = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(2), "{err}");
-        assert!(err.len() < 2000, "{} bytes: {}", err.len(), &err[..300]);
+        let head: String = err.chars().take(300).collect();
+        assert!(err.len() < 2000, "{} bytes: {head}", err.len());
         assert!(err.contains("characters"), "{err}");
+        let text = String::from_utf8_lossy(&out.stdout);
+        let head: String = text.chars().take(300).collect();
+        assert!(text.len() < 3000, "{} bytes: {head}", text.len());
     }
 }
 

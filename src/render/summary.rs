@@ -6,7 +6,7 @@ use std::fmt::Write;
 
 use crate::capture::Ts;
 use crate::incident::{Class, IncidentReport, PartyCount};
-use crate::render::text::{safe, Style};
+use crate::render::text::{echo, safe, Style};
 use crate::timefmt::rfc3339;
 
 /// What the summary's main table lists.
@@ -103,7 +103,7 @@ pub fn summary(
         o,
         "{} {}: {} connection(s), {} with problems",
         s.bold("Summary"),
-        safe(label),
+        echo(label),
         inc.connections,
         inc.problems
     );

@@ -186,7 +186,13 @@ pub fn file_header(f: &FileReport, s: Style) -> String {
         o,
         "{} {} ({fmt}{gz}, {} packets)",
         s.bold("=="),
-        s.bold(&safe(&f.path)),
+        // A file that could not be read may be named by anything given on the command
+        // line: shortened, as in messages.
+        s.bold(&if f.error.is_some() {
+            echo(&f.path)
+        } else {
+            safe(&f.path).into_owned()
+        }),
         f.summary.packets
     );
     let sm = &f.summary;
@@ -240,7 +246,7 @@ pub fn file_header(f: &FileReport, s: Style) -> String {
         let _ = writeln!(o, "   {} {}", s.yellow("warning:"), safe(&w.message));
     }
     if let Some(e) = &f.error {
-        let _ = writeln!(o, "   {} {}", s.red("error:"), safe(e));
+        let _ = writeln!(o, "   {} {}", s.red("error:"), message(e));
     }
     o
 }

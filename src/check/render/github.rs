@@ -12,13 +12,19 @@ use crate::rules::Level;
 pub(super) fn render(run: &CheckRun) -> String {
     let mut o = String::new();
     for r in &run.files {
-        let file = escape(&r.path, true);
+        // A path that could not be read may be anything given on the command line:
+        // shortened, as in messages.
+        let file = if r.error.is_some() {
+            escape(&crate::render::text::echo(&r.path), true)
+        } else {
+            escape(&r.path, true)
+        };
         if let Some(e) = &r.error {
             let _ = writeln!(
                 o,
                 "::error file={file},title={}::{}",
                 escape("wsclose: unreadable capture", true),
-                escape(e, false)
+                escape(&crate::render::text::message(e), false)
             );
         }
         for v in &r.violations {

@@ -7,7 +7,7 @@ use std::fmt::Write as _;
 
 use super::location;
 use crate::check::{CheckRun, Verdict};
-use crate::render::text::safe;
+use crate::render::text::{echo, message, safe};
 use crate::rules::Level;
 
 /// The human report.
@@ -17,9 +17,13 @@ pub(super) fn render(run: &CheckRun, verdict: Verdict) -> String {
         if r.violations.is_empty() && r.error.is_none() {
             continue;
         }
-        let _ = writeln!(o, "{}", safe(&r.path));
         if let Some(e) = &r.error {
-            let _ = writeln!(o, "  unreadable: {}", safe(e));
+            // A path that could not be read may be anything given on the command line:
+            // shortened, as in messages.
+            let _ = writeln!(o, "{}", echo(&r.path));
+            let _ = writeln!(o, "  unreadable: {}", message(e));
+        } else {
+            let _ = writeln!(o, "{}", safe(&r.path));
         }
         for v in &r.violations {
             let level = match v.severity {
