@@ -365,12 +365,11 @@ fn typed_limits(src: Src<'_>, t: &Table<'_>, policy: &mut Policy) -> Result<(), 
                     Some(share) if (0.0..=1.0).contains(&share) => {
                         policy.max_abnormal_share = Some(share)
                     }
-                    Some(_) => {
+                    Some(share) => {
                         return Err(src.err(
                             v.span().start,
                             format!(
-                                "{what}: {} is not a fraction between 0 and 1 (0.05 is 5%)",
-                                found(v.get_ref()).trim_start_matches("the number ")
+                                "{what}: {share} is not a fraction between 0 and 1 (0.05 is 5%)"
                             ),
                         ))
                     }
