@@ -89,6 +89,38 @@ pub struct CheckArgs {
     /// As for `analyze`.
     #[arg(long = "keylog", value_name = "FILE")]
     pub keylogs: Vec<std::path::PathBuf>,
+
+    /// Captures checked at once, on as many cores (default: the number of cores). The
+    /// verdict and the output are the same, in the same order, whatever the number.
+    #[arg(short, long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
+    pub jobs: Option<u16>,
+
+    #[command(flatten)]
+    pub resources: Resources,
+}
+
+/// How much the analysis may hold and use, the same for `analyze` and `check`.
+#[derive(Debug, Args)]
+pub struct Resources {
+    /// Most TCP connections tracked at once; the least recently active are evicted (and
+    /// reported) beyond it.
+    #[arg(long, default_value_t = wsclose::DEFAULT_MAX_FLOWS as u64, value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_flows: u64,
+
+    /// Most out-of-order bytes buffered per direction of a connection before a hole is
+    /// given up on.
+    #[arg(long, default_value_t = wsclose::DEFAULT_MAX_PENDING as u64, value_name = "BYTES")]
+    pub max_buffer: u64,
+
+    /// Most out-of-order bytes buffered across all connections together; past it, the
+    /// connection that wants more gives up on its holes.
+    #[arg(long, default_value_t = wsclose::MAX_TOTAL_PENDING as u64, value_name = "BYTES")]
+    pub max_buffer_total: u64,
+
+    /// Threads: 2 reads and decodes the capture on a second thread while the first
+    /// analyzes; 1 does everything on one. The report is the same.
+    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u8).range(1..=2))]
+    pub threads: u8,
 }
 
 /// Output of `explain`.
@@ -241,25 +273,8 @@ pub struct AnalyzeArgs {
     #[arg(long = "keylog", value_name = "FILE")]
     pub keylogs: Vec<std::path::PathBuf>,
 
-    /// Most TCP connections tracked at once; the least recently active are evicted (and
-    /// reported) beyond it.
-    #[arg(long, default_value_t = wsclose::DEFAULT_MAX_FLOWS as u64, value_parser = clap::value_parser!(u64).range(1..))]
-    pub max_flows: u64,
-
-    /// Most out-of-order bytes buffered per direction of a connection before a hole is
-    /// given up on.
-    #[arg(long, default_value_t = wsclose::DEFAULT_MAX_PENDING as u64, value_name = "BYTES")]
-    pub max_buffer: u64,
-
-    /// Most out-of-order bytes buffered across all connections together; past it, the
-    /// connection that wants more gives up on its holes.
-    #[arg(long, default_value_t = wsclose::MAX_TOTAL_PENDING as u64, value_name = "BYTES")]
-    pub max_buffer_total: u64,
-
-    /// Threads: 2 reads and decodes the capture on a second thread while the first
-    /// analyzes; 1 does everything on one. The report is the same.
-    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u8).range(1..=2))]
-    pub threads: u8,
+    #[command(flatten)]
+    pub resources: Resources,
 
     /// List only connections worth a look: not closed cleanly, or with a warning or error
     /// finding (the summary still counts every connection).

@@ -14,12 +14,16 @@ use cli::{CheckArgs, Cli, Color, Command, ExplainArgs, ExplainFormat};
 use wsclose::filter::Filter;
 use wsclose::jobs::{analyze_files, Run};
 use wsclose::progress::{Progress, Ticker};
+use wsclose::render::text::{echo, message};
 use wsclose::render::{Output, View};
 use wsclose::tls::keylog::KeyLog;
 use wsclose::Options;
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => return usage_error(e),
+    };
     match cli.command {
         Command::Explain(args) => explain(&args),
         Command::Check(args) => check(&args),
@@ -38,7 +42,7 @@ fn explain(args: &ExplainArgs) -> ExitCode {
         match parse_queries(&args.queries) {
             Ok(queries) => queries.into_iter().map(|q| card(q, lang)).collect(),
             Err(e) => {
-                eprintln!("wsclose: explain: {e}");
+                eprintln!("wsclose: explain: {}", message(&e.to_string()));
                 return ExitCode::from(2);
             }
         }
@@ -91,13 +95,14 @@ fn check(args: &CheckArgs) -> ExitCode {
     };
     let mut opts = Options::default();
     opts.conn.ws_ports = args.ws_ports.clone();
+    resources(&args.resources, &mut opts);
     match keylogs(&args.keylogs) {
         Ok(keylog) => opts.conn.keylog = keylog,
         Err(e) => return fatal(&e),
     }
-    let run = check::run_with(&files, &policy, &opts, |r| {
+    let run = check::run_jobs(&files, &policy, &opts, jobs(args.jobs), |r| {
         if let Some(e) = &r.error {
-            eprintln!("wsclose: {e}");
+            eprintln!("wsclose: {}", message(e));
         }
     });
     let fail_on = args.fail_on.into();
@@ -122,6 +127,22 @@ fn check(args: &CheckArgs) -> ExitCode {
     }
 }
 
+/// The resource options, the same for `analyze` and `check`, into `opts`.
+fn resources(r: &cli::Resources, opts: &mut Options) {
+    opts.conn.max_pending = usize::try_from(r.max_buffer).unwrap_or(usize::MAX);
+    opts.max_flows = usize::try_from(r.max_flows).unwrap_or(usize::MAX);
+    opts.max_total_pending = usize::try_from(r.max_buffer_total).unwrap_or(usize::MAX);
+    opts.pipelined = r.threads > 1;
+}
+
+/// Files analysed at once: as asked, else one per core.
+fn jobs(asked: Option<u16>) -> usize {
+    match asked {
+        Some(n) => usize::from(n),
+        None => std::thread::available_parallelism().map_or(1, usize::from),
+    }
+}
+
 /// The key logs given, read into one; their malformed lines are counted in one warning
 /// each on standard error.
 fn keylogs(paths: &[std::path::PathBuf]) -> Result<Option<Arc<KeyLog>>, wsclose::error::Error> {
@@ -134,7 +155,7 @@ fn keylogs(paths: &[std::path::PathBuf]) -> Result<Option<Arc<KeyLog>>, wsclose:
         if parsed.malformed > 0 {
             eprintln!(
                 "wsclose: {}: warning: {} malformed line(s) skipped ({} read)",
-                path.display(),
+                echo(&path.to_string_lossy()),
                 parsed.malformed,
                 parsed.valid
             );
@@ -143,9 +164,26 @@ fn keylogs(paths: &[std::path::PathBuf]) -> Result<Option<Arc<KeyLog>>, wsclose:
     Ok(Some(Arc::new(keylog)))
 }
 
-/// A fatal error: one line on standard error, exit 2.
+/// A command line clap refused (or `--help`, `--version`): as clap prints it, unless it
+/// repeats an argument that is very long or holds control characters; then each line is
+/// escaped and shortened (`render::text::message`). Exit 2 for an error.
+fn usage_error(e: clap::Error) -> ExitCode {
+    let text = e.render().to_string();
+    let clean = text.lines().all(|l| message(l) == l);
+    if !e.use_stderr() || clean {
+        e.exit()
+    }
+    let mut err = io::stderr().lock();
+    for line in text.lines() {
+        let _ = writeln!(err, "{}", message(line));
+    }
+    ExitCode::from(2)
+}
+
+/// A fatal error: one line on standard error (escaped, and shortened when it repeats a
+/// very long argument), exit 2.
 fn fatal(e: &dyn std::fmt::Display) -> ExitCode {
-    eprintln!("wsclose: {e}");
+    eprintln!("wsclose: {}", message(&e.to_string()));
     ExitCode::from(2)
 }
 
@@ -173,10 +211,7 @@ fn analyze(args: &cli::AnalyzeArgs) -> ExitCode {
     let mut opts = Options::default();
     opts.conn.ws_ports = args.ws_ports.clone();
     opts.conn.payloads = args.payloads;
-    opts.conn.max_pending = usize::try_from(args.max_buffer).unwrap_or(usize::MAX);
-    opts.max_flows = usize::try_from(args.max_flows).unwrap_or(usize::MAX);
-    opts.max_total_pending = usize::try_from(args.max_buffer_total).unwrap_or(usize::MAX);
-    opts.pipelined = args.threads > 1;
+    resources(&args.resources, &mut opts);
     match keylogs(&args.keylogs) {
         Ok(keylog) => opts.conn.keylog = keylog,
         Err(e) => return fatal(&e),
@@ -185,10 +220,7 @@ fn analyze(args: &cli::AnalyzeArgs) -> ExitCode {
         Ok(f) => f,
         Err(e) => return fatal(&e),
     };
-    let jobs = match args.jobs {
-        Some(n) => usize::from(n),
-        None => std::thread::available_parallelism().map_or(1, usize::from),
-    };
+    let jobs = jobs(args.jobs);
     let filter = Filter::default()
         .with_servers(&args.server)
         .and_then(|f| f.with_clients(&args.client))
@@ -233,12 +265,16 @@ fn analyze(args: &cli::AnalyzeArgs) -> ExitCode {
         &mut |report, err| {
             if args.verbose {
                 for w in &report.warnings {
-                    eprintln!("{clear}wsclose: {}: warning: {}", report.path, w.message);
+                    eprintln!(
+                        "{clear}wsclose: {}: warning: {}",
+                        echo(&report.path),
+                        message(&w.message)
+                    );
                 }
             }
             if let Some(e) = err {
                 failed = true;
-                eprintln!("{clear}wsclose: {e}");
+                eprintln!("{clear}wsclose: {}", message(&e.to_string()));
             }
         },
         &|e| {

@@ -18,6 +18,7 @@ mod explain;
 mod golden;
 mod html;
 mod incident;
+mod inputs;
 mod interop;
 mod jobs;
 mod precision;

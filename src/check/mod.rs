@@ -27,6 +27,10 @@ pub use policy::{load_policy, LoadError, Policy, PolicyError};
 pub use rule::{CheckRule, PolicyRule};
 pub use scope::{HostPattern, Scope};
 
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+use std::sync::mpsc;
+
 use crate::analyze::{analyze_file, Options};
 
 /// Which violations fail the check.
@@ -85,23 +89,77 @@ pub fn run_with(
     files: &[String],
     policy: &Policy,
     options: &Options,
+    done: impl FnMut(&FileResult),
+) -> CheckRun {
+    run_jobs(files, policy, options, 1, done)
+}
+
+/// As `run_with`, checking `jobs` files at once on as many threads (as `analyze --jobs`
+/// does). `done` hears of each file in the order given, as soon as it and the files
+/// before it are checked, and the run is the same whatever `jobs`.
+pub fn run_jobs(
+    files: &[String],
+    policy: &Policy,
+    options: &Options,
+    jobs: usize,
     mut done: impl FnMut(&FileResult),
 ) -> CheckRun {
+    let jobs = jobs.clamp(1, files.len().max(1));
     let mut results = Vec::with_capacity(files.len());
-    for path in files {
-        let mut result = FileResult::new(path);
-        let (_report, err) = analyze_file(path, options, &mut |c| {
-            apply::check_connection(policy, c, &mut result)
+    if jobs == 1 {
+        for path in files {
+            let result = check_one(path, policy, options);
+            done(&result);
+            results.push(result);
+        }
+    } else {
+        // The workers fill the cores: a reading thread per file as well would only add
+        // the cost of handing packets over (as in `jobs::analyze_files`).
+        let mut opts = options.clone();
+        let cores = std::thread::available_parallelism().map_or(1, usize::from);
+        if jobs * 2 > cores {
+            opts.pipelined = false;
+        }
+        let next = AtomicUsize::new(0);
+        let (tx, rx) = mpsc::channel::<(usize, FileResult)>();
+        std::thread::scope(|scope| {
+            for _ in 0..jobs {
+                let (tx, next, opts) = (tx.clone(), &next, &opts);
+                scope.spawn(move || loop {
+                    let i = next.fetch_add(1, SeqCst);
+                    let Some(path) = files.get(i) else { break };
+                    if tx.send((i, check_one(path, policy, opts))).is_err() {
+                        break;
+                    }
+                });
+            }
+            drop(tx);
+            // Results arrive in any order; each is handed on once those before it are.
+            let mut waiting = BTreeMap::new();
+            for (i, result) in rx {
+                waiting.insert(i, result);
+                while let Some(result) = waiting.remove(&results.len()) {
+                    done(&result);
+                    results.push(result);
+                }
+            }
         });
-        apply::check_file(policy, &mut result);
-        result.error = err.map(|e| e.to_string());
-        done(&result);
-        results.push(result);
     }
     CheckRun {
         totals: Totals::of(&results),
         files: results,
     }
+}
+
+/// One capture analysed and checked against `policy`.
+fn check_one(path: &str, policy: &Policy, options: &Options) -> FileResult {
+    let mut result = FileResult::new(path);
+    let (_report, err) = analyze_file(path, options, &mut |c| {
+        apply::check_connection(policy, c, &mut result)
+    });
+    apply::check_file(policy, &mut result);
+    result.error = err.map(|e| e.to_string());
+    result
 }
 
 #[cfg(test)]
@@ -128,5 +186,28 @@ mod tests {
         let run = super::run(&files, &Policy::default(), &Options::default());
         assert!(run.files[1].error.is_some());
         assert_eq!(run.verdict(FailOn::Error), Verdict::InputError);
+    }
+
+    #[test]
+    fn several_jobs_give_the_same_run_in_the_same_order() {
+        let files = [
+            "samples/wire-1015.pcap",
+            "samples/drop-rst.pcap",
+            "samples/no-such.pcap",
+            "samples/policy.pcap",
+            "samples/normal.pcap",
+        ]
+        .map(String::from);
+        let policy = Policy::default();
+        let one = run_jobs(&files, &policy, &Options::default(), 1, |_| {});
+        for jobs in [2, 3, 8] {
+            let mut seen = Vec::new();
+            let many = run_jobs(&files, &policy, &Options::default(), jobs, |r| {
+                seen.push(r.path.clone())
+            });
+            assert_eq!(seen, files, "{jobs}");
+            assert_eq!(format!("{:?}", many.files), format!("{:?}", one.files));
+            assert_eq!(many.verdict(FailOn::Error), one.verdict(FailOn::Error));
+        }
     }
 }

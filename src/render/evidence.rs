@@ -149,7 +149,7 @@ fn message(m: &MessageReport) -> String {
         s.push_str(", does not inflate");
     }
     if let Some(h) = &m.head {
-        let _ = write!(s, " {h:?}");
+        let _ = write!(s, " {}", crate::render::text::quoted(h));
     }
     s
 }

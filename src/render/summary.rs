@@ -6,7 +6,7 @@ use std::fmt::Write;
 
 use crate::capture::Ts;
 use crate::incident::{Class, IncidentReport, PartyCount};
-use crate::render::text::Style;
+use crate::render::text::{echo, safe, Style};
 use crate::timefmt::rfc3339;
 
 /// What the summary's main table lists.
@@ -23,23 +23,6 @@ pub enum GroupBy {
 const ROWS: usize = 12;
 /// Bars of the timeline, one per bucket.
 const BARS: &str = " ▁▂▃▄▅▆▇█";
-
-/// Text from the capture (a Host header, a server name), safe to print to a terminal:
-/// control characters (C0, DEL, C1) escaped.
-pub fn safe(s: &str) -> String {
-    if !s.chars().any(char::is_control) {
-        return s.to_string();
-    }
-    s.chars()
-        .map(|c| {
-            if c.is_control() {
-                c.escape_default().to_string()
-            } else {
-                c.to_string()
-            }
-        })
-        .collect()
-}
 
 /// A time of day (with the date when the summary spans days).
 fn clock(ts: Ts, with_date: bool) -> String {
@@ -120,7 +103,7 @@ pub fn summary(
         o,
         "{} {}: {} connection(s), {} with problems",
         s.bold("Summary"),
-        safe(label),
+        echo(label),
         inc.connections,
         inc.problems
     );
@@ -200,7 +183,7 @@ fn causes(o: &mut String, inc: &IncidentReport, with_date: bool, files: bool, s:
             .unwrap_or_default();
         let line = format!(
             "{}{idle}; {}; {}; e.g. {}#{}",
-            g.summary,
+            safe(&g.summary),
             parties(&g.servers, 2),
             span(g.first, g.last, with_date),
             if files {

@@ -17,6 +17,100 @@ use crate::report::{
 use crate::rules::Severity;
 use crate::tls::Validity;
 
+/// Text from a capture or a path (a Host header, a file name, a reason), made safe to print
+/// to a terminal: every character that could move the cursor, change colours, send a
+/// terminal command or reorder what is shown is written as a Rust escape (`\u{1b}`,
+/// `\n`), and the rest is kept as is. Escaped: the C0 controls (U+0000..U+001F, tab and
+/// newline too: a field stays on its line), DEL, the C1 controls (U+0080..U+009F: U+009B
+/// starts a command on many terminals, with `--color never` too), the bidirectional
+/// overrides, embeddings and isolates (U+202A..U+202E, U+2066..U+2069) and marks (U+200E,
+/// U+200F, U+061C), and the line and paragraph separators (U+2028, U+2029). Every renderer
+/// that writes to a terminal, and every message naming a file, goes through this one
+/// function.
+pub fn safe(s: &str) -> std::borrow::Cow<'_, str> {
+    if !s.chars().any(unsafe_char) {
+        return std::borrow::Cow::Borrowed(s);
+    }
+    let mut out = String::with_capacity(s.len() + 8);
+    for c in s.chars() {
+        if unsafe_char(c) {
+            let _ = write!(out, "{}", c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    std::borrow::Cow::Owned(out)
+}
+
+/// A character `safe` escapes.
+fn unsafe_char(c: char) -> bool {
+    c.is_control()
+        || matches!(
+            c,
+            '\u{202a}'..='\u{202e}'
+                | '\u{2066}'..='\u{2069}'
+                | '\u{200e}'
+                | '\u{200f}'
+                | '\u{061c}'
+                | '\u{2028}'
+                | '\u{2029}'
+        )
+}
+
+/// `s` in double quotes, made safe as `safe` does, with its own quotes and backslashes
+/// escaped so that the quoted text cannot be mistaken for what follows it.
+pub fn quoted(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            c if unsafe_char(c) => {
+                let _ = write!(out, "{}", c.escape_default());
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+/// Most characters of a command-line argument or file name that a message repeats.
+pub const MAX_ECHO: usize = 200;
+
+/// An argument (a file name, an option's value) as a message repeats it: safe to print
+/// (`safe`), and when longer than `MAX_ECHO` characters, its first `MAX_ECHO` followed by
+/// `...` and its whole length, so that a 1 MB value is not echoed whole.
+pub fn echo(s: &str) -> String {
+    let n = s.chars().count();
+    if n <= MAX_ECHO {
+        return safe(s).into_owned();
+    }
+    let head: String = s.chars().take(MAX_ECHO).collect();
+    format!("{}... ({n} characters)", safe(&head))
+}
+
+/// A message for standard error, made safe (`safe`) and short: a line longer than
+/// `4 * MAX_ECHO` characters keeps its start and its end (where the message says what is
+/// wrong) around `... (N characters left out) ...`. For messages built by code that did
+/// not shorten what it repeats.
+pub fn message(s: &str) -> String {
+    let n = s.chars().count();
+    let max = 4 * MAX_ECHO;
+    if n <= max {
+        return safe(s).into_owned();
+    }
+    let head: String = s.chars().take(max / 2).collect();
+    let tail: String = s.chars().skip(n - max / 2).collect();
+    format!(
+        "{}... ({} characters left out) ...{}",
+        safe(&head),
+        n - max,
+        safe(&tail)
+    )
+}
+
 /// ANSI styling, or none.
 #[derive(Clone, Copy, Debug)]
 pub struct Style {
@@ -92,7 +186,13 @@ pub fn file_header(f: &FileReport, s: Style) -> String {
         o,
         "{} {} ({fmt}{gz}, {} packets)",
         s.bold("=="),
-        s.bold(&f.path),
+        // A file that could not be read may be named by anything given on the command
+        // line: shortened, as in messages.
+        s.bold(&if f.error.is_some() {
+            echo(&f.path)
+        } else {
+            safe(&f.path).into_owned()
+        }),
         f.summary.packets
     );
     let sm = &f.summary;
@@ -143,10 +243,10 @@ pub fn file_header(f: &FileReport, s: Style) -> String {
         if warnings > 0 { s.yellow(&w) } else { w }
     );
     for w in &f.warnings {
-        let _ = writeln!(o, "   {} {}", s.yellow("warning:"), w.message);
+        let _ = writeln!(o, "   {} {}", s.yellow("warning:"), safe(&w.message));
     }
     if let Some(e) = &f.error {
-        let _ = writeln!(o, "   {} {}", s.red("error:"), e);
+        let _ = writeln!(o, "   {} {}", s.red("error:"), message(e));
     }
     o
 }
@@ -191,9 +291,10 @@ pub fn connection(c: &ConnReport, s: Style, explained: &mut Explained) -> String
     if let Some(id) = &c.client_software {
         let name = id.product.as_deref().unwrap_or(id.family.label());
         let line = format!(
-            "{name} ({} confidence: {})",
+            "{} ({} confidence: {})",
+            safe(name),
             confidence_word(id.confidence),
-            id.evidence
+            safe(&id.evidence)
         );
         let _ = writeln!(o, "  client     {}", wrap(&line, 84, CONT));
     }
@@ -234,7 +335,12 @@ pub fn connection(c: &ConnReport, s: Style, explained: &mut Explained) -> String
             .filter_map(|cl| cl.diagnosis.as_ref())
             .any(|d| Some(&d.summary) == c.story.likely_cause.as_ref());
     if let Some(cause) = c.story.likely_cause.as_ref().filter(|_| !cause_shown) {
-        let _ = writeln!(o, "  {}      {}", s.bold("cause"), wrap(cause, 84, CONT));
+        let _ = writeln!(
+            o,
+            "  {}      {}",
+            s.bold("cause"),
+            wrap(&safe(cause), 84, CONT)
+        );
     }
     if !c.findings.is_empty() {
         let _ = writeln!(o, "  {}", s.bold("findings"));
@@ -246,7 +352,7 @@ pub fn connection(c: &ConnReport, s: Style, explained: &mut Explained) -> String
 }
 
 fn handshake_block(o: &mut String, h: &Handshake, s: Style) {
-    let host = h.host.as_deref().unwrap_or("?");
+    let host = safe(h.host.as_deref().unwrap_or("?"));
     let status = match h.status {
         Some(101) => "101".to_string(),
         Some(code) => s.red(&code.to_string()),
@@ -259,7 +365,7 @@ fn handshake_block(o: &mut String, h: &Handshake, s: Style) {
     };
     let mut extra = Vec::new();
     if let Some(p) = &h.subprotocol {
-        extra.push(format!("subprotocol {p}"));
+        extra.push(format!("subprotocol {}", safe(p)));
     }
     if h.permessage_deflate {
         extra.push("permessage-deflate".to_string());
@@ -267,7 +373,7 @@ fn handshake_block(o: &mut String, h: &Handshake, s: Style) {
     let _ = writeln!(
         o,
         "  handshake  GET {host}{} (packet {}) -> {status}, {accept}{}{}",
-        h.path,
+        safe(&h.path),
         h.request_frame,
         if extra.is_empty() {
             String::new()
@@ -276,11 +382,11 @@ fn handshake_block(o: &mut String, h: &Handshake, s: Style) {
         },
         h.server
             .as_ref()
-            .map(|sv| format!(", server {sv:?}"))
+            .map(|sv| format!(", server {}", quoted(sv)))
             .unwrap_or_default()
     );
     if let Some(ua) = &h.user_agent {
-        let _ = writeln!(o, "{CONT}user agent {ua:?}");
+        let _ = writeln!(o, "{CONT}user agent {}", quoted(ua));
     }
 }
 
@@ -296,7 +402,7 @@ fn close_block(o: &mut String, close: &CloseReport, id: u64, s: Style, explained
     let reason = close
         .reason
         .as_ref()
-        .map(|r| format!(" {:?}", truncate(r, 80)))
+        .map(|r| format!(" {}", quoted(&truncate(r, 80))))
         .unwrap_or_default();
     let verdict = match close.verdict {
         Verdict::Legal => s.green("legal"),
@@ -313,10 +419,19 @@ fn close_block(o: &mut String, close: &CloseReport, id: u64, s: Style, explained
         reason
     );
     for p in &close.problems {
-        let _ = writeln!(o, "{CONT}{} {}", s.red("!"), wrap(p, 84, "               "));
+        let _ = writeln!(
+            o,
+            "{CONT}{} {}",
+            s.red("!"),
+            wrap(&safe(p), 84, "               ")
+        );
     }
     if let Some(r) = &close.peer_reaction {
-        let _ = writeln!(o, "{CONT}peer reaction: {}", wrap(r, 70, "               "));
+        let _ = writeln!(
+            o,
+            "{CONT}peer reaction: {}",
+            wrap(&safe(r), 70, "               ")
+        );
     }
     evidence::block(o, close, CONT);
     let Some(e) = close.explanation else {
@@ -400,7 +515,7 @@ fn story_block(o: &mut String, st: &Story, s: Style) {
         ("server", &st.server_observed),
     ] {
         if let Some(ob) = obs {
-            let line = format!("{}: {}", observed_text(who, ob), ob.why);
+            let line = format!("{}: {}", observed_text(who, ob), safe(&ob.why));
             let _ = writeln!(o, "{CONT}{}", wrap(&line, 84, "               "));
         }
     }
@@ -428,7 +543,7 @@ fn reported_text(r: &Reported) -> String {
         parts.push("after an error event".to_string());
     }
     if let Some(e) = &r.error {
-        parts.push(format!("error {e:?}"));
+        parts.push(format!("error {}", quoted(e)));
     }
     parts.join(", ")
 }
@@ -486,7 +601,7 @@ fn finding_line(o: &mut String, f: &Finding, s: Style) {
         o,
         "    {sev} {}{count}  {}",
         f.rule,
-        wrap(&format!("{at}{}", f.message), 70, "               ")
+        wrap(&format!("{at}{}", safe(&f.message)), 70, "               ")
     );
 }
 
@@ -499,12 +614,12 @@ fn tls_block(o: &mut String, t: &TlsReport, s: Style) {
         parts.push(c.to_string());
     }
     if let Some(sni) = &t.sni {
-        parts.push(format!("SNI {sni}"));
+        parts.push(format!("SNI {}", safe(sni)));
     }
     if let Some(a) = &t.alpn {
-        parts.push(format!("ALPN {a}"));
+        parts.push(format!("ALPN {}", safe(a)));
     } else if !t.offered_alpn.is_empty() {
-        parts.push(format!("ALPN offered {}", t.offered_alpn.join(",")));
+        parts.push(format!("ALPN offered {}", safe(&t.offered_alpn.join(","))));
     }
     if t.hello_retry {
         parts.push("HelloRetryRequest".to_string());
@@ -541,8 +656,8 @@ fn tls_block(o: &mut String, t: &TlsReport, s: Style) {
         };
         let line = format!(
             "certificate {} (issuer {}), {} to {}, {validity}{}",
-            short_name(&c.subject),
-            short_name(&c.issuer),
+            safe(&short_name(&c.subject)),
+            safe(&short_name(&c.issuer)),
             c.not_before,
             c.not_after,
             if c.self_signed { ", self-signed" } else { "" }
@@ -556,7 +671,7 @@ fn tls_block(o: &mut String, t: &TlsReport, s: Style) {
                 d.bytes.client_to_server, d.bytes.server_to_client
             ))
         } else {
-            d.detail.clone()
+            safe(&d.detail).into_owned()
         };
         let _ = writeln!(o, "{CONT}{}", wrap(&line, 84, CONT));
     }
@@ -594,8 +709,8 @@ fn tls_block(o: &mut String, t: &TlsReport, s: Style) {
         let head = format!("TLS handshake failed{confidence}");
         const FIELD: &str = "                      ";
         let _ = writeln!(o, "{CONT}{} {}", s.red("!"), s.red(&head));
-        let _ = writeln!(o, "{CONT}cause    {}", wrap(&f.cause, 76, FIELD));
-        let _ = writeln!(o, "{CONT}fix      {}", wrap(&f.fix, 76, FIELD));
+        let _ = writeln!(o, "{CONT}cause    {}", wrap(&safe(&f.cause), 76, FIELD));
+        let _ = writeln!(o, "{CONT}fix      {}", wrap(&safe(&f.fix), 76, FIELD));
         if let Some(e) = f.alert {
             let _ = writeln!(
                 o,
@@ -637,9 +752,9 @@ fn proxy_lines(o: &mut String, st: &Story) {
             _ => "the request's Via header",
         };
         let line = format!(
-            "proxy {}: {header} says {:?}",
-            proxy::display_name(p),
-            p.value
+            "proxy {}: {header} says {}",
+            safe(&proxy::display_name(p)),
+            quoted(&p.value)
         );
         let _ = writeln!(o, "{CONT}{}", wrap(&line, 84, FIELD));
     }
@@ -671,7 +786,9 @@ fn proxy_lines(o: &mut String, st: &Story) {
         };
         let line = format!(
             "other leg #{} ({role}, {} frames matched): {}",
-            l.connection, l.frames_matched, l.story
+            l.connection,
+            l.frames_matched,
+            safe(&l.story)
         );
         let _ = writeln!(o, "{CONT}{}", wrap(&line, 84, FIELD));
     }

@@ -12,13 +12,19 @@ use crate::rules::Level;
 pub(super) fn render(run: &CheckRun) -> String {
     let mut o = String::new();
     for r in &run.files {
-        let file = escape(&r.path, true);
+        // A path that could not be read may be anything given on the command line:
+        // shortened, as in messages.
+        let file = if r.error.is_some() {
+            escape(&crate::render::text::echo(&r.path), true)
+        } else {
+            escape(&r.path, true)
+        };
         if let Some(e) = &r.error {
             let _ = writeln!(
                 o,
                 "::error file={file},title={}::{}",
                 escape("wsclose: unreadable capture", true),
-                escape(e, false)
+                escape(&crate::render::text::message(e), false)
             );
         }
         for v in &r.violations {
@@ -44,12 +50,15 @@ pub(super) fn render(run: &CheckRun) -> String {
     o
 }
 
-/// Escapes a workflow command's message, or (`property`) one of its properties.
+/// Escapes a workflow command's message, or (`property`) one of its properties; the
+/// other control characters are escaped as for a terminal (`render::text::safe`), since
+/// the runner's log shows them.
 fn escape(s: &str, property: bool) -> String {
-    let mut out = s
+    let out = s
         .replace('%', "%25")
         .replace('\r', "%0D")
         .replace('\n', "%0A");
+    let mut out = crate::render::text::safe(&out).into_owned();
     if property {
         out = out.replace(':', "%3A").replace(',', "%2C");
     }
@@ -66,5 +75,6 @@ mod tests {
         assert_eq!(escape("a:b,c\r", false), "a:b,c%0D");
         assert_eq!(escape("a:b,c", true), "a%3Ab%2Cc");
         assert_eq!(escape("%3A", true), "%253A");
+        assert_eq!(escape("a\u{1b}[2J\u{9b}b", false), "a\\u{1b}[2J\\u{9b}b");
     }
 }
