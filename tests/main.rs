@@ -15,6 +15,7 @@ mod decryption;
 mod evidence;
 mod expectations;
 mod explain;
+mod floods;
 mod golden;
 mod html;
 mod incident;
