@@ -60,6 +60,28 @@ fn data_after_the_senders_own_rst_is_not_delivered() {
 }
 
 #[test]
+fn a_rst_off_the_next_byte_that_the_sender_outlives_did_not_end_anything() {
+    let conn = only_conn(
+        "rst-challenged.pcap",
+        &stories::rst_off_the_next_byte().pcap(),
+    );
+    // Packets: 7 the RST, 8 the challenge ACK, 9 the server's message, 10-11 the closes.
+    assert_eq!(
+        closes(&conn),
+        vec![(10, C2S, Some(1000)), (11, S2C, Some(1000))]
+    );
+    assert_eq!(conn.messages.server_to_client, 1);
+    assert_eq!(conn.story.outcome, Outcome::Clean);
+    assert_ne!(
+        conn.story.tcp_end.as_ref().map(|e| e.kind),
+        Some(wsclose::report::EndKind::Rst),
+        "{:#?}",
+        conn.story
+    );
+    assert!(!rules(&conn).contains(&Rule::DataAfterReset));
+}
+
+#[test]
 fn a_segment_far_beyond_the_window_is_not_assembled() {
     let conn = only_conn(
         "beyond-window.pcap",

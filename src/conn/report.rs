@@ -40,7 +40,7 @@ impl Conn {
             if stats.inconsistent_overlaps > 0 {
                 let n = stats.inconsistent_overlaps;
                 self.app.note(Rule::InconsistentRetransmission, Some(side), stats.first_inconsistent_frame, || {
-                    format!("{n} retransmitted or overlapping segment(s) carry different bytes than another copy of the same stream bytes; wsclose used the first copy delivered in order, the receiver's stack may have kept another")
+                    format!("{n} retransmitted or overlapping segment(s) carry different bytes than another copy of the same stream bytes; wsclose kept the copy Linux keeps (the first delivered in order; among buffered copies, the one starting first), other stacks may keep another")
                 });
             }
             if stats.after_reset_bytes > 0 {

@@ -155,16 +155,24 @@ impl Conn {
         let Conn { streams, app, .. } = self;
         let (own, peer) = streams.pair_mut(side);
         let mut rst_accepted = true;
+        let mut rst_challenged = false;
         if !passive {
             if flags.rst {
                 // What a RST carries is not data (RFC 9293 §3.5.3); it ends the stream.
-                rst_accepted = own.reset(seg.seq, frame, &mut |ev| app.on_stream(side, ev));
+                rst_accepted = own.reset(seg.seq, frame);
             } else if !seg.payload.is_empty() || seg.missing > 0 {
+                let unconfirmed = own.rst_unconfirmed();
                 let seq = if flags.syn { seg.seq + 1 } else { seg.seq };
                 own.segment(seq, seg.payload, seg.missing, frame, ts, &mut |ev| {
                     app.on_stream(side, ev)
                 });
+                rst_challenged = unconfirmed && !own.rst_unconfirmed();
             }
+        }
+        if rst_challenged {
+            // The side's RST was not at the next byte and it sent data since: the receiver
+            // answered it with a challenge ACK (RFC 5961 §3.2), the connection goes on.
+            self.rst[side] = None;
         }
         if !passive && flags.ack {
             // Windows are not scaled on SYNs (RFC 7323 §2.2).

@@ -13,13 +13,15 @@
 //! (2^30 bytes, RFC 7323 §2.3) while that is unknown. Overlapping copies of the same
 //! stream bytes are compared wherever they meet (a retransmission of delivered bytes, a
 //! segment over buffered ones, in-order bytes over buffered ones): each copy that differs
-//! is counted. Buffered data is delivered with the packet that completed it (the one that
+//! is counted, and the copy kept is the one Linux keeps (measured on Linux 6.18: in-order
+//! bytes win over buffered ones; a buffered copy is replaced only by a longer one starting
+//! with it or covering it; otherwise the copy starting first wins). Buffered data is delivered with the packet that completed it (the one that
 //! filled the hole before it), as the receiver's application got it then.
 //!
 //! Invariants: `offset` is the stream offset of `next_seq`; every key in `pending` is greater
-//! than `offset`; buffered segments do not overlap (the first copy of a byte is kept);
-//! `pending_bytes` is the sum of the lengths buffered in `pending` and never exceeds the
-//! configured cap. Sequence numbers are `Seq`s: wrapping arithmetic only.
+//! than `offset`; no buffered segment lies inside another (their starts and ends grow
+//! together); `pending_bytes` is the sum of the lengths buffered in `pending` and never
+//! exceeds the configured cap. Sequence numbers are `Seq`s: wrapping arithmetic only.
 //! Never panics on input.
 
 use std::collections::BTreeMap;
@@ -125,6 +127,8 @@ pub struct Stream {
     peer_shift: u8,
     /// The sender reset the connection: nothing more of this stream is delivered.
     reset: bool,
+    /// A RST further on than the next byte expected, with no data from the sender since.
+    unconfirmed_rst: bool,
 }
 
 impl Stream {
@@ -144,6 +148,7 @@ impl Stream {
             right_edge: None,
             peer_shift: MAX_WINDOW_SHIFT,
             reset: false,
+            unconfirmed_rst: false,
         }
     }
 
@@ -245,6 +250,8 @@ impl Stream {
             self.note_after_reset(span, frame_no);
             return;
         }
+        // Data after a RST that was not at the next byte: the receiver challenged it.
+        self.unconfirmed_rst = false;
         let next = match self.next_seq {
             Some(n) => n,
             None => {
@@ -290,8 +297,11 @@ impl Stream {
     }
 
     /// A segment `rel` bytes beyond the next one expected: dropped when the receiver would
-    /// drop it, else buffered (what another copy already holds is compared, not buffered
-    /// again).
+    /// drop it, else buffered as Linux's out-of-order queue keeps it (RFC 9293 leaves the
+    /// choice to each stack): a copy inside a buffered segment that starts at or before it
+    /// adds nothing; a longer copy starting with a buffered segment replaces it, as it
+    /// replaces the later ones it covers; other overlaps keep both, and where they overlap
+    /// the one starting first is delivered.
     #[allow(clippy::too_many_arguments)]
     fn out_of_order<F>(
         &mut self,
@@ -311,12 +321,19 @@ impl Stream {
             return;
         }
         let key = self.offset + rel;
-        let span = payload.len() as u64 + u64::from(missing);
+        let end = key + payload.len() as u64 + u64::from(missing);
         self.check_buffered(key, payload, frame_no);
-        let extra = self.uncovered(key, span);
-        if extra == 0 {
+        let before = self.pending.range(..=key).next_back();
+        if before.is_some_and(|(k, p)| *k + p.span() >= end) {
             return;
         }
+        let replaced: usize = self
+            .pending
+            .range(key..end)
+            .take_while(|(k, p)| **k + p.span() <= end)
+            .map(|(_, p)| p.data.len())
+            .sum();
+        let extra = payload.len().saturating_sub(replaced);
         // Buffer within the cap, giving up on the oldest hole when full.
         while self.pending_bytes + extra > self.max_pending && !self.pending.is_empty() {
             self.skip_to_pending(GapKind::BufferLimit, sink);
@@ -343,65 +360,40 @@ impl Stream {
             self.drain(Some((frame_no, ts)), sink);
             return;
         }
-        self.buffer(key, payload, missing, frame_no, ts);
+        // The buffered segments it covers go; so no buffered segment lies inside another.
+        while let Some((&k, p)) = self.pending.range(key..end).next() {
+            if k + p.span() > end {
+                break;
+            }
+            if let Some(old) = self.pending.remove(&k) {
+                self.pending_bytes -= old.data.len();
+            }
+        }
+        self.pending_bytes += payload.len();
+        self.pending.insert(
+            key,
+            Pending {
+                frame_no,
+                ts,
+                data: payload.to_vec(),
+                missing,
+            },
+        );
     }
 
     /// Buffered segments overlapping the stream bytes `[key, key + span)`: (start, span).
     fn overlapping(&self, key: u64, span: u64) -> impl Iterator<Item = (u64, &Pending)> {
         let end = key + span;
-        // Buffered segments do not overlap: only the last one starting before `key` can
-        // reach into it.
+        // No buffered segment lies inside another: starts and ends grow together, so the
+        // ones starting before `key` that reach into it come last before it.
         let before = self
             .pending
             .range(..key)
-            .next_back()
-            .filter(|(k, p)| **k + p.span() > key);
+            .rev()
+            .take_while(move |(k, p)| **k + p.span() > key);
         before
-            .into_iter()
             .chain(self.pending.range(key..end))
             .map(|(k, p)| (*k, p))
-    }
-
-    /// Bytes of `[key, key + span)` no buffered segment covers.
-    fn uncovered(&self, key: u64, span: u64) -> usize {
-        let mut covered = 0;
-        for (k, p) in self.overlapping(key, span) {
-            covered += (k + p.span()).min(key + span) - k.max(key);
-        }
-        usize::try_from(span - covered).unwrap_or(usize::MAX)
-    }
-
-    /// Buffers the parts of a segment at `key` that no buffered segment covers (the first
-    /// copy of each byte is kept).
-    fn buffer(&mut self, key: u64, payload: &[u8], missing: u32, frame_no: u64, ts: Ts) {
-        let span = payload.len() as u64 + u64::from(missing);
-        let end = key + span;
-        let taken: Vec<(u64, u64)> = self
-            .overlapping(key, span)
-            .map(|(k, p)| (k, k + p.span()))
-            .collect();
-        let mut cursor = key;
-        for (from, to) in taken.into_iter().chain([(end, end)]) {
-            if from > cursor {
-                let piece_end = from.min(end);
-                let data_end = (key + payload.len() as u64).min(piece_end);
-                let data = payload
-                    .get((cursor - key) as usize..data_end.saturating_sub(key) as usize)
-                    .unwrap_or_default();
-                let missing = piece_end - data_end.max(cursor);
-                self.pending_bytes += data.len();
-                self.pending.insert(
-                    cursor,
-                    Pending {
-                        frame_no,
-                        ts,
-                        data: data.to_vec(),
-                        missing: missing as u32,
-                    },
-                );
-            }
-            cursor = cursor.max(to);
-        }
     }
 
     /// Compares the bytes `bytes` at stream offset `key` with the buffered copies of the
@@ -451,16 +443,17 @@ impl Stream {
         }
     }
 
-    /// The sender reset the connection with a RST at `seq`. When the receiver would accept
-    /// it (at or after the next byte expected, within its window), what is buffered before
-    /// `seq` is delivered (with gaps for the holes: the RST proves those bytes were sent),
-    /// what lies beyond is dropped, and nothing the sender sends later is delivered: its
-    /// stack dropped the connection, and so does the receiver's (RFC 9293 §3.10.7.4).
-    /// Returns whether the RST was accepted; one out of the window is counted as such.
-    pub fn reset<F>(&mut self, seq: Seq, frame_no: u64, sink: &mut F) -> bool
-    where
-        F: FnMut(StreamEvent<'_>),
-    {
+    /// The sender reset the connection with a RST at `seq`. A RST at the next byte
+    /// expected (or when that is unknown) is accepted (RFC 5961 §3.2): what is buffered is
+    /// dropped and counted, and nothing the sender sends later is delivered: its stack
+    /// dropped the connection, and so does the receiver's (RFC 9293 §3.10.7.4). A RST
+    /// further on in the window is unconfirmed: the receiver accepted it if it had the
+    /// bytes before it (the capture may miss them), else it answered with a challenge ACK
+    /// and the connection goes on; data from the sender afterwards says which
+    /// (`rst_unconfirmed` turns false). An old RST, or one beyond the window, is ignored by
+    /// the receiver and counted as out of the window. Returns whether the RST may have
+    /// been accepted.
+    pub fn reset(&mut self, seq: Seq, frame_no: u64) -> bool {
         if self.reset {
             return true;
         }
@@ -468,23 +461,30 @@ impl Stream {
             let ahead = seq.since(next);
             let beyond = self.beyond_window(seq, next);
             if ahead < 0 || beyond.is_some() {
-                // An old RST (RFC 5961 §3.2) or one beyond the window: ignored by the stack.
                 self.note_out_of_window(frame_no, beyond.unwrap_or(0));
                 return false;
             }
-            let end = self.offset + ahead as u64;
-            let after = self.pending.split_off(&end);
-            let dropped: usize = after.values().map(|p| p.data.len()).sum();
-            self.pending_bytes -= dropped;
+            if ahead > 0 {
+                // Until data says otherwise, the bytes before it may just be missing from
+                // the capture; what is buffered is delivered at the end, after gaps.
+                self.unconfirmed_rst = true;
+                return true;
+            }
+            let dropped = std::mem::take(&mut self.pending);
+            self.pending_bytes = 0;
+            let dropped: usize = dropped.values().map(|p| p.data.len()).sum();
             if dropped > 0 {
                 self.note_after_reset(dropped as u64, frame_no);
-            }
-            while !self.pending.is_empty() {
-                self.skip_to_pending(GapKind::Missing, sink);
             }
         }
         self.reset = true;
         true
+    }
+
+    /// The sender's last RST was not at the next byte expected, and no data has come from
+    /// it since.
+    pub fn rst_unconfirmed(&self) -> bool {
+        self.unconfirmed_rst
     }
 
     /// Has the sender reset the connection?
@@ -891,7 +891,7 @@ mod tests {
     }
 
     #[test]
-    fn conflicts_with_buffered_bytes_are_noted_and_the_first_copy_kept() {
+    fn conflicts_with_buffered_bytes_are_noted_and_resolved_as_linux_does() {
         let mut s = Stream::new(1 << 20);
         s.syn(Seq(0), None);
         // [10, 20) buffered; [5, 15) differs over [10, 15); [0, 12) in order differs over
@@ -907,12 +907,28 @@ mod tests {
         );
         assert_eq!(s.stats.inconsistent_overlaps, 2);
         assert_eq!(s.stats.first_inconsistent_frame, 2);
-        assert_eq!(bytes_of(&evs), b"aaaaaYYYYYYYkkkkkkkkuu");
+        // What Linux 6.18 delivered to the application for the same segments: the
+        // in-order copy, then where buffered copies overlap, the one starting first.
+        assert_eq!(bytes_of(&evs), b"aaaaaYYYYYYYXXXkkkkkuu");
         assert_eq!(s.pending_bytes(), 0);
-        // Agreeing overlaps are not noted, and buffer nothing twice.
+        // A longer copy starting with a buffered segment replaces it (Linux 6.18 too).
         let mut s = Stream::new(1 << 20);
         s.syn(Seq(0), None);
-        run(&mut s, &[(11, b"klmno"), (9, b"ijklmnopq")]);
+        let evs = run(
+            &mut s,
+            &[
+                (6, b"kkkkk"),
+                (6, b"XXXXXXXXXX"),
+                (1, b"aaaaa"),
+                (16, b"uu"),
+            ],
+        );
+        assert_eq!(bytes_of(&evs), b"aaaaaXXXXXXXXXXuu");
+        assert_eq!(s.stats.inconsistent_overlaps, 1);
+        // Agreeing overlaps are not noted; a copy covering a buffered one replaces it.
+        let mut s = Stream::new(1 << 20);
+        s.syn(Seq(0), None);
+        run(&mut s, &[(11, b"klmno"), (9, b"ijklmnopq"), (12, b"lm")]);
         assert_eq!(s.stats.inconsistent_overlaps, 0);
         assert_eq!(s.pending_bytes(), 9);
     }
@@ -949,23 +965,28 @@ mod tests {
         s.syn(Seq(0), None);
         let mut out = Vec::new();
         s.segment(Seq(1), b"ab", 0, 1, Ts(0), &mut |e| push(&mut out, e));
-        // Buffered before and beyond the RST's sequence number.
         s.segment(Seq(5), b"cd", 0, 2, Ts(0), &mut |e| push(&mut out, e));
         s.segment(Seq(9), b"ef", 0, 3, Ts(0), &mut |e| push(&mut out, e));
         // An old RST is ignored (RFC 5961 §3.2).
-        assert!(!s.reset(Seq(2), 4, &mut |e| push(&mut out, e)));
-        assert!(s.reset(Seq(8), 5, &mut |e| push(&mut out, e)));
+        assert!(!s.reset(Seq(2), 4));
+        // One further on is unconfirmed; data from the sender then says it was challenged.
+        assert!(s.reset(Seq(8), 5));
+        assert!(s.rst_unconfirmed());
         s.segment(Seq(3), b"xy", 0, 6, Ts(0), &mut |e| push(&mut out, e));
+        assert!(!s.rst_unconfirmed() && !s.is_reset());
+        // A RST at the next byte resets: what is buffered and what comes later is dropped.
+        assert!(s.reset(Seq(7), 7));
+        s.segment(Seq(7), b"zz", 0, 8, Ts(0), &mut |e| push(&mut out, e));
         assert_eq!(
             out,
             vec![
                 Ev::D(0, b"ab".to_vec()),
-                Ev::G(2, 2, GapKind::Missing),
+                Ev::D(2, b"xy".to_vec()),
                 Ev::D(4, b"cd".to_vec())
             ]
         );
         assert_eq!(s.stats.after_reset_bytes, 4);
-        assert_eq!(s.stats.first_after_reset_frame, 5);
+        assert_eq!(s.stats.first_after_reset_frame, 7);
         assert_eq!(s.stats.out_of_window, 1);
         assert_eq!(s.pending_bytes(), 0);
     }

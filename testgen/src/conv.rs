@@ -211,6 +211,20 @@ pub mod stories {
         c
     }
 
+    /// A RST from the server 100 bytes beyond its next sequence number (in the window, not
+    /// at the next byte): the client's stack answers it with a challenge ACK and keeps the
+    /// connection (RFC 5961 §3.2), and the server goes on with a message and a clean close.
+    pub fn rst_off_the_next_byte() -> Conv {
+        let mut c = Conv::handshake(1000, 5000);
+        c.send(true, &frame(true, 1, true, b"hello"));
+        let far = c.sseq.wrapping_add(100);
+        c.at(false, far, RST | ACK, &[]);
+        c.raw(true, ACK, &[]);
+        c.send(false, &frame(true, 1, false, b"still here"));
+        clean_close(&mut c, 1000);
+        c
+    }
+
     /// A Close 4006 from the client `distance` bytes beyond its next sequence number, far
     /// outside any window the server advertised (65,535 bytes, no window scaling), then an
     /// ordinary closing handshake. The server's stack drops the far segment (RFC 9293
