@@ -146,6 +146,11 @@ fn closes_are_listed_in_capture_order() {
     let conn = only_conn("closes-capture-order.pcap", &c.pcap());
     let frames: Vec<u64> = conn.closes.iter().map(|x| x.frame).collect();
     assert_eq!(frames, vec![6, 7], "{:?}", closes(&conn));
+    // The server's Close acknowledges the client's (its ACK covers the hole and the Close):
+    // it answered it.
+    assert_eq!(conn.story.first_closer, Some(C2S));
+    assert_eq!(conn.story.answered, Some(true));
+    assert!(conn.closes[0].evidence.is_some());
 }
 
 #[test]

@@ -154,6 +154,16 @@ impl Conn {
         let passive = self.passive();
         let Conn { streams, app, .. } = self;
         let (own, peer) = streams.pair_mut(side);
+        // The acknowledgment first: it says what the sender had received when it sent this
+        // segment (a Close it acknowledges came before the Close it carries).
+        if !passive && flags.ack {
+            // Windows are not scaled on SYNs (RFC 7323 §2.2).
+            let shift = if flags.syn { 0 } else { peer.peer_shift() };
+            let window = u32::from(seg.window) << shift;
+            peer.acked(seg.ack, window, frame, ts, &mut |ev| {
+                app.on_stream(side.other(), ev)
+            });
+        }
         let mut rst_accepted = true;
         let mut rst_challenged = false;
         if !passive {
@@ -173,14 +183,6 @@ impl Conn {
             // The side's RST was not at the next byte and it sent data since: the receiver
             // answered it with a challenge ACK (RFC 5961 §3.2), the connection goes on.
             self.rst[side] = None;
-        }
-        if !passive && flags.ack {
-            // Windows are not scaled on SYNs (RFC 7323 §2.2).
-            let shift = if flags.syn { 0 } else { peer.peer_shift() };
-            let window = u32::from(seg.window) << shift;
-            peer.acked(seg.ack, window, frame, ts, &mut |ev| {
-                app.on_stream(side.other(), ev)
-            });
         }
         if !seg.payload.is_empty() {
             self.last_payload = Some(ts);
