@@ -83,6 +83,10 @@ pub struct Segment<'a> {
     pub payload: &'a [u8],
     /// Payload bytes that were on the wire but not captured (snap length).
     pub missing: u32,
+    /// The receive window field, unscaled (RFC 9293 §3.1).
+    pub window: u16,
+    /// The window scale option's shift count, read on SYNs only (RFC 7323 §2.2).
+    pub wscale: Option<u8>,
 }
 
 /// Why a packet yielded no TCP segment.
@@ -208,6 +212,18 @@ pub fn decode(linktype: u32, data: &[u8], orig_len: u32) -> Result<Segment<'_>, 
         },
         payload: tcp.payload(),
         missing,
+        window: tcp.window_size(),
+        wscale: if tcp.syn() { window_scale(&tcp) } else { None },
+    })
+}
+
+/// The shift count of a SYN's window scale option (RFC 7323 §2.2), when it has one. Options
+/// are read only on SYNs: the option is not valid elsewhere.
+#[cold]
+fn window_scale(tcp: &TcpSlice<'_>) -> Option<u8> {
+    tcp.options_iterator().find_map(|o| match o {
+        Ok(etherparse::TcpOptionElement::WindowScale(shift)) => Some(shift),
+        _ => None,
     })
 }
 
@@ -243,6 +259,26 @@ mod tests {
         assert!(s.flags.ack && !s.flags.syn);
         assert_eq!(s.payload, b"hi");
         assert_eq!(s.missing, 0);
+    }
+
+    #[test]
+    fn window_and_window_scale() {
+        let p = ipv4_tcp();
+        let s = decode(linktype::RAW, &p, p.len() as u32).unwrap();
+        assert_eq!((s.window, s.wscale), (0xffff, None));
+        // A SYN with the window scale option: data offset 6, kind 3, length 3, shift 7.
+        let mut syn = p[..40].to_vec();
+        syn[3] = 44; // IPv4 total length
+        syn[32] = 0x60; // data offset 6
+        syn[33] = 0x02; // SYN
+        syn.extend_from_slice(&[3, 3, 7, 0]);
+        let s = decode(linktype::RAW, &syn, syn.len() as u32).unwrap();
+        assert!(s.flags.syn);
+        assert_eq!(s.wscale, Some(7));
+        // The option is not read on other segments.
+        syn[33] = 0x10;
+        let s = decode(linktype::RAW, &syn, syn.len() as u32).unwrap();
+        assert_eq!(s.wscale, None);
     }
 
     #[test]

@@ -7,7 +7,7 @@
 //!
 //! - A flow that has carried no payload yet (a SYN, a refused or half-open attempt, a
 //!   handshake not yet followed by data) is a `Light` record of its few control segments,
-//!   about 250 bytes with its table entry; it becomes a full connection (the segments
+//!   144 bytes and a 72-byte table entry; it becomes a full connection (the segments
 //!   replayed into it) at its first payload. A port scan costs that per open attempt.
 //! - Expiry goes by capture time, per state, from queues in time order (no scan of the
 //!   table): a finished connection is reported 2 s after its last packet (at once when
@@ -63,12 +63,14 @@ pub struct Limits {
     pub max_total_pending: usize,
 }
 
-/// A control segment of a flow without payload, kept to be replayed (24 bytes: a flood
+/// A control segment of a flow without payload, kept to be replayed (32 bytes: a flood
 /// keeps many).
 #[derive(Clone, Copy)]
 struct LightSeg {
     from_a: bool,
     flags: TcpFlags,
+    wscale: Option<u8>,
+    window: u16,
     seq: Seq,
     ack: Seq,
     /// Packets after the flow's first.
@@ -146,6 +148,8 @@ impl Light {
         *slot = Some(LightSeg {
             from_a,
             flags: seg.flags,
+            wscale: seg.wscale,
+            window: seg.window,
             seq: seg.seq,
             ack: seg.ack,
             frame_after,
@@ -179,6 +183,8 @@ impl Light {
                 seq: s.seq,
                 ack: s.ack,
                 flags: s.flags,
+                window: s.window,
+                wscale: s.wscale,
                 payload: &[],
                 missing: 0,
             };
@@ -798,5 +804,32 @@ impl<'a> Flows<'a> {
             });
         }
         (self.summary, warnings)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_flow_without_payload_is_small() {
+        // What a scan or a SYN flood costs per open attempt, besides the table's slack.
+        assert_eq!(std::mem::size_of::<LightSeg>(), 32);
+        assert!(std::mem::size_of::<Light>() <= 144);
+        assert!(std::mem::size_of::<(FlowKey, Flow)>() <= 72);
+    }
+
+    #[test]
+    fn key_ends_come_back_as_they_were() {
+        for (src, dst) in [
+            ("10.0.0.1:40000", "10.0.0.2:80"),
+            ("10.0.0.2:80", "10.0.0.1:40000"),
+            ("[2001:db8::1]:5", "[2001:db8::2]:443"),
+            ("[::ffff:10.0.0.1]:5", "[::ffff:10.0.0.2]:443"),
+        ] {
+            let (src, dst): (SocketAddr, SocketAddr) = (src.parse().unwrap(), dst.parse().unwrap());
+            let key = FlowKey::new(src, dst);
+            assert_eq!(Light::new(&key, src, 1).ends(&key), (src, dst));
+        }
     }
 }

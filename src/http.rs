@@ -9,7 +9,7 @@ use sha1::{Digest, Sha1};
 /// such as nginx reject heads over 8-32 KiB.
 pub const MAX_HEAD: usize = 32 * 1024;
 /// Headers parsed per message (httparse needs a fixed array).
-const MAX_HEADERS: usize = 96;
+pub const MAX_HEADERS: usize = 96;
 /// The GUID of RFC 6455 §1.3, appended to the key before hashing.
 const WS_GUID: &str = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
 

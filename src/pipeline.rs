@@ -38,6 +38,8 @@ struct Head {
     ack: Seq,
     flags: TcpFlags,
     missing: u32,
+    window: u16,
+    wscale: Option<u8>,
     payload: (usize, usize),
 }
 
@@ -110,6 +112,8 @@ where
                         ack: seg.ack,
                         flags: seg.flags,
                         missing: seg.missing,
+                        window: seg.window,
+                        wscale: seg.wscale,
                         payload: (start, batch.data.len()),
                     }
                 });
@@ -155,6 +159,8 @@ where
                     flags: h.flags,
                     payload: batch.data.get(h.payload.0..h.payload.1).unwrap_or_default(),
                     missing: h.missing,
+                    window: h.window,
+                    wscale: h.wscale,
                 }),
                 Err(skip) => Err(*skip),
             };

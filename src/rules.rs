@@ -117,10 +117,20 @@ rules! {
     LostFrameSync => Warning, Off, Fix::None;
     SnapLenCut => Warning, Off, Fix::None;
     InconsistentRetransmission => Warning, Off, Fix::None;
+    /// Bytes a side sent after its own RST: its stack had dropped the connection, so the
+    /// peer's stack does not deliver them (RFC 9293 §3.10.7.4); not analyzed.
+    DataAfterReset => Warning, Warning, Fix::None;
+    /// A segment beyond the window its receiver advertised (or beyond any TCP window, 2^30
+    /// bytes, when the window is unknown): the receiver's stack drops it (RFC 9293
+    /// §3.10.7.4); not analyzed.
+    OutOfWindow => Warning, Warning, Fix::None;
     CloseIncomplete => Warning, Off, Fix::None;
+    /// An HTTP head of the Upgrade over wsclose's size limits (`http::MAX_HEAD` bytes, or
+    /// more header lines than it reads): not read, so the handshake is not checked.
+    HandshakeTooLarge => Warning, Error, Fix::Text("Keep the Upgrade request and its answer under 32 KiB and 96 header lines (cookies are the usual bulk); servers commonly refuse heads over 8-16 KiB with 431.");
     /// A connection evicted from the flow table while still being analyzed: what it did
     /// afterwards is not checked, so `check` fails it by default.
-    FlowEvicted => Warning, Error, Fix::Text("Analyze with a higher --max-flows (a connection being read costs a few KB, a flow without payload about 250 bytes), or split the capture by host or time.");
+    FlowEvicted => Warning, Error, Fix::Text("Analyze with a higher --max-flows (a connection being read costs a few KB, a flow that has carried no payload a few hundred bytes), or split the capture by host or time.");
     /// A compressed message inflated past wsclose's cap (a deflate bomb), or past the
     /// capture's inflation budget.
     DeflateBomb => Warning, Warning, Fix::Text("Limit messages by their inflated size, inflating incrementally and failing with 1009 past the limit, not by their wire size.");

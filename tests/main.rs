@@ -25,6 +25,7 @@ mod jobs;
 mod precision;
 mod proxy;
 mod regression;
+mod tcp_stories;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

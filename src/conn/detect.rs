@@ -127,7 +127,10 @@ impl App {
         };
         match head {
             Some(Head::Partial) => self.keep_probing(side, joined),
-            Some(Head::Invalid) => self.ignore(side),
+            Some(Head::Invalid) => {
+                self.invalid_head(side, &joined, frame_no);
+                self.ignore(side);
+            }
             Some(Head::Complete(message, n)) => self.on_head(side, message, n, &seen),
             None => {
                 let current = Bytes {
@@ -139,6 +142,29 @@ impl App {
                 self.no_head(side, &current);
             }
         }
+    }
+
+    /// An HTTP head that could not be read. Over the size limits, and naming WebSocket, it
+    /// is an Upgrade wsclose dropped: a finding says so (the handshake is not checked).
+    #[cold]
+    fn invalid_head(&mut self, side: Side, head: &[u8], frame_no: u64) {
+        let lines = head.iter().filter(|b| **b == b'\n').count();
+        let too_large = head.len() >= http::MAX_HEAD || lines > http::MAX_HEADERS;
+        let names_websocket = head
+            .windows(b"websocket".len())
+            .any(|w| w.eq_ignore_ascii_case(b"websocket"));
+        if !too_large || !names_websocket {
+            return;
+        }
+        let what = if http::looks_like_request(head) {
+            "Upgrade request"
+        } else {
+            "answer to the Upgrade"
+        };
+        let (len, max, max_lines) = (head.len(), http::MAX_HEAD, http::MAX_HEADERS);
+        self.note(Rule::HandshakeTooLarge, Some(side), frame_no, || {
+            format!("the {what} is longer than wsclose reads ({len} bytes or more over {lines} lines; it reads {max} bytes and {max_lines} headers): the handshake was not read or checked")
+        });
     }
 
     /// Not enough bytes to decide: keep them for the next segment.

@@ -235,6 +235,10 @@ impl App {
             || self.request.is_some()
             || self.shed
             || self
+                .findings
+                .iter()
+                .any(|f| f.rule == Rule::HandshakeTooLarge)
+            || self
                 .tls
                 .as_ref()
                 .is_some_and(|t| !t.read_and_not_websocket())

@@ -53,7 +53,19 @@ impl Conn {
             if stats.inconsistent_overlaps > 0 {
                 let n = stats.inconsistent_overlaps;
                 self.app.note(Rule::InconsistentRetransmission, Some(side), stats.first_inconsistent_frame, || {
-                    format!("{n} retransmitted or overlapping segment(s) carry different bytes than the first copy; the first copy was used")
+                    format!("{n} retransmitted or overlapping segment(s) carry different bytes than another copy of the same stream bytes; wsclose kept the copy Linux keeps (the first delivered in order; among buffered copies, the one starting first), other stacks may keep another")
+                });
+            }
+            if stats.after_reset_bytes > 0 {
+                let n = stats.after_reset_bytes;
+                self.app.note(Rule::DataAfterReset, Some(side), stats.first_after_reset_frame, || {
+                    format!("{n} byte(s) sent after this side's own RST: its stack had dropped the connection, and the peer's stack, reset, does not deliver them; not analyzed")
+                });
+            }
+            if let Some((first, beyond)) = stats.first_out_of_window {
+                let n = stats.out_of_window;
+                self.app.note(Rule::OutOfWindow, Some(side), first, || {
+                    format!("{n} segment(s) outside the receiver's window (the first starts {beyond} bytes beyond its right edge, or is an old or far RST): the receiver's stack drops them; not analyzed")
                 });
             }
         }
@@ -66,6 +78,10 @@ impl Conn {
     }
 
     fn report(&mut self) -> ConnReport {
+        // Closes are listed in capture order, whatever order the streams delivered them in
+        // (a Close buffered behind a hole never filled is delivered at the end). The sort is
+        // stable: closes of one packet keep their order.
+        self.app.closes.sort_by_key(|c| c.frame);
         // The evidence before each Close moves into the report (it is not needed here again).
         let evidence: Vec<_> = self
             .app

@@ -114,18 +114,32 @@ impl Conn {
 
     /// Is a SYN from `src` with sequence number `isn` the start of another connection on
     /// this four-tuple? True when this one has ended, or when its initiator's SYN carried a
-    /// different sequence number (the end of the old one is not in the capture); a
-    /// retransmitted SYN is the same connection.
+    /// different sequence number and the connection got past its handshake (the end of the
+    /// old one is not in the capture); a retransmitted SYN is the same connection. A SYN
+    /// with another ISN before the peer answered is a candidate of this connection: the
+    /// peer's SYN-ACK chooses which SYN it accepted (`Conn::segment`).
     pub fn is_new_connection(&self, src: SocketAddr, isn: Seq) -> bool {
         if self.ended() {
             return true;
         }
-        let stream = &self.streams[self.side_of(src)];
+        let side = self.side_of(src);
+        let stream = &self.streams[side];
         match stream.isn() {
-            Some(known) => known != isn,
+            Some(known) if known == isn => false,
+            Some(_) => !self.awaits_syn_ack(side),
             // No SYN seen from that side before: a SYN now, after data, starts over.
             None => stream.offset() > 0,
         }
+    }
+
+    /// `side` sent a SYN and nothing else happened yet: no answer from the peer, no data.
+    fn awaits_syn_ack(&self, side: Side) -> bool {
+        let (own, peer) = (&self.streams[side], &self.streams[side.other()]);
+        peer.isn().is_none()
+            && peer.offset() == 0
+            && own.offset() == 0
+            && own.pending_bytes() == 0
+            && peer.pending_bytes() == 0
     }
 
     /// Handles one segment of this connection.
@@ -135,23 +149,40 @@ impl Conn {
         self.last_ts = ts;
         let flags = seg.flags;
         if flags.syn {
-            self.streams[side].syn(seg.seq);
-            self.app
-                .set_client(if flags.ack { side.other() } else { side });
+            self.syn(side, seg);
         }
         let passive = self.passive();
         let Conn { streams, app, .. } = self;
         let (own, peer) = streams.pair_mut(side);
-        if !passive && (!seg.payload.is_empty() || seg.missing > 0) {
-            let seq = if flags.syn { seg.seq + 1 } else { seg.seq };
-            own.segment(seq, seg.payload, seg.missing, frame, ts, &mut |ev| {
-                app.on_stream(side, ev)
-            });
-        }
+        // The acknowledgment first: it says what the sender had received when it sent this
+        // segment (a Close it acknowledges came before the Close it carries).
         if !passive && flags.ack {
-            peer.acked(seg.ack, frame, ts, &mut |ev| {
+            // Windows are not scaled on SYNs (RFC 7323 §2.2).
+            let shift = if flags.syn { 0 } else { peer.peer_shift() };
+            let window = u32::from(seg.window) << shift;
+            peer.acked(seg.ack, window, frame, ts, &mut |ev| {
                 app.on_stream(side.other(), ev)
             });
+        }
+        let mut rst_accepted = true;
+        let mut rst_challenged = false;
+        if !passive {
+            if flags.rst {
+                // What a RST carries is not data (RFC 9293 §3.5.3); it ends the stream.
+                rst_accepted = own.reset(seg.seq, frame);
+            } else if !seg.payload.is_empty() || seg.missing > 0 {
+                let unconfirmed = own.rst_unconfirmed();
+                let seq = if flags.syn { seg.seq + 1 } else { seg.seq };
+                own.segment(seq, seg.payload, seg.missing, frame, ts, &mut |ev| {
+                    app.on_stream(side, ev)
+                });
+                rst_challenged = unconfirmed && !own.rst_unconfirmed();
+            }
+        }
+        if rst_challenged {
+            // The side's RST was not at the next byte and it sent data since: the receiver
+            // answered it with a challenge ACK (RFC 5961 §3.2), the connection goes on.
+            self.rst[side] = None;
         }
         if !seg.payload.is_empty() {
             self.last_payload = Some(ts);
@@ -159,14 +190,38 @@ impl Conn {
         let first_end = [self.fin.a, self.fin.b, self.rst.a, self.rst.b]
             .iter()
             .all(Option::is_none);
-        if (flags.fin || flags.rst) && self.idle_before_end.is_none() && first_end {
+        let ends = flags.fin || (flags.rst && rst_accepted);
+        if ends && self.idle_before_end.is_none() && first_end {
             self.idle_before_end = self.last_payload.map(|p| ts.since(p));
         }
         if flags.fin {
             self.fin[side].get_or_insert((frame, ts));
         }
-        if flags.rst {
+        if flags.rst && rst_accepted {
             self.rst[side].get_or_insert((frame, ts));
+        }
+    }
+
+    /// A SYN from `side`: its ISN (a candidate until the SYN-ACK chooses), who the client
+    /// is, which SYN a SYN-ACK accepted, and, once both SYNs are known, the window scales.
+    fn syn(&mut self, side: Side, seg: &Segment<'_>) {
+        self.streams[side].syn(seg.seq, seg.wscale);
+        let initiator = if seg.flags.ack { side.other() } else { side };
+        self.app.set_client(initiator);
+        if seg.flags.ack {
+            self.streams[initiator].choose_isn(seg.ack + u32::MAX);
+        }
+        let (a, b) = (&self.streams.a, &self.streams.b);
+        if a.isn().is_some() && b.isn().is_some() {
+            // Scaling is on only when both SYNs offer it; each side's windows are then
+            // shifted by its own count (RFC 7323 §2.2).
+            let (shift_a, shift_b) = match (a.syn_wscale(), b.syn_wscale()) {
+                (Some(sa), Some(sb)) => (sa, sb),
+                _ => (0, 0),
+            };
+            // Side A's stream is bounded by B's window, and B's by A's.
+            self.streams.a.set_peer_shift(shift_b);
+            self.streams.b.set_peer_shift(shift_a);
         }
     }
 

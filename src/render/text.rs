@@ -14,7 +14,7 @@ use crate::report::{
     CloseReport, Confidence, ConnReport, DecryptionStatus, Detection, FileReport, Finding,
     Handshake, LegRole, Observed, Outcome, Story, TimeoutKind, TlsHandshake, TlsReport, Verdict,
 };
-use crate::rules::Severity;
+use crate::rules::{Rule, Severity};
 use crate::tls::Validity;
 
 /// Text from a capture or a path (a Host header, a file name, a reason), made safe to print
@@ -269,6 +269,10 @@ impl Explained {
 pub fn connection(c: &ConnReport, s: Style, explained: &mut Explained) -> String {
     let mut o = String::new();
     let detection = match c.detection {
+        // The answer was read but not the request (it was over the size limit).
+        Detection::Handshake if c.findings.iter().any(|f| f.rule == Rule::HandshakeTooLarge) => {
+            "handshake not read (over the size limit)"
+        }
         Detection::Handshake => "handshake seen",
         Detection::Heuristic => "no handshake: recognised from frames, lower confidence",
         Detection::Forced => "no handshake: --ws-port",

@@ -108,6 +108,14 @@ pub struct Conv {
 impl Conv {
     /// SYN, SYN-ACK, ACK, then the Upgrade request and the 101.
     pub fn handshake(cisn: u32, sisn: u32) -> Conv {
+        let mut c = Conv::connect(cisn, sisn);
+        c.send(true, REQUEST);
+        c.send(false, RESPONSE);
+        c
+    }
+
+    /// SYN, SYN-ACK, ACK: the TCP handshake alone.
+    pub fn connect(cisn: u32, sisn: u32) -> Conv {
         let mut c = Conv {
             pkts: Vec::new(),
             cseq: cisn,
@@ -119,9 +127,16 @@ impl Conv {
         c.raw(false, SYN | ACK, &[]);
         c.sseq = c.sseq.wrapping_add(1);
         c.raw(true, ACK, &[]);
-        c.send(true, REQUEST);
-        c.send(false, RESPONSE);
         c
+    }
+
+    /// Appends a packet at sequence number `seq` of its sender (anywhere in the sequence
+    /// space), leaving both sequence numbers as they are.
+    pub fn at(&mut self, from_client: bool, seq: u32, flags: u8, payload: &[u8]) {
+        self.raw(from_client, flags, payload);
+        if let Some(p) = self.pkts.last_mut() {
+            p.seq = seq;
+        }
     }
 
     /// Appends a packet without advancing sequence numbers.
@@ -166,6 +181,166 @@ impl Conv {
     /// The conversation as a pcap file.
     pub fn pcap(&self) -> Vec<u8> {
         pcap(&self.pkts)
+    }
+}
+
+/// Both Close frames with `code`, client first, then both FINs.
+pub fn clean_close(c: &mut Conv, code: u16) {
+    c.send(true, &frame(true, 8, true, &close_body(code, b"bye")));
+    c.send(false, &frame(true, 8, false, &close_body(code, b"bye")));
+    c.fin(false);
+    c.fin(true);
+}
+
+/// The TCP stories of edge cases: captures where what a naive reassembler assembles is not
+/// what the endpoints' stacks delivered. Each returns a conversation between [`CLIENT`] and
+/// [`SERVER`]; the comments say what the stacks did.
+pub mod stories {
+    use super::*;
+
+    /// The client sends Close 1000; the server resets the connection (RST), and then a
+    /// Close 1000 "from the server" follows its own RST. The server's stack had dropped
+    /// the connection: that Close was not sent by it, and the client's stack, reset, drops
+    /// it (the application sees 1006). The client's FIN closes the capture.
+    pub fn close_after_own_rst() -> Conv {
+        let mut c = Conv::handshake(1000, 5000);
+        c.send(true, &frame(true, 1, true, b"hello"));
+        c.send(true, &frame(true, 8, true, &close_body(1000, b"bye")));
+        c.raw(false, RST | ACK, &[]);
+        c.send(false, &frame(true, 8, false, &close_body(1000, b"bye")));
+        c
+    }
+
+    /// A RST from the server 100 bytes beyond its next sequence number (in the window, not
+    /// at the next byte): the client's stack answers it with a challenge ACK and keeps the
+    /// connection (RFC 5961 §3.2), and the server goes on with a message and a clean close.
+    pub fn rst_off_the_next_byte() -> Conv {
+        let mut c = Conv::handshake(1000, 5000);
+        c.send(true, &frame(true, 1, true, b"hello"));
+        let far = c.sseq.wrapping_add(100);
+        c.at(false, far, RST | ACK, &[]);
+        c.raw(true, ACK, &[]);
+        c.send(false, &frame(true, 1, false, b"still here"));
+        clean_close(&mut c, 1000);
+        c
+    }
+
+    /// A Close 4006 from the client `distance` bytes beyond its next sequence number, far
+    /// outside any window the server advertised (65,535 bytes, no window scaling), then an
+    /// ordinary closing handshake. The server's stack drops the far segment (RFC 9293
+    /// §3.10.7.4: it is not acceptable), so the connection closed with 1000 both ways.
+    pub fn segment_beyond_window(distance: u32) -> Conv {
+        let mut c = Conv::handshake(1000, 5000);
+        c.send(true, &frame(true, 1, true, b"hello"));
+        let far = c.cseq.wrapping_add(distance);
+        c.at(
+            true,
+            far,
+            PSH | ACK,
+            &frame(true, 8, true, &close_body(4006, b"")),
+        );
+        clean_close(&mut c, 1000);
+        c
+    }
+
+    /// The client's SYN with ISN `first`, a second SYN with ISN `second`, and the server's
+    /// SYN-ACK acknowledging the first (`ack_first`) or the second; the rest of the
+    /// connection follows the acknowledged one: Upgrade, 101, a message and a clean close.
+    pub fn duplicate_syn(first: u32, second: u32, ack_first: bool) -> Conv {
+        let chosen = if ack_first { first } else { second };
+        let mut c = Conv {
+            pkts: Vec::new(),
+            cseq: first,
+            sseq: 9000,
+            ts_us: START_US,
+        };
+        c.raw(true, SYN, &[]);
+        c.cseq = second;
+        c.raw(true, SYN, &[]);
+        c.cseq = chosen.wrapping_add(1);
+        c.raw(false, SYN | ACK, &[]);
+        c.sseq = c.sseq.wrapping_add(1);
+        c.raw(true, ACK, &[]);
+        c.send(true, REQUEST);
+        c.send(false, RESPONSE);
+        c.send(true, &frame(true, 1, true, b"hello"));
+        clean_close(&mut c, 1000);
+        c
+    }
+
+    /// The server sends a binary message of `message_len` bytes and a Close 1001 in
+    /// segments of `seg_len` bytes, captured in reverse order: the receiver holds them all
+    /// until the last packet, which fills the first hole, and only then delivers the
+    /// message and the Close. The client answers the Close 1 ms later; both FINs follow.
+    pub fn reversed_stream(message_len: usize, seg_len: usize) -> Conv {
+        let mut c = Conv::handshake(1000, 5000);
+        let mut bytes = frame(true, 2, false, &vec![b'x'; message_len]);
+        bytes.extend(frame(true, 8, false, &close_body(1001, b"going away")));
+        let start = c.sseq;
+        let mut pieces: Vec<(usize, &[u8])> = Vec::new();
+        let mut at = 0;
+        for chunk in bytes.chunks(seg_len.max(1)) {
+            pieces.push((at, chunk));
+            at += chunk.len();
+        }
+        for (off, chunk) in pieces.into_iter().rev() {
+            c.at(false, start.wrapping_add(off as u32), PSH | ACK, chunk);
+        }
+        c.sseq = start.wrapping_add(bytes.len() as u32);
+        c.send(true, &frame(true, 8, true, &close_body(1001, b"")));
+        c.fin(false);
+        c.fin(true);
+        c
+    }
+
+    /// The server's 32-byte binary frame (a 30-byte payload of b'a') arrives in pieces,
+    /// two of which carry different bytes for stream bytes another piece already holds:
+    /// hole at 0..5; [10, 20) buffered; [5, 15) buffered with b'B' where it overlaps
+    /// [10, 15); [0, 12) in order with b'C' over [5, 12); [20, 32) last. Two conflicting
+    /// overlaps, both with out-of-order data. A clean close follows.
+    pub fn conflicting_overlaps() -> Conv {
+        let mut c = Conv::handshake(1000, 5000);
+        let good = frame(true, 2, false, &[b'a'; 30]);
+        let start = c.sseq;
+        let seg = |from: usize, to: usize, bad: Option<(usize, usize, u8)>| {
+            let mut piece = good[from..to].to_vec();
+            if let Some((bf, bt, b)) = bad {
+                for (i, byte) in piece.iter_mut().enumerate() {
+                    if (bf..bt).contains(&(from + i)) {
+                        *byte = b;
+                    }
+                }
+            }
+            (start.wrapping_add(from as u32), piece)
+        };
+        for (seq, piece) in [
+            seg(10, 20, None),
+            seg(5, 15, Some((10, 15, b'B'))),
+            seg(0, 12, Some((5, 12, b'C'))),
+            seg(20, 32, None),
+        ] {
+            c.at(false, seq, PSH | ACK, &piece);
+        }
+        c.sseq = start.wrapping_add(good.len() as u32);
+        clean_close(&mut c, 1000);
+        c
+    }
+
+    /// An Upgrade request with a header of `pad` bytes (past wsclose's 32 KiB limit on an
+    /// HTTP head when `pad` is large), answered by a 101, then a clean close.
+    pub fn oversized_handshake(pad: usize) -> Conv {
+        let mut c = Conv::connect(1000, 5000);
+        let mut req = REQUEST[..REQUEST.len() - 2].to_vec();
+        req.extend_from_slice(b"X-Pad: ");
+        req.extend(std::iter::repeat_n(b'p', pad));
+        req.extend_from_slice(b"\r\n\r\n");
+        for chunk in req.chunks(1400) {
+            c.send(true, chunk);
+        }
+        c.send(false, RESPONSE);
+        c.send(true, &frame(true, 1, true, b"hello"));
+        clean_close(&mut c, 1000);
+        c
     }
 }
 
