@@ -102,8 +102,10 @@ pub struct CheckArgs {
 /// How much the analysis may hold and use, the same for `analyze` and `check`.
 #[derive(Debug, Args)]
 pub struct Resources {
-    /// Most TCP connections tracked at once; the least recently active are evicted (and
-    /// reported) beyond it.
+    /// Most TCP connections tracked at once. Beyond it, flows that have carried no payload
+    /// go first, then connections that are not WebSocket, then the least recently active;
+    /// a connection evicted while still being read is reported with a FlowEvicted finding
+    /// (which fails `check`).
     #[arg(long, default_value_t = wsclose::DEFAULT_MAX_FLOWS as u64, value_parser = clap::value_parser!(u64).range(1..))]
     pub max_flows: u64,
 

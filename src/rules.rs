@@ -125,6 +125,10 @@ rules! {
     /// §3.10.7.4); not analyzed.
     OutOfWindow => Warning, Warning, Fix::None;
     CloseIncomplete => Warning, Off, Fix::None;
+    /// Bytes wsclose gave up on at its own buffer limits (`--max-buffer` per direction,
+    /// `--max-buffer-total` for the capture): they could have held anything, so `check`
+    /// fails it by default.
+    BufferLimit => Warning, Error, Fix::Text("Analyze with a higher --max-buffer (out-of-order bytes per direction) or --max-buffer-total; a capture reordered this much may also come from several interfaces merged out of order.");
     /// An HTTP head of the Upgrade over wsclose's size limits (`http::MAX_HEAD` bytes, or
     /// more header lines than it reads): not read, so the handshake is not checked.
     HandshakeTooLarge => Warning, Error, Fix::Text("Keep the Upgrade request and its answer under 32 KiB and 96 header lines (cookies are the usual bulk); servers commonly refuse heads over 8-16 KiB with 431.");

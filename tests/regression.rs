@@ -329,7 +329,7 @@ fn tiny_buffer_gives_up_on_holes_and_reports_it() {
     let mut opts = Options::default();
     opts.conn.max_pending = 500;
     let conn = only(analyze("tiny-buffer.pcap", &c.pcap(), &opts).1);
-    let gap = finding(&conn, Rule::CaptureGap);
+    let gap = finding(&conn, Rule::BufferLimit);
     assert!(gap.message.contains("buffer limit"), "{gap:?}");
     assert_eq!(
         codes(&conn).len(),
@@ -480,7 +480,7 @@ fn capture_wide_buffer_budget_is_enforced() {
         .filter(|c| {
             c.findings
                 .iter()
-                .any(|f| f.rule == Rule::CaptureGap && f.message.contains("buffer limit"))
+                .any(|f| f.rule == Rule::BufferLimit && f.message.contains("buffer limit"))
         })
         .count();
     assert_eq!(gave_up, 1, "{conns:#?}");
@@ -556,7 +556,7 @@ fn handshakes_in_progress_count_against_the_budget() {
     };
     let conn = only(analyze("head-budget.pcap", &multi(convs.clone()), &opts).1);
     assert_eq!(conn.client, "10.0.0.1:41002".parse::<SocketAddr>().unwrap());
-    let gap = finding(&conn, Rule::CaptureGap);
+    let gap = finding(&conn, Rule::BufferLimit);
     assert!(gap.message.contains("buffer budget"), "{gap:?}");
     // With the default budget nothing is dropped and nothing is reported.
     let (_, conns) = analyze(

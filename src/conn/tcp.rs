@@ -286,7 +286,7 @@ impl Conn {
         }
         if shed > 0 {
             self.app.shed = true;
-            self.app.note(Rule::CaptureGap, None, frame, || {
+            self.app.note(Rule::BufferLimit, None, frame, || {
                 format!("the capture-wide buffer budget (--max-buffer-total) was spent: {shed} buffered bytes of handshakes in progress were dropped and not analyzed")
             });
         }
@@ -314,7 +314,7 @@ impl App {
             GapKind::Missing => self.note(Rule::CaptureGap, at, frame, || {
                 format!("{len} bytes missing from the capture at stream offset {offset}")
             }),
-            GapKind::BufferLimit => self.note(Rule::CaptureGap, at, frame, || {
+            GapKind::BufferLimit => self.note(Rule::BufferLimit, at, frame, || {
                 format!("out-of-order buffer limit reached: gave up on {len} missing bytes at stream offset {offset}")
             }),
         }
