@@ -19,6 +19,8 @@
 //! - every packet number the report names (`frame`, `*_frame`) is one of the capture's;
 //! - the file's packet count is the number of records written;
 //! - each connection and the file report serialise to JSON.
+//!
+//! `WSCLOSE_FUZZ_PCAP=FILE` writes the capture of each run to FILE (see `dump_path`).
 use arbitrary::{Arbitrary, Unstructured};
 use libfuzzer_sys::fuzz_target;
 use std::collections::HashSet;
@@ -713,6 +715,14 @@ fn check_frames(v: &serde_json::Value, packets: u64, path: &mut String) {
     }
 }
 
+/// `WSCLOSE_FUZZ_PCAP=FILE`: each run also writes its capture there, to look at an input
+/// (`conversation INPUT` runs it once) with `wsclose analyze FILE` or tshark.
+fn dump_path() -> Option<&'static std::path::Path> {
+    static PATH: std::sync::OnceLock<Option<std::path::PathBuf>> = std::sync::OnceLock::new();
+    PATH.get_or_init(|| std::env::var_os("WSCLOSE_FUZZ_PCAP").map(Into::into))
+        .as_deref()
+}
+
 fuzz_target!(|data: &[u8]| {
     let Ok(input) = Input::arbitrary_take_rest(Unstructured::new(data)) else {
         return;
@@ -803,6 +813,9 @@ fuzz_target!(|data: &[u8]| {
         }
         .to_vec();
         wsclose_testgen::pcap::push_record(&mut file, p.ts_us, &frame);
+    }
+    if let Some(path) = dump_path() {
+        std::fs::write(path, &file).expect("writing the capture");
     }
     let packets = pkts.len() as u64;
     let most = tuples.len() as u64 + syns;
