@@ -209,10 +209,13 @@ enum Edit {
         at: u16,
         distance: u8,
     },
+    /// A copy, later in the capture, its bytes changed (conflicting) or its sequence number
+    /// moved (a segment from elsewhere in the stream, or far outside the window).
     Duplicate {
         at: u16,
         later: u8,
         conflict: Option<(u16, u8)>,
+        shift: Option<u32>,
     },
     Drop {
         at: u16,
@@ -644,9 +647,11 @@ fn edit(pkts: &mut Vec<Pkt>, e: &Edit) {
             at: i,
             later,
             conflict,
+            shift,
         } => {
             let i = at(i);
             let mut copy = pkts[i].clone();
+            copy.seq = copy.seq.wrapping_add(shift.unwrap_or(0));
             if let Some((off, byte)) = conflict {
                 if !copy.payload.is_empty() {
                     let k = usize::from(*off) % copy.payload.len();
