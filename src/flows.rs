@@ -80,6 +80,7 @@ struct LightSeg {
 
 /// A flow that has carried no payload: its control segments, and enough to tell its ends
 /// from its key.
+#[derive(Default)]
 struct Light {
     /// The sender of the first packet is the key's `lo` end.
     a_is_lo: bool,
@@ -429,6 +430,7 @@ impl<'a> Flows<'a> {
         if let Some(flow) = self.flows.get_mut(&key) {
             flow.last_ts = ts;
             let id = flow.id;
+            let mut reused = false;
             if let Body::Light(light) = &mut flow.body {
                 let from_a = src == light.ends(&key).0;
                 let was_ended = light.ended();
@@ -440,24 +442,15 @@ impl<'a> Flows<'a> {
                 }
                 if new_syn && was_ended {
                     // Port reuse after a flow that carried nothing: it just goes.
-                    self.flows.remove(&key);
-                } else if let Some(Flow {
-                    body: Body::Light(light),
-                    last_ts,
-                    ..
-                }) = self.flows.remove(&key)
-                {
+                    reused = true;
+                } else {
                     // Its first payload: the full connection takes over.
+                    let light = std::mem::take(&mut **light);
                     let conn = light.into_conn(&key, id, self.conn_opts, self.keylog.as_ref());
-                    let body = Body::Full(conn);
-                    self.flows.insert(key, Flow { id, last_ts, body });
+                    flow.body = Body::Full(conn);
                 }
             }
-            if let Some(Flow {
-                body: Body::Full(conn),
-                ..
-            }) = self.flows.get_mut(&key)
-            {
+            if let Body::Full(conn) = &mut flow.body {
                 if !(new_syn && conn.is_new_connection(src, seg.seq)) {
                     let was_ended = conn.ended();
                     let before = conn.buffered();
@@ -481,6 +474,9 @@ impl<'a> Flows<'a> {
                     return;
                 }
                 // Port reuse: a new connection on the same four-tuple.
+                reused = true;
+            }
+            if reused {
                 if let Some(old) = self.flows.remove(&key) {
                     self.emit(old, false);
                 }

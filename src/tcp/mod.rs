@@ -143,18 +143,35 @@ impl<T> IndexMut<Direction> for PerDirection<T> {
 
 /// A TCP connection's identity, independent of packet direction: the two endpoints in a
 /// fixed (sorted) order, each as (address bytes, port). IPv4 addresses are stored as
-/// IPv4-mapped IPv6 addresses, so keys compare and hash as plain bytes. Bytes, not a
-/// `u128`, so that a key takes 36 bytes, not 64: the flow table holds one per flow.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+/// IPv4-mapped IPv6 addresses. Bytes, not a `u128`, so that a key takes 36 bytes, not 64:
+/// the flow table holds one per flow; they are compared and hashed as integers all the same.
+#[derive(Clone, Copy, Debug, Eq)]
 pub struct FlowKey {
     pub lo: ([u8; 16], u16),
     pub hi: ([u8; 16], u16),
 }
 
-fn bits(ip: IpAddr) -> [u8; 16] {
+impl PartialEq for FlowKey {
+    fn eq(&self, other: &FlowKey) -> bool {
+        let int = |a: [u8; 16]| u128::from_ne_bytes(a);
+        int(self.lo.0) == int(other.lo.0)
+            && int(self.hi.0) == int(other.hi.0)
+            && (self.lo.1, self.hi.1) == (other.lo.1, other.hi.1)
+    }
+}
+
+impl std::hash::Hash for FlowKey {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        state.write_u128(u128::from_ne_bytes(self.lo.0));
+        state.write_u128(u128::from_ne_bytes(self.hi.0));
+        state.write_u32(u32::from(self.lo.1) << 16 | u32::from(self.hi.1));
+    }
+}
+
+fn bits(ip: IpAddr) -> u128 {
     match ip {
-        IpAddr::V4(v4) => v4.to_ipv6_mapped().octets(),
-        IpAddr::V6(v6) => v6.octets(),
+        IpAddr::V4(v4) => u128::from(v4.to_ipv6_mapped()),
+        IpAddr::V6(v6) => u128::from(v6),
     }
 }
 
@@ -163,10 +180,10 @@ impl FlowKey {
     pub fn new(src: SocketAddr, dst: SocketAddr) -> FlowKey {
         let a = (bits(src.ip()), src.port());
         let b = (bits(dst.ip()), dst.port());
-        if a <= b {
-            FlowKey { lo: a, hi: b }
-        } else {
-            FlowKey { lo: b, hi: a }
+        let (lo, hi) = if a <= b { (a, b) } else { (b, a) };
+        FlowKey {
+            lo: (lo.0.to_be_bytes(), lo.1),
+            hi: (hi.0.to_be_bytes(), hi.1),
         }
     }
 }
