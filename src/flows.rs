@@ -10,10 +10,11 @@
 //!   144 bytes and a 72-byte table entry; it becomes a full connection (the segments
 //!   replayed into it) at its first payload. A port scan costs that per open attempt.
 //! - Expiry goes by capture time, per state, from queues in time order (no scan of the
-//!   table): a finished connection is reported 2 s after its last packet (at once when
-//!   nothing is read from it); a flow without payload goes after 60 s without a packet, as
-//!   half-open flows go first in Zeek and Suricata. Open connections with payload never
-//!   expire: an idle WebSocket is still open.
+//!   table), in rounds every 4,096 packets: a finished connection is reported 2 s after its
+//!   last packet (at the next round when nothing is read from it); a finished flow without
+//!   payload (a refused attempt) goes at the next round, and one still open after 60 s
+//!   without a packet, as half-open flows go first in Zeek and Suricata. Open connections
+//!   with payload never expire: an idle WebSocket is still open.
 //! - When `max_flows` are open, finished connections go first, then an eighth of the rest in
 //!   this order: flows without payload, connections nothing more is read from (not
 //!   WebSocket), connections not yet recognised, then WebSocket and TLS connections, the
@@ -510,8 +511,11 @@ impl<'a> Flows<'a> {
         if !resumed {
             self.summary.tcp_connections += 1;
         }
-        let mut light = Box::new(Light::new(&key, src, frame_no));
-        let body = if !resumed && light.take(&seg, true, frame_no, ts) {
+        // A flow starts light unless its first packet carries payload.
+        let light = (!resumed && seg.payload.is_empty() && seg.missing == 0)
+            .then(|| Box::new(Light::new(&key, src, frame_no)))
+            .and_then(|mut l| l.take(&seg, true, frame_no, ts).then_some(l));
+        let body = if let Some(light) = light {
             let queue = if light.ended() {
                 &mut self.ended_now
             } else {
