@@ -765,30 +765,29 @@ impl<'a> Flows<'a> {
         }
         let ev = &self.evictions;
         if ev.read + ev.idle + ev.light > 0 {
-            let mut message = format!(
-                "more than {} connections were open at once (raise --max-flows): ",
-                self.limits.max_flows
+            let max = self.limits.max_flows;
+            let dropped = format!(
+                "{} flow(s) without payload yet and {} not carrying WebSocket were dropped first",
+                ev.light, ev.idle
             );
-            if ev.read > 0 {
-                message += &format!(
-                    "{} connection(s) were evicted while still being analyzed (each reported with a FlowEvicted finding), and {} later packet(s) of theirs with data ({} bytes) were not analyzed",
-                    ev.read, ev.late_packets, ev.late_bytes
-                );
+            let resumed = if ev.light_resumed > 0 {
+                format!(
+                    " ({} of the former went on and were analyzed from there)",
+                    ev.light_resumed
+                )
             } else {
-                message += "no connection still being analyzed was evicted";
-            }
-            if ev.idle + ev.light > 0 {
-                message += &format!(
-                    "; {} flow(s) without payload yet and {} not carrying WebSocket were dropped first",
-                    ev.light, ev.idle
-                );
-                if ev.light_resumed > 0 {
-                    message += &format!(
-                        " ({} of the former went on and were analyzed from there)",
-                        ev.light_resumed
-                    );
-                }
-            }
+                String::new()
+            };
+            let message = if ev.read > 0 {
+                format!(
+                    "more than {max} connections were open at once (raise --max-flows): {} connection(s) were evicted while still being analyzed (each reported with a FlowEvicted finding), and {} later packet(s) of theirs with data ({} bytes) were not analyzed; {dropped}{resumed}",
+                    ev.read, ev.late_packets, ev.late_bytes
+                )
+            } else {
+                format!(
+                    "more than {max} connections were open at once: {dropped}{resumed}; no connection still being analyzed was evicted"
+                )
+            };
             warnings.push(FileWarning {
                 kind: WarningKind::FlowsEvicted,
                 message,
