@@ -252,3 +252,32 @@ fn deep_vlan_nesting_and_time_running_backwards_are_file_warnings() {
         "{back}"
     );
 }
+
+/// Peak resident memory of this process so far, from /proc (Linux), in KiB.
+fn peak_rss_kib() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
+
+#[test]
+#[ignore = "writes a 140 MB capture and reads 2M packets: cargo test --release --test main -- --ignored --test-threads 1 two_million"]
+fn a_two_million_syn_scan_stays_under_64_mib() {
+    // Never answered, so every attempt stays open until the table is full: the worst case
+    // of a scan for the table. The capture is written to a file and streamed back.
+    let path = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("scan-2m.pcap");
+    let out = std::io::BufWriter::new(std::fs::File::create(&path).expect("create"));
+    flood::syn_scan(out, 2_000_000, false).expect("write");
+    let mut reported = 0;
+    let (file, err) = wsclose::analyze_file(
+        path.to_str().expect("path"),
+        &Options::default(),
+        &mut |_| reported += 1,
+    );
+    std::fs::remove_file(&path).ok();
+    assert!(err.is_none());
+    assert_eq!(file.summary.tcp_connections, 2_000_000);
+    assert_eq!(reported, 0);
+    let peak = peak_rss_kib().expect("VmHWM in /proc/self/status");
+    assert!(peak < 64 * 1024, "peak {peak} KiB");
+}
