@@ -95,7 +95,7 @@ struct Light {
 impl Light {
     fn new(key: &FlowKey, src: SocketAddr, first_frame: u64) -> Light {
         Light {
-            a_is_lo: end_of(key.lo, src.is_ipv4()) == src,
+            a_is_lo: sends_from_lo(key, src),
             v4: src.is_ipv4(),
             first_frame,
             segs: [None; LIGHT_SEGS],
@@ -196,6 +196,11 @@ impl Light {
     }
 }
 
+/// Is `src` the key's `lo` end?
+fn sends_from_lo(key: &FlowKey, src: SocketAddr) -> bool {
+    end_of(key.lo, src.is_ipv4()) == src
+}
+
 /// One end of a key as an address: IPv4 when the flow's addresses are.
 fn end_of((ip, port): ([u8; 16], u16), v4: bool) -> SocketAddr {
     let v6 = Ipv6Addr::from(ip);
@@ -225,7 +230,8 @@ impl Flow {
         }
     }
 
-    /// Eviction order of full connections: lowest first.
+    /// Eviction order, lowest first (flows without payload are taken from their queue
+    /// before any full connection is ranked).
     fn rank(&self) -> u8 {
         match &self.body {
             Body::Light(_) => 0,
@@ -317,8 +323,6 @@ pub struct Flows<'a> {
     cut: u64,
     deep_vlan: u64,
     evictions: Evictions,
-    /// Flows without payload dropped after `HALF_OPEN_NS` without a packet.
-    half_open_expired: u64,
     /// Packets earlier than the packet before them, and the largest step back.
     backwards: u64,
     max_back_ns: i64,
@@ -357,7 +361,6 @@ impl<'a> Flows<'a> {
             cut: 0,
             deep_vlan: 0,
             evictions: Evictions::default(),
-            half_open_expired: 0,
             backwards: 0,
             max_back_ns: 0,
             pending_total: 0,
@@ -433,7 +436,7 @@ impl<'a> Flows<'a> {
             let id = flow.id;
             let mut reused = false;
             if let Body::Light(light) = &mut flow.body {
-                let from_a = src == light.ends(&key).0;
+                let from_a = sends_from_lo(&key, src) == light.a_is_lo;
                 let was_ended = light.ended();
                 if light.take(&seg, from_a, frame_no, ts) {
                     if !was_ended && light.ended() {
@@ -559,7 +562,7 @@ impl<'a> Flows<'a> {
         }
     }
 
-    /// Takes the flow `key` out of the table when `entry` still describes it.
+    /// The flow a queue entry names, when the entry still describes it (same id).
     fn current(&self, (_, key, id): &Queued) -> Option<&Flow> {
         self.flows.get(key).filter(|f| f.id == *id)
     }
@@ -605,7 +608,6 @@ impl<'a> Flows<'a> {
                 self.half_open.push_back((flow.last_ts, entry.1, entry.2));
             } else {
                 self.flows.remove(&entry.1);
-                self.half_open_expired += 1;
             }
         }
         done.sort_unstable_by_key(|(id, _)| *id);
