@@ -11,11 +11,11 @@ use crate::capture::{self, CaptureInfo, Record};
 use crate::conn::ConnOptions;
 use crate::decode;
 use crate::error::Error;
-use crate::flows::{Flows, Limits};
+use crate::flows::{Ended, Flows, Limits};
 use crate::legs::Linker;
-use crate::pipeline::{self, Item};
+use crate::pipeline::{self, Item, Items};
 use crate::progress::{self, Counted, FileProgress, Progress};
-use crate::report::{ConnReport, FileReport};
+use crate::report::{ConnReport, FileReport, FileWarning, Summary};
 use crate::together::Together;
 
 /// Default cap on connections tracked at once. At a few hundred bytes each this keeps the
@@ -37,7 +37,8 @@ pub struct Options {
     pub max_flows: usize,
     /// Out-of-order bytes buffered across all connections (`MAX_TOTAL_PENDING`).
     pub max_total_pending: usize,
-    /// Read and decode on a second thread while this one analyzes (the output is the same).
+    /// Analyze on a second thread while this one reads and decodes the capture and builds
+    /// the reports (the output is the same).
     pub pipelined: bool,
     /// Counters of bytes, packets and open connections to update as the analysis goes
     /// (for a progress line), shared by the files of a run.
@@ -110,13 +111,18 @@ pub fn analyze_reader(
     let mut linker = Linker::new(on_conn);
     let mut to_linker = |c: ConnReport| linker.push(c);
     let mut together = Together::new(&mut to_linker);
-    let mut push = |c: ConnReport| together.push(c);
+    let mut summary = Summary::default();
+    let mut report = |ended: Ended| {
+        if let Some(r) = ended.report() {
+            summary.add(&r);
+            together.push(r);
+        }
+    };
     let conn = ConnOptions {
         inflate_budget: Default::default(),
         ..opts.conn.clone()
     };
-    let mut flows = Flows::new(&conn, limits, &mut push);
-    let (input, mut progress): (Box<dyn Read + Send>, _) = match &opts.progress {
+    let (input, progress): (Box<dyn Read + Send>, _) = match &opts.progress {
         Some(shared) => (
             Box::new(Counted {
                 inner: input,
@@ -126,43 +132,22 @@ pub fn analyze_reader(
         ),
         None => (input, None),
     };
-    // Every `progress::EVERY` packets, the counters learn how far the analysis is.
-    let mut count = |frame_no: u64, flows: &Flows| {
-        if frame_no % progress::EVERY == 0 {
-            if let Some(p) = progress.as_mut() {
-                p.update(frame_no, flows.open_connections() as u64);
-            }
-        }
+    let analysis = Analysis {
+        path,
+        conn: &conn,
+        limits,
+        progress,
     };
-    let result = if opts.pipelined {
-        pipeline::read_segments(path, input, &mut info, |item| match item {
-            Item::Segment(frame_no, ts, seg) => {
-                flows.packet(frame_no, ts, seg);
-                count(frame_no, &flows);
-            }
-            Item::TlsSecrets(text) => flows.tls_secrets(text),
-        })
+    let (result, tcp_connections, warnings) = if opts.pipelined {
+        analysis.pipelined(input, &mut info, &mut report)
     } else {
-        capture::read_packets(path, input, &mut info, |record| match record {
-            Record::Packet(pkt) => {
-                flows.packet(
-                    pkt.frame_no,
-                    pkt.ts,
-                    decode::decode(pkt.linktype, pkt.data, pkt.orig_len),
-                );
-                count(pkt.frame_no, &flows);
-            }
-            Record::TlsSecrets(text) => flows.tls_secrets(text),
-        })
+        analysis.run(input, &mut info, &mut report)
     };
-    let (mut summary, warnings) = flows.finish();
-    if let Some(p) = progress {
-        p.finish(info.packets);
-    }
     together.finish();
     drop(together);
     linker.finish();
     summary.packets = info.packets;
+    summary.tcp_connections = tcp_connections;
     let report = FileReport {
         path: path.to_string(),
         format: info.format,
@@ -172,4 +157,90 @@ pub fn analyze_reader(
         error: result.as_ref().err().map(ToString::to_string),
     };
     (report, result.err())
+}
+
+/// The analysis of one capture, up to the connections that leave the flow table: their
+/// reports are built by the caller of `run` or `pipelined`.
+struct Analysis<'a> {
+    path: &'a str,
+    conn: &'a ConnOptions,
+    limits: Limits,
+    progress: Option<FileProgress>,
+}
+
+/// How a capture's analysis ended, the TCP connections it saw, the file's warnings.
+type Analyzed = (Result<(), Error>, u64, Vec<FileWarning>);
+
+impl Analysis<'_> {
+    /// Everything on the calling thread.
+    fn run(
+        mut self,
+        input: Box<dyn Read + Send>,
+        info: &mut CaptureInfo,
+        on_ended: &mut dyn FnMut(Ended),
+    ) -> Analyzed {
+        let mut flows = Flows::new(self.conn, self.limits, on_ended);
+        let result = capture::read_packets(self.path, input, info, |record| match record {
+            Record::Packet(pkt) => {
+                flows.packet(
+                    pkt.frame_no,
+                    pkt.ts,
+                    decode::decode(pkt.linktype, pkt.data, pkt.orig_len),
+                );
+                tick(&mut self.progress, pkt.frame_no, &flows);
+            }
+            Record::TlsSecrets(text) => flows.tls_secrets(text),
+        });
+        let (tcp, warnings) = flows.finish();
+        if let Some(p) = self.progress {
+            p.finish(info.packets);
+        }
+        (result, tcp, warnings)
+    }
+
+    /// A pipeline (`pipeline::split`): the analysis on a second thread, while the calling
+    /// thread reads and decodes the capture and reports the connections that leave the flow
+    /// table (`on_ended`), in the same order as `run` reports them.
+    fn pipelined(
+        self,
+        input: Box<dyn Read + Send>,
+        info: &mut CaptureInfo,
+        on_ended: &mut dyn FnMut(Ended),
+    ) -> Analyzed {
+        let Analysis {
+            path,
+            conn,
+            limits,
+            mut progress,
+        } = self;
+        let analysis = move |items: Items, send: &mut dyn FnMut(Ended)| {
+            let mut flows = Flows::new(conn, limits, send);
+            items.each(|item| match item {
+                Item::Segment(frame_no, ts, seg) => {
+                    flows.packet(frame_no, ts, seg);
+                    tick(&mut progress, frame_no, &flows);
+                }
+                Item::TlsSecrets(text) => flows.tls_secrets(text),
+            });
+            let (tcp, warnings) = flows.finish();
+            (tcp, warnings, progress)
+        };
+        let (result, analyzed) = pipeline::split(path, input, info, analysis, on_ended);
+        let Some((tcp, warnings, progress)) = analyzed else {
+            return (result, 0, Vec::new());
+        };
+        if let Some(p) = progress {
+            p.finish(info.packets);
+        }
+        (result, tcp, warnings)
+    }
+}
+
+/// Every `progress::EVERY` packets, the counters learn how far the analysis is.
+fn tick(progress: &mut Option<FileProgress>, frame_no: u64, flows: &Flows) {
+    if frame_no % progress::EVERY == 0 {
+        if let Some(p) = progress.as_mut() {
+            p.update(frame_no, flows.open_connections() as u64);
+        }
+    }
 }

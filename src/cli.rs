@@ -119,8 +119,8 @@ pub struct Resources {
     #[arg(long, default_value_t = wsclose::MAX_TOTAL_PENDING as u64, value_name = "BYTES")]
     pub max_buffer_total: u64,
 
-    /// Threads: 2 reads and decodes the capture on a second thread while the first
-    /// analyzes; 1 does everything on one. The report is the same.
+    /// Threads: 2 analyzes on a second thread while the first reads and decodes the capture
+    /// and writes the reports; 1 does everything on one. The report is the same.
     #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u8).range(1..=2))]
     pub threads: u8,
 }

@@ -37,7 +37,7 @@ use foldhash::fast::RandomState;
 use crate::capture::Ts;
 use crate::conn::{Conn, ConnOptions};
 use crate::decode::{Segment, Skip, TcpFlags};
-use crate::report::{ConnReport, FileWarning, Summary, WarningKind};
+use crate::report::{ConnReport, FileWarning, WarningKind};
 use crate::tcp::{FlowKey, Seq};
 use crate::tls::keylog::KeyLog;
 
@@ -317,7 +317,8 @@ pub struct Flows<'a> {
     half_open: VecDeque<Queued>,
     tombs: Tombs,
     next_id: u64,
-    summary: Summary,
+    /// TCP connections seen (flows that carried payload, or started with a SYN).
+    tcp_connections: u64,
     unsupported: BTreeMap<u32, u64>,
     fragments: u64,
     cut: u64,
@@ -336,15 +337,33 @@ pub struct Flows<'a> {
     /// Decryption Secrets Blocks read, and their lines that were not key log lines.
     secret_blocks: u64,
     malformed_secrets: u64,
-    on_conn: &'a mut dyn FnMut(ConnReport),
+    on_ended: &'a mut dyn FnMut(Ended),
+}
+
+/// A connection that left the table, analyzed to its end: what remains is its report,
+/// which reads nothing else (so it can be built on another thread).
+pub struct Ended {
+    conn: Box<Conn>,
+    evicted: bool,
+    /// The capture's first packet.
+    capture_start: Option<Ts>,
+}
+
+impl Ended {
+    /// The connection's report.
+    pub fn report(self) -> Option<ConnReport> {
+        let mut report = self.conn.into_report(self.evicted)?;
+        report.capture_start = self.capture_start.unwrap_or(report.start);
+        Some(report)
+    }
 }
 
 impl<'a> Flows<'a> {
-    /// An empty table; every finished connection goes to `on_conn`.
+    /// An empty table; every connection to report goes to `on_ended` as it leaves.
     pub fn new(
         conn_opts: &'a ConnOptions,
         limits: Limits,
-        on_conn: &'a mut dyn FnMut(ConnReport),
+        on_ended: &'a mut dyn FnMut(Ended),
     ) -> Flows<'a> {
         Flows {
             conn_opts,
@@ -355,7 +374,7 @@ impl<'a> Flows<'a> {
             half_open: VecDeque::new(),
             tombs: Tombs::default(),
             next_id: 0,
-            summary: Summary::default(),
+            tcp_connections: 0,
             unsupported: BTreeMap::new(),
             fragments: 0,
             cut: 0,
@@ -369,7 +388,7 @@ impl<'a> Flows<'a> {
             keylog: conn_opts.keylog.clone(),
             secret_blocks: 0,
             malformed_secrets: 0,
-            on_conn,
+            on_ended,
         }
     }
 
@@ -457,7 +476,9 @@ impl<'a> Flows<'a> {
             if let Body::Full(conn) = &mut flow.body {
                 if !(new_syn && conn.is_new_connection(src, seg.seq)) {
                     let was_ended = conn.ended();
-                    let before = conn.buffered();
+                    // What the connection buffered before this packet was counted after
+                    // its previous one: only the new figure is taken.
+                    let before = conn.accounted;
                     conn.segment(&seg, frame_no, ts);
                     let mut after = conn.buffered();
                     if after > before
@@ -467,6 +488,7 @@ impl<'a> Flows<'a> {
                         after = conn.buffered();
                     }
                     self.pending_total = (self.pending_total + after).saturating_sub(before);
+                    conn.accounted = after;
                     if !was_ended && conn.ended() {
                         let queue = if conn.passive() {
                             &mut self.ended_now
@@ -512,7 +534,7 @@ impl<'a> Flows<'a> {
         self.next_id += 1;
         let id = self.next_id;
         if !resumed {
-            self.summary.tcp_connections += 1;
+            self.tcp_connections += 1;
         }
         // A flow starts light unless its first packet carries payload.
         let light = (!resumed && seg.payload.is_empty() && seg.missing == 0)
@@ -535,7 +557,8 @@ impl<'a> Flows<'a> {
                 conn.note_resumed_after_eviction(frame_no);
             }
             conn.segment(&seg, frame_no, ts);
-            self.pending_total += conn.buffered();
+            conn.accounted = conn.buffered();
+            self.pending_total += conn.accounted;
             Body::Full(conn)
         };
         self.flows.insert(
@@ -551,14 +574,16 @@ impl<'a> Flows<'a> {
     /// Reports a flow leaving the table (a flow that carried no payload has nothing to
     /// report).
     fn emit(&mut self, flow: Flow, evicted: bool) {
-        let Body::Full(conn) = flow.body else {
+        let Body::Full(mut conn) = flow.body else {
             return;
         };
-        self.pending_total = self.pending_total.saturating_sub(conn.buffered());
-        if let Some(mut report) = conn.finish(evicted) {
-            report.capture_start = self.first.unwrap_or(report.start);
-            self.summary.add(&report);
-            (self.on_conn)(report);
+        self.pending_total = self.pending_total.saturating_sub(conn.accounted);
+        if conn.flush() {
+            (self.on_ended)(Ended {
+                conn,
+                evicted,
+                capture_start: self.first,
+            });
         }
     }
 
@@ -713,8 +738,8 @@ impl<'a> Flows<'a> {
     }
 
     /// The capture is over: reports every connection still open, in connection order, and
-    /// returns the counts and the file's warnings.
-    pub fn finish(mut self) -> (Summary, Vec<FileWarning>) {
+    /// returns the number of TCP connections and the file's warnings.
+    pub fn finish(mut self) -> (u64, Vec<FileWarning>) {
         let mut rest: Vec<Flow> = self.flows.drain().map(|(_, f)| f).collect();
         rest.sort_unstable_by_key(|f| f.id);
         for flow in rest {
@@ -804,7 +829,7 @@ impl<'a> Flows<'a> {
                 ),
             });
         }
-        (self.summary, warnings)
+        (self.tcp_connections, warnings)
     }
 }
 

@@ -8,8 +8,8 @@
 //! workers files wait to be written, and a waiting section holds at most `SECTION_MEMORY`
 //! in memory (the rest in a temporary file). With one file or one job the files are
 //! analysed on the calling thread, streaming straight to the output, as before. When the
-//! workers fill the cores, each reads its file on its own thread (no `Options::pipelined`
-//! reading thread): handing packets over would cost more than it gains.
+//! workers fill the cores, each analyzes its file on its own thread (no `Options::pipelined`
+//! second thread): handing packets over would cost more than it gains.
 
 use std::collections::BTreeMap;
 use std::io::{self, Seek, SeekFrom};
@@ -61,7 +61,7 @@ pub fn analyze_files(
     let window = jobs * AHEAD;
     let (done_tx, done_rx) = mpsc::channel::<(usize, Finished)>();
     let proto = out.file_output(0);
-    // The workers fill the cores: a reading thread per file as well would only add the
+    // The workers fill the cores: a second thread per file as well would only add the
     // cost of handing packets over.
     let cores = std::thread::available_parallelism().map_or(1, usize::from);
     let mut opts = run.opts.clone();

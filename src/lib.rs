@@ -13,7 +13,8 @@
 //! - `render`: text, JSON and JSONL, streamed as connections finish.
 //!
 //! `check` applies a policy to the same reports for CI; `explain` renders the catalog.
-//! With `Options::pipelined`, capture and decode run on a second thread (`pipeline`).
+//! With `Options::pipelined`, the analysis runs on a second thread while the calling thread
+//! reads and decodes the capture and builds the reports (`pipeline`).
 //!
 //! Memory is bounded by the open connections (`Options::max_flows`), with a capture-wide
 //! budget for buffered bytes (`Options::max_total_pending`), not by the file: finished

@@ -1,10 +1,14 @@
-//! Reading and decoding on a second thread: the capture is read, its records parsed and
-//! each packet decoded to a TCP segment there, while the calling thread runs the analysis.
+//! The analysis on a second thread: the calling thread reads the capture, parses its
+//! records and decodes each packet to a TCP segment, while the analysis runs on a thread of
+//! its own; what the analysis sends out (connections that left the flow table) comes back
+//! to the calling thread, which builds their reports and writes them between batches. The
+//! two threads share the work of a capture about evenly.
 //! Only TCP payloads cross between the threads, in batches of about `BATCH_BYTES`, at most
-//! `BATCHES_IN_FLIGHT` at a time, so memory stays bounded. Segments reach the callback on
-//! the calling thread in file order, exactly as a single-threaded loop would deliver them.
+//! `BATCHES_IN_FLIGHT` at a time, and at most `DONE_IN_FLIGHT` outputs back, so memory stays
+//! bounded. Segments reach the analysis in file order, and its outputs reach the calling
+//! thread in the order they were sent, exactly as a single-threaded loop would have them.
 
-use std::io::{self, Read};
+use std::io::Read;
 use std::net::IpAddr;
 use std::sync::mpsc;
 
@@ -68,120 +72,185 @@ impl Batch {
     }
 }
 
-/// Reads the capture in `input` on a second thread and calls `on_item` for every packet,
-/// decoded, and every block of TLS secrets, on this one. Returns as
-/// `capture::read_packets` does.
-pub fn read_segments<F>(
+/// The batches handed to the analysis thread, read there in file order.
+pub struct Items {
+    full: mpsc::Receiver<Batch>,
+    empty: mpsc::Sender<Batch>,
+}
+
+impl Items {
+    /// Calls `on_item` for every packet, decoded, and every block of TLS secrets, in file
+    /// order, until the capture is read.
+    pub fn each(self, mut on_item: impl FnMut(Item<'_>)) {
+        for mut batch in self.full {
+            let mut secrets = batch.secrets.iter().peekable();
+            for (i, p) in batch.packets.iter().enumerate() {
+                while let Some((_, text)) = secrets.next_if(|(at, _)| *at <= i) {
+                    on_item(Item::TlsSecrets(text));
+                }
+                let segment = match &p.segment {
+                    Ok(h) => Ok(Segment {
+                        src: h.src,
+                        dst: h.dst,
+                        src_port: h.src_port,
+                        dst_port: h.dst_port,
+                        seq: h.seq,
+                        ack: h.ack,
+                        flags: h.flags,
+                        payload: batch.data.get(h.payload.0..h.payload.1).unwrap_or_default(),
+                        missing: h.missing,
+                        window: h.window,
+                        wscale: h.wscale,
+                    }),
+                    Err(skip) => Err(*skip),
+                };
+                on_item(Item::Segment(p.frame_no, p.ts, segment));
+            }
+            for (_, text) in secrets {
+                on_item(Item::TlsSecrets(text));
+            }
+            batch.data.clear();
+            batch.packets.clear();
+            batch.secrets.clear();
+            let _ = self.empty.send(batch);
+        }
+    }
+}
+
+/// Outputs of the analysis waiting for the calling thread, at most.
+const DONE_IN_FLIGHT: usize = 64;
+
+/// Runs `analysis` on a thread of its own, fed the capture's packets (decoded) and TLS
+/// secrets in file order through its `Items`, while this thread reads and decodes the
+/// capture in `input` and passes what `analysis` sends out (its second argument) to
+/// `on_done`, in the order it was sent. Returns the reading's outcome (as
+/// `capture::read_packets`), and what `analysis` returned (`None` when its thread could
+/// not be started).
+pub fn split<T, R, A>(
     path: &str,
     input: Box<dyn Read + Send>,
     info: &mut CaptureInfo,
-    mut on_item: F,
-) -> Result<(), Error>
+    analysis: A,
+    on_done: &mut dyn FnMut(T),
+) -> (Result<(), Error>, Option<R>)
 where
-    F: FnMut(Item<'_>),
+    T: Send,
+    R: Send,
+    A: FnOnce(Items, &mut dyn FnMut(T)) -> R + Send,
 {
     let (full_tx, full_rx) = mpsc::sync_channel::<Batch>(BATCHES_IN_FLIGHT);
     let (empty_tx, empty_rx) = mpsc::channel::<Batch>();
-    let name = path.to_string();
-    let spawned = std::thread::Builder::new()
-        .name("wsclose-read".into())
-        .spawn(move || {
-            let mut info = CaptureInfo::default();
-            let mut batch = Batch::new();
-            let mut receiver_gone = false;
-            let result = read_packets(&name, input, &mut info, |record| {
-                if receiver_gone {
+    let (done_tx, done_rx) = mpsc::sync_channel::<T>(DONE_IN_FLIGHT);
+    std::thread::scope(|scope| {
+        let spawned = std::thread::Builder::new()
+            .name("wsclose-analyze".into())
+            .spawn_scoped(scope, move || {
+                let items = Items {
+                    full: full_rx,
+                    empty: empty_tx,
+                };
+                let mut send = |t: T| {
+                    // The receiver lives until this thread is joined.
+                    let _ = done_tx.send(t);
+                };
+                analysis(items, &mut send)
+            });
+        let analysis = match spawned {
+            Ok(handle) => handle,
+            Err(e) => {
+                let e = Error::Io {
+                    path: path.to_string(),
+                    source: e,
+                };
+                return (Err(e), None);
+            }
+        };
+        let mut batch = Batch::new();
+        let mut analysis_gone = false;
+        let result = read_packets(path, input, info, |record| {
+            if analysis_gone {
+                return;
+            }
+            let pkt = match record {
+                Record::Packet(pkt) => pkt,
+                Record::TlsSecrets(text) => {
+                    batch.secrets.push((batch.packets.len(), text.to_vec()));
                     return;
                 }
-                let pkt = match record {
-                    Record::Packet(pkt) => pkt,
-                    Record::TlsSecrets(text) => {
-                        batch.secrets.push((batch.packets.len(), text.to_vec()));
-                        return;
-                    }
-                };
-                let segment = decode(pkt.linktype, pkt.data, pkt.orig_len).map(|seg| {
-                    let start = batch.data.len();
-                    batch.data.extend_from_slice(seg.payload);
-                    Head {
-                        src: seg.src,
-                        dst: seg.dst,
-                        src_port: seg.src_port,
-                        dst_port: seg.dst_port,
-                        seq: seg.seq,
-                        ack: seg.ack,
-                        flags: seg.flags,
-                        missing: seg.missing,
-                        window: seg.window,
-                        wscale: seg.wscale,
-                        payload: (start, batch.data.len()),
-                    }
-                });
-                batch.packets.push(Decoded {
-                    frame_no: pkt.frame_no,
-                    ts: pkt.ts,
-                    segment,
-                });
-                if batch.data.len() >= BATCH_BYTES || batch.packets.len() >= BATCH_PACKETS {
-                    let next = empty_rx.try_recv().unwrap_or_else(|_| Batch::new());
-                    receiver_gone = full_tx.send(std::mem::replace(&mut batch, next)).is_err();
+            };
+            let segment = decode(pkt.linktype, pkt.data, pkt.orig_len).map(|seg| {
+                let start = batch.data.len();
+                batch.data.extend_from_slice(seg.payload);
+                Head {
+                    src: seg.src,
+                    dst: seg.dst,
+                    src_port: seg.src_port,
+                    dst_port: seg.dst_port,
+                    seq: seg.seq,
+                    ack: seg.ack,
+                    flags: seg.flags,
+                    missing: seg.missing,
+                    window: seg.window,
+                    wscale: seg.wscale,
+                    payload: (start, batch.data.len()),
                 }
             });
-            let empty = batch.packets.is_empty() && batch.secrets.is_empty();
-            if !empty && !receiver_gone {
-                let _ = full_tx.send(batch);
+            batch.packets.push(Decoded {
+                frame_no: pkt.frame_no,
+                ts: pkt.ts,
+                segment,
+            });
+            if batch.data.len() >= BATCH_BYTES || batch.packets.len() >= BATCH_PACKETS {
+                let next = empty_rx.try_recv().unwrap_or_else(|_| Batch::new());
+                let full = std::mem::replace(&mut batch, next);
+                analysis_gone = !hand_over(&full_tx, full, &done_rx, on_done);
+                while let Ok(t) = done_rx.try_recv() {
+                    on_done(t);
+                }
             }
-            (result, info)
         });
-    let reader = match spawned {
-        Ok(handle) => handle,
-        Err(e) => {
-            return Err(Error::Io {
-                path: path.to_string(),
-                source: e,
-            })
+        let empty = batch.packets.is_empty() && batch.secrets.is_empty();
+        if !empty && !analysis_gone {
+            hand_over(&full_tx, batch, &done_rx, on_done);
         }
-    };
-    for mut batch in full_rx {
-        let mut secrets = batch.secrets.iter().peekable();
-        for (i, p) in batch.packets.iter().enumerate() {
-            while let Some((_, text)) = secrets.next_if(|(at, _)| *at <= i) {
-                on_item(Item::TlsSecrets(text));
+        // The capture is read: the analysis ends once it has taken every batch.
+        drop(full_tx);
+        for t in done_rx {
+            on_done(t);
+        }
+        match analysis.join() {
+            Ok(r) => (result, Some(r)),
+            Err(panic) => std::panic::resume_unwind(panic),
+        }
+    })
+}
+
+/// Hands `batch` to the analysis; while the analysis is behind (every slot taken), what it
+/// sends out is passed on meanwhile, so that neither thread waits on the other for good.
+/// Returns false when the analysis is gone.
+fn hand_over<T>(
+    to: &mpsc::SyncSender<Batch>,
+    mut batch: Batch,
+    done: &mpsc::Receiver<T>,
+    on_done: &mut dyn FnMut(T),
+) -> bool {
+    loop {
+        match to.try_send(batch) {
+            Ok(()) => return true,
+            Err(mpsc::TrySendError::Disconnected(_)) => return false,
+            Err(mpsc::TrySendError::Full(b)) => {
+                batch = b;
+                match done.recv_timeout(WAIT) {
+                    Ok(t) => on_done(t),
+                    Err(mpsc::RecvTimeoutError::Timeout) => {}
+                    // The analysis ended early; the next try says so.
+                    Err(mpsc::RecvTimeoutError::Disconnected) => std::thread::yield_now(),
+                }
             }
-            let segment = match &p.segment {
-                Ok(h) => Ok(Segment {
-                    src: h.src,
-                    dst: h.dst,
-                    src_port: h.src_port,
-                    dst_port: h.dst_port,
-                    seq: h.seq,
-                    ack: h.ack,
-                    flags: h.flags,
-                    payload: batch.data.get(h.payload.0..h.payload.1).unwrap_or_default(),
-                    missing: h.missing,
-                    window: h.window,
-                    wscale: h.wscale,
-                }),
-                Err(skip) => Err(*skip),
-            };
-            on_item(Item::Segment(p.frame_no, p.ts, segment));
         }
-        for (_, text) in secrets {
-            on_item(Item::TlsSecrets(text));
-        }
-        batch.data.clear();
-        batch.packets.clear();
-        batch.secrets.clear();
-        let _ = empty_tx.send(batch);
-    }
-    match reader.join() {
-        Ok((result, read_info)) => {
-            *info = read_info;
-            result
-        }
-        Err(_) => Err(Error::Io {
-            path: path.to_string(),
-            source: io::Error::other("the reading thread failed"),
-        }),
     }
 }
+
+/// How long the reading thread waits for the analysis at a time, when the analysis is
+/// behind, before it tries to hand over its batch again.
+const WAIT: std::time::Duration = std::time::Duration::from_micros(500);

@@ -113,7 +113,7 @@ pub fn run_jobs(
             results.push(result);
         }
     } else {
-        // The workers fill the cores: a reading thread per file as well would only add
+        // The workers fill the cores: a second thread per file as well would only add
         // the cost of handing packets over (as in `jobs::analyze_files`).
         let mut opts = options.clone();
         let cores = std::thread::available_parallelism().map_or(1, usize::from);

@@ -175,6 +175,13 @@ struct App {
     forced_server_port: Option<u16>,
     ports: PerSide<u16>,
     tls: Option<Box<Session>>,
+    /// What each side's TLS reader was last told of the protocol version (`feed_tls`): a
+    /// HelloRetryRequest or TLS 1.3 seen, TLS 1.3 seen. Kept here, beside the session, so
+    /// that a record does not have to look at the other side's reader.
+    tls_told: PerSide<(bool, bool)>,
+    /// What each side's application layer buffers (`side_buffered`), as counted after its
+    /// latest stream event: the connection's share of the capture-wide buffer budget.
+    buffered: PerSide<usize>,
     /// The TLS secrets known when the connection's ServerHello arrives.
     keylog: Option<Arc<KeyLog>>,
     /// Sec-WebSocket-Accept matched the key (checked once, when the 101 arrives).
@@ -219,6 +226,8 @@ impl App {
             forced_server_port,
             ports,
             tls: None,
+            tls_told: PerSide::new((false, false), (false, false)),
+            buffered: PerSide::new(0, 0),
             keylog: None,
             accept_valid: None,
             shed: false,
@@ -302,6 +311,29 @@ impl App {
         } else {
             self.on_plain(side, ev);
         }
+        // Once frames are read (or the side ignored), an event changes only its own side's
+        // buffers (its TLS records); before, the other side's may change too (a 101 releases
+        // held bytes, a recognition takes both sides' kept segments). Only ever downwards:
+        // the other side's count may be high until its next event, never low.
+        self.buffered[side] = self.side_buffered(side);
+        if !matches!(self.sides[side].mode, Mode::Frames(_) | Mode::Ignore) {
+            let other = side.other();
+            self.buffered[other] = self.side_buffered(other);
+        }
+    }
+
+    /// Bytes `side`'s application layer holds: HTTP heads being gathered, client bytes
+    /// waiting for the 101, TLS records and handshake messages in progress, the segments
+    /// kept while frames are followed without a handshake.
+    fn side_buffered(&self, side: Side) -> usize {
+        let s = &self.sides[side];
+        let mode = match &s.mode {
+            Mode::Probe { buf, .. } => buf.len(),
+            Mode::Hold { held, .. } => *held,
+            _ => 0,
+        };
+        mode + s.tls.as_ref().map_or(0, |r| r.buffered())
+            + self.sniff[side].as_ref().map_or(0, |s| s.buffered())
     }
 
     /// One event of `side`'s plaintext (the TCP stream itself, or what TLS decrypted) to
@@ -350,4 +382,7 @@ pub struct Conn {
     last_payload: Option<Ts>,
     /// Idle time before the first FIN or RST.
     idle_before_end: Option<i64>,
+    /// Bytes of this connection counted in the capture-wide buffer total: `buffered()` as
+    /// it was after the connection's latest packet.
+    pub accounted: usize,
 }

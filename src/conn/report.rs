@@ -32,10 +32,23 @@ impl Conn {
     /// Flushes both streams and builds the report, if this was a WebSocket connection (or an
     /// attempt at one, or TLS). `evicted` says the flow table pushed it out before it ended.
     pub fn finish(mut self, evicted: bool) -> Option<ConnReport> {
-        let Conn { streams, app, .. } = &mut self;
+        self.flush();
+        self.into_report(evicted)
+    }
+
+    /// Delivers what both streams still hold (data behind holes never filled): the last of
+    /// the analysis. Returns whether the connection is one to report.
+    pub fn flush(&mut self) -> bool {
+        let Conn { streams, app, .. } = self;
         for (side, st) in streams.iter_mut() {
             st.flush(&mut |ev| app.on_stream(side, ev));
         }
+        self.app.is_reported()
+    }
+
+    /// The report of a flushed connection (`flush`), if it is one to report. Reads only
+    /// this connection: it may run apart from the analysis (another thread).
+    pub fn into_report(mut self, evicted: bool) -> Option<ConnReport> {
         if !self.app.is_reported() {
             return None;
         }

@@ -44,6 +44,7 @@ impl Conn {
             rst: PerSide::default(),
             last_payload: None,
             idle_before_end: None,
+            accounted: 0,
         }
     }
 
@@ -230,28 +231,10 @@ impl Conn {
         self.streams.a.pending_bytes() + self.streams.b.pending_bytes() + self.app_buffered()
     }
 
-    /// Bytes the application layer holds: HTTP heads being gathered, client bytes waiting
-    /// for the 101, TLS records and handshake messages in progress, the segments kept while
-    /// frames are followed without a handshake.
+    /// Bytes the application layer holds, as counted after each side's latest stream event
+    /// (`App::side_buffered`).
     fn app_buffered(&self) -> usize {
-        self.app
-            .sides
-            .iter()
-            .map(|(_, s)| {
-                let mode = match &s.mode {
-                    Mode::Probe { buf, .. } => buf.len(),
-                    Mode::Hold { held, .. } => *held,
-                    _ => 0,
-                };
-                mode + s.tls.as_ref().map_or(0, |r| r.buffered())
-            })
-            .sum::<usize>()
-            + self
-                .app
-                .sniff
-                .iter()
-                .map(|(_, s)| s.as_ref().map_or(0, |s| s.buffered()))
-                .sum::<usize>()
+        self.app.buffered.a + self.app.buffered.b
     }
 
     /// The capture-wide budget is spent: gives up on the holes both directions wait on
@@ -283,6 +266,9 @@ impl Conn {
         }
         for (_, sniff) in self.app.sniff.iter_mut() {
             shed += sniff.take().map_or(0, |s| s.buffered());
+        }
+        for side in Side::BOTH {
+            self.app.buffered[side] = self.app.side_buffered(side);
         }
         if shed > 0 {
             self.app.shed = true;

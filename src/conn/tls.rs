@@ -26,6 +26,7 @@ impl App {
         if !state.speaks_tls {
             state.speaks_tls = true;
             state.tls = Some(Box::new(TlsReader::new()));
+            self.tls_told[side] = (false, false);
             // What the records decrypt to is probed afresh.
             state.mode = Mode::Probe {
                 buf: Vec::new(),
@@ -45,12 +46,16 @@ impl App {
             .as_ref()
             .map(|t| (t.hello_retry, t.tls13))
             .unwrap_or_default();
-        if let Some(other) = self.sides[side.other()].tls.as_mut() {
-            // A HelloRetryRequest or ServerHello choosing TLS 1.3 changes how the other
-            // direction's records read: ChangeCipherSpec no longer starts protection, the
-            // ServerHello does.
-            other.tls13 |= retry || tls13;
-            other.encrypted |= tls13;
+        let news = (retry || tls13, tls13);
+        if news != self.tls_told[side.other()] {
+            if let Some(other) = self.sides[side.other()].tls.as_mut() {
+                // A HelloRetryRequest or ServerHello choosing TLS 1.3 changes how the other
+                // direction's records read: ChangeCipherSpec no longer starts protection,
+                // the ServerHello does.
+                other.tls13 |= news.0;
+                other.encrypted |= news.1;
+                self.tls_told[side.other()] = news;
+            }
         }
         self.sides[side].tls = Some(reader);
     }

@@ -34,7 +34,10 @@ const MAX_PLAUSIBLE_LEN: u64 = 1 << 31;
 /// A complete frame, or a change of sync.
 #[derive(Debug)]
 pub enum FrameEvent<'a> {
-    /// A frame header was read (its payload may follow much later, or never).
+    /// A frame header was read (its payload may follow much later, or never), and it is
+    /// one to look at before its payload: payloads are passed on (`payloads`), or it sets a
+    /// bit, opcode, length or mask that may break a rule. A header that breaks none is
+    /// delivered with its frame's end only.
     Header { header: FrameHeader, frame_no: u64 },
     Frame {
         header: FrameHeader,
@@ -402,10 +405,12 @@ impl FrameReader {
     ) where
         F: FnMut(FrameEvent<'_>),
     {
-        sink(FrameEvent::Header {
-            header,
-            frame_no: first_frame_no,
-        });
+        if self.payloads || !self.ordinary(&header) {
+            sink(FrameEvent::Header {
+                header,
+                frame_no: first_frame_no,
+            });
+        }
         self.close_buf.clear();
         if self.close_buf.capacity() > 256 {
             // An oversized Close came before: do not keep its buffer for the connection's life.
@@ -470,6 +475,21 @@ impl FrameReader {
                 missing: self.missing,
             });
         }
+    }
+
+    /// A header that breaks none of the rules a header alone can break (RFC 6455 §5.1-§5.5):
+    /// no RSV bit, a known opcode, a final control frame of at most 125 bytes, the shortest
+    /// length encoding, masked as its direction must be. Everything else is looked at by the
+    /// connection (an RSV1 bit always, whatever was negotiated).
+    fn ordinary(&self, h: &FrameHeader) -> bool {
+        !h.rsv1
+            && !h.rsv2
+            && !h.rsv3
+            && !matches!(h.opcode, Opcode::Reserved(_))
+            && (!h.opcode.is_control() || (h.fin && h.payload_len <= MAX_CONTROL_PAYLOAD))
+            && h.minimal_length
+            && !h.length_msb_set
+            && self.expect_masked == Some(h.masked)
     }
 
     /// A Close whose payload is complete here: is it one a peer sends (heuristic reader)?
