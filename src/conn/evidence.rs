@@ -88,7 +88,7 @@ impl App {
         };
         if fin {
             if let Some(p) = peer_last {
-                if h.last_sent.is_none_or(|l| l < p) && ts >= p {
+                if h.last_sent().is_none_or(|l| l < p) && ts >= p {
                     h.reaction(ts.since(p));
                 }
             }

@@ -33,6 +33,8 @@ pub const RECENT: usize = 8;
 pub const TIMES: usize = 1024;
 /// First bytes kept of each message, when payloads are shown.
 pub const HEAD: usize = 64;
+/// `History::last_sent` before the side's first frame.
+const NEVER: Ts = Ts(i64::MIN);
 /// Ping times kept per side.
 const PINGS: usize = 32;
 /// Reaction times kept per side.
@@ -236,32 +238,41 @@ struct Cur {
     stop: Option<Stop>,
 }
 
-/// The last messages, in place: `len` (at most `RECENT - 1`) completed ones before slot
-/// `next`, where the message being received is built; `completed` counts every message.
-/// The indices share a cache line, the records each have one.
+/// The last messages, in place: with `completed` messages so far, the slot `completed %
+/// RECENT` is where the message being received is built, and the `kept` (at most
+/// `RECENT - 1`) completed ones are the slots before it. The count lives in the history's
+/// first cache line; the records each have a line of their own.
 #[derive(Default)]
 #[repr(C)]
 struct Ring {
-    next: usize,
-    len: usize,
-    completed: u64,
     recs: [Rec; RECENT],
     extra: [Option<Box<Extra>>; RECENT],
 }
 
+/// The ring slot of the message being received, after `completed` messages.
+fn next_slot(completed: u64) -> usize {
+    (completed % RECENT as u64) as usize
+}
+
+/// Completed messages the ring keeps, after `completed` messages.
+fn kept(completed: u64) -> usize {
+    completed.min(RECENT as u64 - 1) as usize
+}
+
 impl Ring {
     /// The slot of the `i`-th kept message, oldest first.
-    fn slot(&self, i: usize) -> usize {
-        (self.next + RECENT - self.len + i) % RECENT
+    fn slot(completed: u64, i: usize) -> usize {
+        (next_slot(completed) + RECENT - kept(completed) + i) % RECENT
     }
 
-    fn last(&self) -> Option<usize> {
-        (self.len > 0).then(|| self.slot(self.len - 1))
+    fn last(completed: u64) -> Option<usize> {
+        let len = kept(completed);
+        (len > 0).then(|| Ring::slot(completed, len - 1))
     }
 
     /// The record and extras of the message being received.
-    fn building(&mut self) -> Option<(&mut Rec, &mut Option<Box<Extra>>)> {
-        let slot = self.next;
+    fn building(&mut self, completed: u64) -> Option<(&mut Rec, &mut Option<Box<Extra>>)> {
+        let slot = next_slot(completed);
         Some((self.recs.get_mut(slot)?, self.extra.get_mut(slot)?))
     }
 }
@@ -291,8 +302,10 @@ pub struct History {
     /// A compressed message was lost (a gap, lost frame boundaries): the context is not
     /// known from there on.
     context_lost: bool,
-    /// This side's latest frame (any), for the reaction times.
-    pub last_sent: Option<Ts>,
+    /// Every message completed.
+    completed: u64,
+    /// This side's latest frame (any), for the reaction times (`NEVER` before the first).
+    last_sent: Ts,
     times: Times,
     ring: Ring,
     cur: Cur,
@@ -325,7 +338,8 @@ impl History {
             cur: Cur::default(),
             ring: Ring::default(),
             times: Times::default(),
-            last_sent: None,
+            completed: 0,
+            last_sent: NEVER,
             keep_head,
             headers: deflate.is_some() || keep_head,
             deflate: deflate.is_some(),
@@ -347,7 +361,12 @@ impl History {
 
     /// Every message completed.
     pub fn messages(&self) -> u64 {
-        self.ring.completed
+        self.completed
+    }
+
+    /// This side's latest frame (any), for the reaction times.
+    pub fn last_sent(&self) -> Option<Ts> {
+        (self.last_sent != NEVER).then_some(self.last_sent)
     }
 
     /// Whether `header` wants each frame's header as it is read.
@@ -367,7 +386,7 @@ impl History {
     /// A message starts with `header` (returns true), or goes on.
     fn header_seen(&mut self, header: &FrameHeader, frame: u64) -> bool {
         let c = &mut self.cur;
-        let Some((rec, extra)) = self.ring.building() else {
+        let Some((rec, extra)) = self.ring.building(self.completed) else {
             return false;
         };
         match header.opcode {
@@ -418,7 +437,7 @@ impl History {
         let mut z = extra.z.take().unwrap_or_default();
         z.clear();
         extra.z = Some(z);
-        if let Some((_, slot)) = self.ring.building() {
+        if let Some((_, slot)) = self.ring.building(self.completed) {
             *slot = Some(extra);
         }
     }
@@ -456,7 +475,7 @@ impl History {
     fn take(&mut self, plain: &[u8], budget: &InflateBudget) {
         let keep_head = self.keep_head;
         let c = &mut self.cur;
-        let Some((rec, extra)) = self.ring.building() else {
+        let Some((rec, extra)) = self.ring.building(self.completed) else {
             return;
         };
         if !rec.has(COMPRESSED) {
@@ -469,7 +488,7 @@ impl History {
     /// Compressed payload bytes: kept, or inflated as they arrive (a large message).
     #[inline(never)]
     fn take_compressed(&mut self, plain: &[u8], budget: &InflateBudget) {
-        let Some((rec, extra)) = self.ring.building() else {
+        let Some((rec, extra)) = self.ring.building(self.completed) else {
             return;
         };
         let (seq, text) = (rec.seq, rec.has(TEXT));
@@ -494,9 +513,11 @@ impl History {
     #[inline(never)]
     fn inflate_current(&mut self, bytes: &[u8], budget: &InflateBudget) {
         let keep_head = self.keep_head;
-        let (c, Some(r), Some((rec, extra))) =
-            (&mut self.cur, self.resolver.as_mut(), self.ring.building())
-        else {
+        let (c, Some(r), Some((rec, extra))) = (
+            &mut self.cur,
+            self.resolver.as_mut(),
+            self.ring.building(self.completed),
+        ) else {
             return;
         };
         let Some(done) = c.inflating else {
@@ -559,8 +580,8 @@ impl History {
     fn catch_up(&mut self, budget: &InflateBudget) -> Vec<u64> {
         let keep_head = self.keep_head;
         let mut done = Vec::new();
-        for i in 0..self.ring.len {
-            let slot = self.ring.slot(i);
+        for i in 0..kept(self.completed) {
+            let slot = Ring::slot(self.completed, i);
             let Some(z) = self
                 .ring
                 .extra
@@ -623,7 +644,7 @@ impl History {
         if !self.active {
             return;
         }
-        let Some((rec, extra)) = self.ring.building() else {
+        let Some((rec, extra)) = self.ring.building(self.completed) else {
             return;
         };
         rec.set(GAP);
@@ -672,7 +693,7 @@ impl History {
             // No `header` call came for this frame of a plain message.
             self.header_seen(header, frame);
         }
-        self.last_sent = Some(ts);
+        self.last_sent = ts;
         self.cur.missing = self.cur.missing.saturating_add(missing);
         if !header.fin || !self.active {
             return None;
@@ -682,7 +703,7 @@ impl History {
             self.end_inflation(budget);
         }
         let c = &mut self.cur;
-        let (rec, _) = self.ring.building()?;
+        let (rec, _) = self.ring.building(self.completed)?;
         rec.frame = frame;
         rec.ts = ts;
         rec.received = rec.wire.saturating_sub(c.missing);
@@ -709,7 +730,7 @@ impl History {
         text: TextVerdict,
         missing: u64,
     ) -> bool {
-        self.last_sent = Some(ts);
+        self.last_sent = ts;
         let (mut flags, invalid_at) = verdict_flags(text);
         if header.opcode == Opcode::Text {
             flags |= TEXT;
@@ -729,15 +750,12 @@ impl History {
             flags,
         };
         let notable = rec.notable();
-        if let Some(slot) = self.ring.recs.get_mut(self.ring.next) {
+        let next = next_slot(self.completed);
+        if let Some(slot) = self.ring.recs.get_mut(next) {
             *slot = rec;
         }
         // Extras are made only when `headers` is set: a slot never holds one here.
-        debug_assert!(self
-            .ring
-            .extra
-            .get(self.ring.next)
-            .is_some_and(Option::is_none));
+        debug_assert!(self.ring.extra.get(next).is_some_and(Option::is_none));
         self.complete(ts, notable);
         notable
     }
@@ -746,10 +764,8 @@ impl History {
     /// moved on; a notable one remembered.
     #[inline]
     fn complete(&mut self, ts: Ts, notable: bool) {
-        self.ring.completed += 1;
+        self.completed += 1;
         self.times.push(ts);
-        self.ring.next = (self.ring.next + 1) % RECENT;
-        self.ring.len = (self.ring.len + 1).min(RECENT - 1);
         if notable {
             if let Some(m) = self.last_message() {
                 self.remember(m);
@@ -762,7 +778,7 @@ impl History {
     fn end_inflation(&mut self, budget: &InflateBudget) {
         let keep = self.keep_head;
         let c = &mut self.cur;
-        let Some((rec, extra)) = self.ring.building() else {
+        let Some((rec, extra)) = self.ring.building(self.completed) else {
             return;
         };
         if let (Some(done), Some(r)) = (c.inflating, self.resolver.as_mut()) {
@@ -814,16 +830,16 @@ impl History {
 
     /// The latest completed message.
     pub fn last_message(&self) -> Option<Message> {
-        let slot = self.ring.last()?;
+        let slot = Ring::last(self.completed)?;
         let rec = self.ring.recs.get(slot)?;
         Some(rec.message(self.ring.extra.get(slot).and_then(|e| e.as_deref())))
     }
 
     /// The completed messages kept, oldest first.
     pub fn recent(&self) -> Vec<Message> {
-        (0..self.ring.len)
+        (0..kept(self.completed))
             .filter_map(|i| {
-                let slot = self.ring.slot(i);
+                let slot = Ring::slot(self.completed, i);
                 let rec = self.ring.recs.get(slot)?;
                 Some(rec.message(self.ring.extra.get(slot).and_then(|e| e.as_deref())))
             })
@@ -840,7 +856,7 @@ impl History {
         current: Option<&(FrameHeader, u64)>,
     ) -> Option<Message> {
         let c = &self.cur;
-        let slot = self.ring.next;
+        let slot = next_slot(self.completed);
         let mut rec = if self.active {
             *self.ring.recs.get(slot)?
         } else {
@@ -878,7 +894,7 @@ impl History {
 
     pub fn ping(&mut self, ts: Ts) {
         self.pings += 1;
-        self.last_sent = Some(ts);
+        self.last_sent = ts;
         if self.ping_times.len() == PINGS {
             self.ping_times.pop_front();
         }
@@ -887,7 +903,7 @@ impl History {
 
     pub fn pong(&mut self, ts: Ts) {
         self.pongs += 1;
-        self.last_sent = Some(ts);
+        self.last_sent = ts;
         self.last_pong = Some(ts);
     }
 
@@ -908,7 +924,7 @@ impl History {
     /// the kept times show.
     pub fn count_within(&self, at: Ts, window_ns: i64) -> (u64, bool) {
         let n = self.times.count_since(Ts(at.0.saturating_sub(window_ns)));
-        let saturated = n == self.times.len() as u64 && self.ring.completed > n;
+        let saturated = n == self.times.len() as u64 && self.completed > n;
         (n, saturated)
     }
 
@@ -1108,7 +1124,7 @@ mod tests {
         }
         for t in &ts {
             h.times.push(Ts(*t));
-            h.ring.completed += 1;
+            h.completed += 1;
         }
         let at = Ts(5100 * ms);
         assert_eq!(h.count_within(at, 1_000_000_000), (10, false));
@@ -1118,11 +1134,13 @@ mod tests {
         assert_eq!(h.count_between(Ts(0), first), 5);
     }
 
-    /// The per-message path reads and writes the first cache line (flags, last frame time,
-    /// message times) and the ring's line; each record sits in a line of its own.
+    /// The per-message path reads and writes the first cache line (flags, message count,
+    /// last frame time, message times); each record sits in a line of its own.
     #[test]
     fn per_message_fields_share_a_cache_line() {
         assert_eq!(std::mem::offset_of!(History, ring), 64);
+        assert!(std::mem::offset_of!(History, completed) < 64);
+        assert!(std::mem::offset_of!(History, last_sent) < 64);
         assert!(std::mem::offset_of!(History, times) + std::mem::size_of::<Times>() <= 64);
         assert_eq!(std::mem::size_of::<Rec>(), 64);
         assert_eq!(std::mem::align_of::<Rec>(), 64);
