@@ -8,7 +8,7 @@ use crate::http::{self, Request, Response};
 use crate::report::Detection;
 use crate::rules::Rule;
 use crate::tcp::reassembly::StreamEvent;
-use crate::tcp::Side;
+use crate::tcp::{PerSide, Side};
 
 /// Client bytes held between the Upgrade request and the server's answer. A client must
 /// wait for the 101 before sending frames, so anything here is early data or a pipelined
@@ -69,9 +69,16 @@ impl App {
         }
         self.accepted(&resp, ts);
         self.response = Some((resp, frame));
-        self.detection = Some(Detection::Handshake);
+        self.handshake_seen();
         self.start_frames(side, false);
         self.release_held(side.other());
+    }
+
+    /// The 101 is in the capture: the connection is WebSocket by its handshake, and what
+    /// was kept to recognise it without one (`detect::Sniff`) goes.
+    fn handshake_seen(&mut self) {
+        self.detection = Some(Detection::Handshake);
+        self.sniff = PerSide::new(None, None);
     }
 
     /// An answer whose request is not in the capture (it started in between).
@@ -80,7 +87,7 @@ impl App {
             self.set_client(side.other());
             self.accepted(&resp, ts);
             self.response = Some((resp, frame));
-            self.detection = Some(Detection::Handshake);
+            self.handshake_seen();
             self.start_frames(side, false);
             self.start_frames(side.other(), true);
         } else {
