@@ -317,7 +317,8 @@ pub struct Flows<'a> {
     half_open: VecDeque<Queued>,
     tombs: Tombs,
     next_id: u64,
-    /// TCP connections seen (flows that carried payload, or started with a SYN).
+    /// TCP connections seen: flows made (a flow going on after its eviction is not counted
+    /// again).
     tcp_connections: u64,
     unsupported: BTreeMap<u32, u64>,
     fragments: u64,

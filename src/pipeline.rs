@@ -1,8 +1,9 @@
 //! The analysis on a second thread: the calling thread reads the capture, parses its
 //! records and decodes each packet to a TCP segment, while the analysis runs on a thread of
 //! its own; what the analysis sends out (connections that left the flow table) comes back
-//! to the calling thread, which builds their reports and writes them between batches. The
-//! two threads share the work of a capture about evenly.
+//! to the calling thread, which builds their reports and writes them between batches (on a
+//! decrypted capture the calling thread has about a quarter of the work, the analysis the
+//! rest).
 //! Only TCP payloads cross between the threads, in batches of about `BATCH_BYTES`, at most
 //! `BATCHES_IN_FLIGHT` at a time, and at most `DONE_IN_FLIGHT` outputs back, so memory stays
 //! bounded. Segments reach the analysis in file order, and its outputs reach the calling
@@ -138,10 +139,12 @@ where
     R: Send,
     A: FnOnce(Items, &mut dyn FnMut(T)) -> R + Send,
 {
-    let (full_tx, full_rx) = mpsc::sync_channel::<Batch>(BATCHES_IN_FLIGHT);
-    let (empty_tx, empty_rx) = mpsc::channel::<Batch>();
-    let (done_tx, done_rx) = mpsc::sync_channel::<T>(DONE_IN_FLIGHT);
     std::thread::scope(|scope| {
+        // The channels' ends of this thread live in this closure: should it unwind, they go
+        // first, so the analysis thread ends and the scope's join does not wait forever.
+        let (full_tx, full_rx) = mpsc::sync_channel::<Batch>(BATCHES_IN_FLIGHT);
+        let (empty_tx, empty_rx) = mpsc::channel::<Batch>();
+        let (done_tx, done_rx) = mpsc::sync_channel::<T>(DONE_IN_FLIGHT);
         let spawned = std::thread::Builder::new()
             .name("wsclose-analyze".into())
             .spawn_scoped(scope, move || {

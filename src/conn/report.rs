@@ -29,15 +29,9 @@ impl Conn {
         });
     }
 
-    /// Flushes both streams and builds the report, if this was a WebSocket connection (or an
-    /// attempt at one, or TLS). `evicted` says the flow table pushed it out before it ended.
-    pub fn finish(mut self, evicted: bool) -> Option<ConnReport> {
-        self.flush();
-        self.into_report(evicted)
-    }
-
     /// Delivers what both streams still hold (data behind holes never filled): the last of
-    /// the analysis. Returns whether the connection is one to report.
+    /// the analysis. Returns whether the connection is one to report: a WebSocket connection
+    /// (or an attempt at one, or TLS), whose report `into_report` builds.
     pub fn flush(&mut self) -> bool {
         let Conn { streams, app, .. } = self;
         for (side, st) in streams.iter_mut() {
@@ -46,8 +40,9 @@ impl Conn {
         self.app.is_reported()
     }
 
-    /// The report of a flushed connection (`flush`), if it is one to report. Reads only
-    /// this connection: it may run apart from the analysis (another thread).
+    /// The report of a flushed connection (`flush`), if it is one to report; `evicted` says
+    /// the flow table pushed it out before it ended. Reads only this connection: it may run
+    /// apart from the analysis (on another thread).
     pub fn into_report(mut self, evicted: bool) -> Option<ConnReport> {
         if !self.app.is_reported() {
             return None;
