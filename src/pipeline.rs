@@ -5,10 +5,11 @@
 //! decrypted capture the calling thread has about a quarter of the work, the analysis the
 //! rest).
 //! Only TCP payloads cross between the threads, in batches of about `BATCH_BYTES`, at most
-//! `BATCHES_IN_FLIGHT` at a time, and at most `DONE_IN_FLIGHT` outputs back, so memory stays
+//! `BATCHES_IN_FLIGHT` at a time, and at most `DONE_IN_FLIGHT` groups of outputs back, so memory stays
 //! bounded. Segments reach the analysis in file order, and its outputs reach the calling
 //! thread in the order they were sent, exactly as a single-threaded loop would have them.
 
+use std::cell::RefCell;
 use std::io::Read;
 use std::net::IpAddr;
 use std::sync::mpsc;
@@ -74,12 +75,14 @@ impl Batch {
 }
 
 /// The batches handed to the analysis thread, read there in file order.
-pub struct Items {
+pub struct Items<'a> {
     full: mpsc::Receiver<Batch>,
     empty: mpsc::Sender<Batch>,
+    /// Sends on what the analysis put out during a batch, once the batch is done.
+    after_batch: &'a dyn Fn(),
 }
 
-impl Items {
+impl Items<'_> {
     /// Calls `on_item` for every packet, decoded, and every block of TLS secrets, in file
     /// order, until the capture is read.
     pub fn each(self, mut on_item: impl FnMut(Item<'_>)) {
@@ -114,12 +117,16 @@ impl Items {
             batch.packets.clear();
             batch.secrets.clear();
             let _ = self.empty.send(batch);
+            (self.after_batch)();
         }
     }
 }
 
-/// Outputs of the analysis waiting for the calling thread, at most.
-const DONE_IN_FLIGHT: usize = 64;
+/// Outputs of the analysis sent back together, at most: one wake-up of the calling thread
+/// for several connections.
+const DONE_BATCH: usize = 16;
+/// Groups of outputs waiting for the calling thread, at most.
+const DONE_IN_FLIGHT: usize = 4;
 
 /// Runs `analysis` on a thread of its own, fed the capture's packets (decoded) and TLS
 /// secrets in file order through its `Items`, while this thread reads and decodes the
@@ -137,26 +144,45 @@ pub fn split<T, R, A>(
 where
     T: Send,
     R: Send,
-    A: FnOnce(Items, &mut dyn FnMut(T)) -> R + Send,
+    A: FnOnce(Items<'_>, &mut dyn FnMut(T)) -> R + Send,
 {
     std::thread::scope(|scope| {
         // The channels' ends of this thread live in this closure: should it unwind, they go
         // first, so the analysis thread ends and the scope's join does not wait forever.
         let (full_tx, full_rx) = mpsc::sync_channel::<Batch>(BATCHES_IN_FLIGHT);
         let (empty_tx, empty_rx) = mpsc::channel::<Batch>();
-        let (done_tx, done_rx) = mpsc::sync_channel::<T>(DONE_IN_FLIGHT);
+        let (done_tx, done_rx) = mpsc::sync_channel::<Vec<T>>(DONE_IN_FLIGHT);
         let spawned = std::thread::Builder::new()
             .name("wsclose-analyze".into())
             .spawn_scoped(scope, move || {
+                // Outputs go back in groups: at `DONE_BATCH`, and after each batch of
+                // packets (so that a report waits for one batch at most).
+                let outbox = RefCell::new(Vec::with_capacity(DONE_BATCH));
+                let flush = || {
+                    let out = std::mem::take(&mut *outbox.borrow_mut());
+                    if !out.is_empty() {
+                        // The receiver lives until this thread is joined.
+                        let _ = done_tx.send(out);
+                    }
+                };
+                let mut send = |t: T| {
+                    let full = {
+                        let mut out = outbox.borrow_mut();
+                        out.push(t);
+                        out.len() >= DONE_BATCH
+                    };
+                    if full {
+                        flush();
+                    }
+                };
                 let items = Items {
                     full: full_rx,
                     empty: empty_tx,
+                    after_batch: &flush,
                 };
-                let mut send = |t: T| {
-                    // The receiver lives until this thread is joined.
-                    let _ = done_tx.send(t);
-                };
-                analysis(items, &mut send)
+                let r = analysis(items, &mut send);
+                flush();
+                r
             });
         let analysis = match spawned {
             Ok(handle) => handle,
@@ -207,8 +233,8 @@ where
                 let next = empty_rx.try_recv().unwrap_or_else(|_| Batch::new());
                 let full = std::mem::replace(&mut batch, next);
                 analysis_gone = !hand_over(&full_tx, full, &done_rx, on_done);
-                while let Ok(t) = done_rx.try_recv() {
-                    on_done(t);
+                while let Ok(group) = done_rx.try_recv() {
+                    group.into_iter().for_each(&mut *on_done);
                 }
             }
         });
@@ -218,8 +244,8 @@ where
         }
         // The capture is read: the analysis ends once it has taken every batch.
         drop(full_tx);
-        for t in done_rx {
-            on_done(t);
+        for group in done_rx {
+            group.into_iter().for_each(&mut *on_done);
         }
         match analysis.join() {
             Ok(r) => (result, Some(r)),
@@ -234,7 +260,7 @@ where
 fn hand_over<T>(
     to: &mpsc::SyncSender<Batch>,
     mut batch: Batch,
-    done: &mpsc::Receiver<T>,
+    done: &mpsc::Receiver<Vec<T>>,
     on_done: &mut dyn FnMut(T),
 ) -> bool {
     loop {
@@ -244,7 +270,7 @@ fn hand_over<T>(
             Err(mpsc::TrySendError::Full(b)) => {
                 batch = b;
                 match done.recv_timeout(WAIT) {
-                    Ok(t) => on_done(t),
+                    Ok(group) => group.into_iter().for_each(&mut *on_done),
                     Err(mpsc::RecvTimeoutError::Timeout) => {}
                     // The analysis ended early; the next try says so.
                     Err(mpsc::RecvTimeoutError::Disconnected) => std::thread::yield_now(),
@@ -256,4 +282,4 @@ fn hand_over<T>(
 
 /// How long the reading thread waits for the analysis at a time, when the analysis is
 /// behind, before it tries to hand over its batch again.
-const WAIT: std::time::Duration = std::time::Duration::from_micros(500);
+const WAIT: std::time::Duration = std::time::Duration::from_millis(1);
