@@ -5,9 +5,10 @@
 //! decrypted capture the calling thread has about a quarter of the work, the analysis the
 //! rest).
 //! Only TCP payloads cross between the threads, in batches of about `BATCH_BYTES`, at most
-//! `BATCHES_IN_FLIGHT` at a time, and at most `DONE_IN_FLIGHT` groups of outputs back, so memory stays
-//! bounded. Segments reach the analysis in file order, and its outputs reach the calling
-//! thread in the order they were sent, exactly as a single-threaded loop would have them.
+//! `BATCHES_IN_FLIGHT` at a time, and at most `DONE_IN_FLIGHT` groups of outputs back, so
+//! memory stays bounded. Segments reach the analysis in file order, and its outputs reach
+//! the calling thread in the order they were sent, exactly as a single-threaded loop would
+//! have them.
 
 use std::cell::RefCell;
 use std::io::Read;
@@ -161,7 +162,8 @@ where
                 let flush = || {
                     let out = std::mem::take(&mut *outbox.borrow_mut());
                     if !out.is_empty() {
-                        // The receiver lives until this thread is joined.
+                        // Fails only when the calling thread is unwinding: the outputs are
+                        // dropped then.
                         let _ = done_tx.send(out);
                     }
                 };
