@@ -478,18 +478,11 @@ impl FrameReader {
     }
 
     /// A header that breaks none of the rules a header alone can break (RFC 6455 §5.1-§5.5):
-    /// no RSV bit, a known opcode, a final control frame of at most 125 bytes, the shortest
-    /// length encoding, masked as its direction must be. Everything else is looked at by the
-    /// connection (an RSV1 bit always, whatever was negotiated).
+    /// plausible (`plausible_header`) with no RSV bit and masked as its known direction must
+    /// be. Everything else is looked at by the connection (an RSV1 bit always, whatever was
+    /// negotiated, and an implausibly long frame).
     fn ordinary(&self, h: &FrameHeader) -> bool {
-        !h.rsv1
-            && !h.rsv2
-            && !h.rsv3
-            && !matches!(h.opcode, Opcode::Reserved(_))
-            && (!h.opcode.is_control() || (h.fin && h.payload_len <= MAX_CONTROL_PAYLOAD))
-            && h.minimal_length
-            && !h.length_msb_set
-            && self.expect_masked == Some(h.masked)
+        self.expect_masked.is_some() && plausible_header(h, self.expect_masked, false)
     }
 
     /// A Close whose payload is complete here: is it one a peer sends (heuristic reader)?
