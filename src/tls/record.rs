@@ -4,9 +4,10 @@
 //! nom 7 types never leave this module. Records are framed here, incrementally, so that a
 //! record split across segments or a gap in the capture costs nothing but that record.
 //!
-//! Bounded: a record body is kept only when it is plaintext handshake or alert data (at most
-//! `MAX_RECORD`), handshake messages are reassembled up to `MAX_HANDSHAKE`. Never panics on
-//! input.
+//! Bounded: a record body is kept only when something reads it (handshake and alert data,
+//! protected records when there are keys to open them), at most `MAX_RECORD`; one that
+//! arrives whole is read in a buffer per thread rather than in the reader's own. Handshake
+//! messages are reassembled up to `MAX_HANDSHAKE`. Never panics on input.
 
 use tls_parser::{
     parse_tls_extensions, parse_tls_message_handshake, parse_tls_server_hello_extensions, SNIType,
@@ -137,6 +138,12 @@ pub enum TlsEvent<'a> {
 /// What a sink may hand back: the keys of the direction being read, when the event was
 /// its ServerHello.
 pub type Reply = Option<Box<Keys>>;
+
+thread_local! {
+    /// Where records whose body arrives in one piece are opened: one buffer per thread,
+    /// reused record after record (at most `MAX_RECORD` long, twice that in capacity).
+    static SCRATCH: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+}
 
 enum State {
     Header,
@@ -337,20 +344,60 @@ impl TlsReader {
                 } => {
                     let n = (*remaining).min(bytes.len());
                     let (chunk, rest) = bytes.split_at(n);
-                    if *keep {
-                        self.body.extend_from_slice(chunk);
-                    }
                     *remaining -= n;
+                    let done = *remaining == 0;
+                    let keep = *keep;
                     bytes = rest;
-                    if *remaining == 0 {
-                        self.finish_record(sink);
+                    if keep && done && self.body.is_empty() {
+                        // The whole body is in this piece (most records): opened in the
+                        // thread's scratch buffer rather than copied into this reader's.
+                        self.finish_whole(chunk, sink);
+                    } else {
+                        if keep {
+                            self.body.extend_from_slice(chunk);
+                        }
+                        if done {
+                            self.finish_record(sink);
+                        }
                     }
                 }
             }
         }
     }
 
+    /// The current record's body is complete in the reader's buffer.
     fn finish_record<F>(&mut self, sink: &mut F)
+    where
+        F: FnMut(TlsEvent<'_>, u64, Ts) -> Reply,
+    {
+        let mut body = std::mem::take(&mut self.body);
+        self.finish_body(&mut body, sink);
+        self.keep_body(body);
+    }
+
+    /// The current record's body arrived whole in `chunk`: it is copied into the thread's
+    /// scratch buffer, which recent records left in cache, and opened there. (The reader's
+    /// own buffer, last touched at this connection's previous record, is cold by now.)
+    fn finish_whole<F>(&mut self, chunk: &[u8], sink: &mut F)
+    where
+        F: FnMut(TlsEvent<'_>, u64, Ts) -> Reply,
+    {
+        SCRATCH.with(|cell| match cell.try_borrow_mut() {
+            Ok(mut scratch) => {
+                scratch.clear();
+                scratch.extend_from_slice(chunk);
+                self.finish_body(&mut scratch, sink);
+            }
+            // A record opened while another is being handed on (never, in practice).
+            Err(_) => {
+                self.body.extend_from_slice(chunk);
+                self.finish_record(sink);
+            }
+        });
+    }
+
+    /// Handles a complete record whose body is `body` (opened in place when protected).
+    fn finish_body<F>(&mut self, body: &mut [u8], sink: &mut F)
     where
         F: FnMut(TlsEvent<'_>, u64, Ts) -> Reply,
     {
@@ -359,7 +406,6 @@ impl TlsReader {
             return;
         };
         let (frame_no, ts) = self.latest;
-        let mut body = std::mem::take(&mut self.body);
         let len_hint = body.len();
         if self.encrypted {
             // Only the length matters when nothing opens the record, and it is in the
@@ -369,9 +415,8 @@ impl TlsReader {
                 // A protected record is at least a tag long: two bytes with a valid level
                 // are a plaintext alert (OpenSSL sends one when it rejects a TLS 1.3
                 // certificate before switching its own keys).
-                if let Some(alert) = plain_alert(&body, false) {
+                if let Some(alert) = plain_alert(body, false) {
                     sink(alert, frame_no, ts);
-                    self.keep_body(body);
                     return;
                 }
             }
@@ -384,10 +429,9 @@ impl TlsReader {
                 if self.damaged {
                     self.lost_record(len, frame_no, ts, sink);
                 } else if self.keys.is_some() {
-                    self.open_record(&mut body, frame_no, ts, sink);
+                    self.open_record(body, frame_no, ts, sink);
                 }
             }
-            self.keep_body(body);
             return;
         }
         match content_type {
@@ -399,7 +443,7 @@ impl TlsReader {
                     self.encrypted = true;
                 }
             }
-            TlsRecordType::Alert => match plain_alert(&body, false) {
+            TlsRecordType::Alert => match plain_alert(body, false) {
                 Some(alert) if body.len() == 2 => {
                     sink(alert, frame_no, ts);
                 }
@@ -408,7 +452,7 @@ impl TlsReader {
                 }
             },
             TlsRecordType::Handshake => {
-                if !self.add_handshake(&body) {
+                if !self.add_handshake(body) {
                     return;
                 }
                 self.drain_handshake(frame_no, ts, sink);
@@ -418,7 +462,6 @@ impl TlsReader {
                 sink(TlsEvent::Encrypted { content_type, len }, frame_no, ts);
             }
         }
-        self.keep_body(body);
     }
 
     /// The body length the current record's header gives.
