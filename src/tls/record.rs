@@ -388,7 +388,8 @@ impl TlsReader {
                 scratch.extend_from_slice(chunk);
                 self.finish_body(&mut scratch, sink);
             }
-            // A record opened while another is being handed on (never, in practice).
+            // Another record is being handed on from this thread's buffer (bytes fed from
+            // within its events): this one is gathered in the reader's own, as before.
             Err(_) => {
                 self.body.extend_from_slice(chunk);
                 self.finish_record(sink);
@@ -968,6 +969,21 @@ mod tests {
             );
             assert!(out[0].contains("alpn: [\"http/1.1\"]"), "{}", out[0]);
         }
+    }
+
+    /// A record that arrives whole while the thread's buffer is taken (bytes fed from within
+    /// another record's events) is read from the reader's own buffer, to the same events.
+    #[test]
+    fn a_whole_record_reads_the_same_with_the_scratch_buffer_taken() {
+        let rec = client_hello();
+        let free = events(&[&rec]);
+        let taken = SCRATCH.with(|cell| {
+            let _busy = cell.borrow_mut();
+            events(&[&rec])
+        });
+        assert_eq!(free.len(), 1, "{free:?}");
+        assert!(free[0].contains("sni: Some(\"a.test\")"), "{}", free[0]);
+        assert_eq!(free, taken);
     }
 
     #[test]
