@@ -348,11 +348,10 @@ impl TlsReader {
                     let done = *remaining == 0;
                     let keep = *keep;
                     bytes = rest;
-                    if keep && done && self.body.is_empty() {
-                        // The whole body is in this piece (most records): opened in the
-                        // thread's scratch buffer rather than copied into this reader's.
-                        self.finish_whole(chunk, sink);
-                    } else {
+                    // The whole body in this piece (most records) is opened in the thread's
+                    // scratch buffer rather than copied into this reader's.
+                    let whole = keep && done && self.body.is_empty();
+                    if !(whole && self.finish_whole(chunk, sink)) {
                         if keep {
                             self.body.extend_from_slice(chunk);
                         }
@@ -378,23 +377,21 @@ impl TlsReader {
     /// The current record's body arrived whole in `chunk`: it is copied into the thread's
     /// scratch buffer, which recent records left in cache, and opened there. (The reader's
     /// own buffer, last touched at this connection's previous record, is cold by now.)
-    fn finish_whole<F>(&mut self, chunk: &[u8], sink: &mut F)
+    /// Returns false, the record left to the reader's own buffer, when another record is
+    /// being handed on from the scratch buffer (bytes fed from within its events).
+    fn finish_whole<F>(&mut self, chunk: &[u8], sink: &mut F) -> bool
     where
         F: FnMut(TlsEvent<'_>, u64, Ts) -> Reply,
     {
-        SCRATCH.with(|cell| match cell.try_borrow_mut() {
-            Ok(mut scratch) => {
-                scratch.clear();
-                scratch.extend_from_slice(chunk);
-                self.finish_body(&mut scratch, sink);
-            }
-            // Another record is being handed on from this thread's buffer (bytes fed from
-            // within its events): this one is gathered in the reader's own, as before.
-            Err(_) => {
-                self.body.extend_from_slice(chunk);
-                self.finish_record(sink);
-            }
-        });
+        SCRATCH.with(|cell| {
+            let Ok(mut scratch) = cell.try_borrow_mut() else {
+                return false;
+            };
+            scratch.clear();
+            scratch.extend_from_slice(chunk);
+            self.finish_body(&mut scratch, sink);
+            true
+        })
     }
 
     /// Handles a complete record whose body is `body` (opened in place when protected).
