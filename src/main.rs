@@ -34,7 +34,7 @@ fn main() -> ExitCode {
     // unanswered SYNs (the flow table full of connection attempts) peaked at 63-65 MiB, with
     // 3 at 58-60 MiB as with glibc; with 0 (at once) a flood of refused SYNs spent ten
     // times the system time returning pages.
-    // SAFETY: sets an option's value, which mimalloc reads atomically.
+    // SAFETY: a store into mimalloc's option table, made before any other thread exists.
     unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, PURGE_DELAY_MS) };
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
