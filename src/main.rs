@@ -26,14 +26,13 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 /// mimalloc's `mi_option_purge_delay` (mimalloc.h, version 2; the Rust bindings do not
 /// name it): milliseconds before freed memory goes back to the system.
 const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
-/// The purge delay `main` sets.
+/// The purge delay `main` sets, in place of mimalloc's 10 ms: with 10, 2M unanswered SYNs
+/// (the flow table full of connection attempts) peaked at 63-65 MiB, with 3 at 58-60 MiB as
+/// with glibc; with 0 (at once) a flood of refused SYNs spent ten times the system time
+/// returning pages.
 const PURGE_DELAY_MS: std::ffi::c_long = 3;
 
 fn main() -> ExitCode {
-    // Freed memory goes back 3 ms after it is freed, not mimalloc's 10 ms: with 10, 2M
-    // unanswered SYNs (the flow table full of connection attempts) peaked at 63-65 MiB, with
-    // 3 at 58-60 MiB as with glibc; with 0 (at once) a flood of refused SYNs spent ten
-    // times the system time returning pages.
     // SAFETY: a store into mimalloc's option table, made before any other thread exists.
     unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, PURGE_DELAY_MS) };
     let cli = match Cli::try_parse() {
